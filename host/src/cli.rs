@@ -1,0 +1,280 @@
+//! `solo5-hvt` command line, with upstream's syntax and messages.
+
+/// Program name used in messages.
+pub const PROGRAM: &str = "solo5-hvt";
+
+/// What the first pass over the arguments found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `--help`: print usage, exit 1.
+    Help,
+    /// `--version`: print version, exit 0.
+    Version,
+    /// No KERNEL operand.
+    MissingKernel,
+    /// Run KERNEL.
+    Run(RunArgs),
+}
+
+/// Arguments of a run.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RunArgs {
+    /// Tender options, in order.
+    pub options: Vec<String>,
+    /// Path of the unikernel.
+    pub kernel: String,
+    /// Everything after the kernel: the guest command line.
+    pub guest_args: Vec<String>,
+}
+
+/// One tender option.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TenderOption {
+    /// `--mem=MB`.
+    Mem(u64),
+    /// `--net:NAME=IFACE` or `--net:NAME=@FD`.
+    Net {
+        /// Manifest name.
+        name: String,
+        /// Interface name or `@FD`.
+        iface: String,
+    },
+    /// `--net-mac:NAME=HWADDR`.
+    NetMac {
+        /// Manifest name.
+        name: String,
+        /// The address.
+        mac: [u8; 6],
+    },
+    /// `--block:NAME=PATH`.
+    Block {
+        /// Manifest name.
+        name: String,
+        /// Backing file.
+        path: String,
+    },
+    /// `--block-sector-size:NAME=SIZE`.
+    BlockSectorSize {
+        /// Manifest name.
+        name: String,
+        /// Sector size in bytes.
+        size: u64,
+    },
+    /// `--classic`: serve devices through hypercalls only (the only path so far).
+    Classic,
+}
+
+/// An option the tender could not accept.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OptionError {
+    /// Unknown or malformed option: "Invalid option" plus usage.
+    Invalid,
+    /// A specific message (no usage).
+    Message(String),
+}
+
+/// First pass: finds `--help`, `--version` and the KERNEL operand.
+pub fn parse_command(args: &[String]) -> Command {
+    let mut options = Vec::new();
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        if arg == "--" {
+            return match iter.next() {
+                Some(kernel) => run(options, kernel, iter),
+                None => Command::MissingKernel,
+            };
+        }
+        if !arg.starts_with('-') {
+            return run(options, arg, iter);
+        }
+        match arg.as_str() {
+            "--help" => return Command::Help,
+            "--version" => return Command::Version,
+            _ => options.push(arg.clone()),
+        }
+    }
+    Command::MissingKernel
+}
+
+fn run<'a>(options: Vec<String>, kernel: &str, rest: impl Iterator<Item = &'a String>) -> Command {
+    Command::Run(RunArgs {
+        options,
+        kernel: kernel.to_string(),
+        guest_args: rest.cloned().collect(),
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=ringtender_abi::mft::MFT_NAME_MAX).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Splits `PREFIX NAME=VALUE` with a valid NAME.
+fn name_value<'a>(arg: &'a str, prefix: &str) -> Option<Result<(&'a str, &'a str), OptionError>> {
+    let rest = arg.strip_prefix(prefix)?;
+    let parsed = rest
+        .split_once('=')
+        .filter(|(name, value)| valid_name(name) && !value.is_empty())
+        .ok_or(OptionError::Invalid);
+    Some(parsed)
+}
+
+/// Parses one tender option.
+pub fn parse_option(arg: &str) -> Result<TenderOption, OptionError> {
+    if let Some(value) = arg.strip_prefix("--mem=") {
+        return match value.parse::<u64>() {
+            Ok(mb) if mb > 0 && mb < (1 << 44) => Ok(TenderOption::Mem(mb)),
+            _ => Err(OptionError::Message("Malformed argument to --mem".into())),
+        };
+    }
+    if arg == "--classic" {
+        return Ok(TenderOption::Classic);
+    }
+    if let Some(parsed) = name_value(arg, "--net-mac:") {
+        let (name, value) = parsed?;
+        let mac = crate::tap::parse_mac(value)
+            .ok_or_else(|| OptionError::Message(format!("Malformed mac address: {value}")))?;
+        return Ok(TenderOption::NetMac {
+            name: name.into(),
+            mac,
+        });
+    }
+    if let Some(parsed) = name_value(arg, "--net:") {
+        let (name, iface) = parsed?;
+        if iface.len() > 19 {
+            return Err(OptionError::Invalid);
+        }
+        return Ok(TenderOption::Net {
+            name: name.into(),
+            iface: iface.into(),
+        });
+    }
+    if let Some(parsed) = name_value(arg, "--block-sector-size:") {
+        let (name, value) = parsed?;
+        let size = value.parse::<u64>().map_err(|_| OptionError::Invalid)?;
+        if !crate::block::valid_block_size(size) {
+            return Err(OptionError::Message(
+                "Block size must be a multiple of 2 greater than or equal 512".into(),
+            ));
+        }
+        return Ok(TenderOption::BlockSectorSize {
+            name: name.into(),
+            size,
+        });
+    }
+    if let Some(parsed) = name_value(arg, "--block:") {
+        let (name, path) = parsed?;
+        if path.len() > 4096 || path.contains(char::is_whitespace) {
+            return Err(OptionError::Invalid);
+        }
+        return Ok(TenderOption::Block {
+            name: name.into(),
+            path: path.into(),
+        });
+    }
+    Err(OptionError::Invalid)
+}
+
+/// The `--help` text.
+pub fn usage() -> String {
+    format!(
+        "usage: {PROGRAM} [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
+KERNEL is the filename of the unikernel to run.
+ARGS are optional arguments passed to KERNEL.
+Core options:
+  [ --mem=512 ] (guest memory in MB)
+  [ --classic ] (serve devices through hypercalls only)
+    --help (display this help)
+    --version (display version information)
+Compiled-in modules: net block
+Compiled-in module options:
+  [ --net:NAME=IFACE | @NN ] (attach tap at IFACE or at fd @NN as network NAME)
+  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
+  [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
+  [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
+"
+    )
+}
+
+/// The `--version` text; orchestrators parse the `ABI version` line.
+pub fn version() -> String {
+    format!(
+        "{PROGRAM} tender, version ringtender-{}\nABI version {}\n",
+        env!("CARGO_PKG_VERSION"),
+        ringtender_abi::hvt::HVT_ABI_VERSION
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn first_pass_finds_kernel_and_guest_args() {
+        let cmd = parse_command(&args(&["hvt", "--mem=8", "k.hvt", "--x", "y"]));
+        assert_eq!(
+            cmd,
+            Command::Run(RunArgs {
+                options: args(&["--mem=8"]),
+                kernel: "k.hvt".into(),
+                guest_args: args(&["--x", "y"])
+            })
+        );
+        let cmd = parse_command(&args(&["hvt", "--", "-k.hvt"]));
+        assert!(matches!(cmd, Command::Run(r) if r.kernel == "-k.hvt"));
+        assert_eq!(
+            parse_command(&args(&["hvt", "--mem=8"])),
+            Command::MissingKernel
+        );
+        assert_eq!(
+            parse_command(&args(&["hvt", "--version", "k"])),
+            Command::Version
+        );
+        assert_eq!(parse_command(&args(&["hvt", "--help"])), Command::Help);
+    }
+
+    #[test]
+    fn options_parse_as_upstream() {
+        assert_eq!(parse_option("--mem=16"), Ok(TenderOption::Mem(16)));
+        assert!(matches!(
+            parse_option("--mem=0"),
+            Err(OptionError::Message(_))
+        ));
+        assert!(matches!(
+            parse_option("--mem=x"),
+            Err(OptionError::Message(_))
+        ));
+        assert_eq!(
+            parse_option("--net:service0=tap100"),
+            Ok(TenderOption::Net {
+                name: "service0".into(),
+                iface: "tap100".into()
+            })
+        );
+        assert_eq!(
+            parse_option("--net:bad-name=tap0"),
+            Err(OptionError::Invalid)
+        );
+        assert_eq!(
+            parse_option("--block-sector-size:storage=4096"),
+            Ok(TenderOption::BlockSectorSize {
+                name: "storage".into(),
+                size: 4096
+            })
+        );
+        assert!(matches!(
+            parse_option("--block-sector-size:storage=521"),
+            Err(OptionError::Message(_))
+        ));
+        assert!(matches!(
+            parse_option("--block-sector-size:storage=256"),
+            Err(OptionError::Message(_))
+        ));
+        assert_eq!(parse_option("--bogus"), Err(OptionError::Invalid));
+        assert!(version().contains("\nABI version 2\n"));
+    }
+}

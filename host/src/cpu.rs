@@ -1,0 +1,294 @@
+//! x86_64 vCPU start-up state: descriptor tables, trap stubs, page tables,
+//! control and segment registers, for ring-0 (upstream) and ring-3 guests.
+//!
+//! The ring-3 layout is specified in `docs/guest-contract.md`.
+
+use std::ops::Range;
+
+use kvm_bindings::{kvm_regs, kvm_segment};
+use kvm_ioctls::VcpuFd;
+use ringtender_abi::hvt::{HVT_BOOT_INFO_BASE, HVT_TRAP_PIO};
+
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::page_tables::{self, PagePerm};
+
+/// How the guest runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuestMode {
+    /// CPL 0 with upstream Solo5's exact start-up state (binaries without our note).
+    Ring0,
+    /// CPL 3 with tender-owned descriptor tables and trap stubs (our bindings).
+    Ring3,
+}
+
+const GDT_BASE: u64 = 0x1000;
+const TSS_BASE: u64 = 0x1080;
+const TSS_SIZE: u64 = 104;
+const IDT_BASE: u64 = 0x2000;
+const IDT_ENTRIES: u64 = 256;
+const STUBS_BASE: u64 = 0x3000;
+const STUB_STRIDE: u64 = 16;
+const TRAP_STACK_BASE: u64 = 0x4000;
+/// Top of the trap stack (TSS RSP0 and IST1); the CPU's exception frame ends here.
+pub const TRAP_STACK_TOP: u64 = 0x5000;
+/// Boot info, manifest and command line live in this user read-only range.
+pub const BOOT_AREA: Range<u64> = HVT_BOOT_INFO_BASE..0x2_0000;
+
+const KERNEL_CS: u16 = 0x08;
+const USER_DS: u16 = 0x18 | 3;
+const USER_CS: u16 = 0x20 | 3;
+const TSS_SEL: u16 = 0x28;
+
+const CR0_PE: u64 = 1 << 0;
+const CR0_MP: u64 = 1 << 1;
+const CR0_ET: u64 = 1 << 4;
+const CR0_NE: u64 = 1 << 5;
+const CR0_WP: u64 = 1 << 16;
+const CR0_PG: u64 = 1 << 31;
+const CR4_PAE: u64 = 1 << 5;
+const CR4_OSFXSR: u64 = 1 << 9;
+const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_FSGSBASE: u64 = 1 << 16;
+const EFER_LME: u64 = 1 << 8;
+const EFER_LMA: u64 = 1 << 10;
+const EFER_NXE: u64 = 1 << 11;
+const RFLAGS_RESERVED: u64 = 1 << 1;
+const RFLAGS_IOPL3: u64 = 3 << 12;
+
+/// The image as the page tables and access checks need it.
+pub struct ImageLayout {
+    /// Page-aligned `[start, end)` of each loaded segment with its permission.
+    pub segments: Vec<(Range<u64>, PagePerm)>,
+    /// Page-aligned end of the highest segment (heap starts above).
+    pub image_end: u64,
+}
+
+/// Writes descriptor tables and page tables into `ram`, sets the vCPU's
+/// registers to enter `entry`, and tells `ram` what the guest may access.
+pub fn setup(
+    vcpu: &VcpuFd,
+    ram: &mut GuestRam,
+    mode: GuestMode,
+    image: &ImageLayout,
+    entry: u64,
+) -> Result<(), TenderError> {
+    let mem_size = ram.size();
+    let sregs_err = |source| TenderError::Kvm {
+        what: "KVM_SET_SREGS",
+        source,
+    };
+    let mut sregs = vcpu.get_sregs().map_err(|source| TenderError::Kvm {
+        what: "KVM_GET_SREGS",
+        source,
+    })?;
+    match mode {
+        GuestMode::Ring0 => {
+            page_tables::build_upstream(ram, mem_size)?;
+            ram.setup_write(
+                GDT_BASE,
+                bytemuck::cast_slice(&[0u64, 0x00af_9900_0000_ffff, 0x00cf_9300_0000_ffff]),
+            )?;
+            let code = segment(KERNEL_CS, 9, 0, true);
+            let data = segment(0x10, 3, 0, false);
+            sregs.cs = code;
+            (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data);
+            sregs.tr = kvm_segment {
+                selector: 0,
+                base: 0,
+                limit: 0,
+                type_: 11,
+                present: 1,
+                ..Default::default()
+            };
+            sregs.ldt = kvm_segment {
+                unusable: 1,
+                ..Default::default()
+            };
+            sregs.gdt.base = GDT_BASE;
+            sregs.gdt.limit = 23;
+            sregs.cr0 = CR0_PE | CR0_NE | CR0_WP | CR0_PG;
+            sregs.cr3 = 0x2000;
+            sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+            sregs.efer = EFER_LME | EFER_LMA;
+            let mut writable = vec![0..mem_size];
+            for (range, perm) in &image.segments {
+                if *perm != PagePerm::UserWrite {
+                    ram.protect_read_only(range.start, range.end)?;
+                    writable = subtract(writable, range);
+                }
+            }
+            ram.set_guest_access(vec![0..mem_size], writable);
+        }
+        GuestMode::Ring3 => {
+            write_ring3_tables(ram)?;
+            let fine_end = image.image_end.next_multiple_of(0x20_0000);
+            let cr3 =
+                page_tables::build_ring3(ram, mem_size, fine_end, |addr| ring3_perm(image, addr))?;
+            let code = segment(USER_CS, 11, 3, true);
+            let data = segment(USER_DS, 3, 3, false);
+            sregs.cs = code;
+            (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data);
+            sregs.tr = kvm_segment {
+                selector: TSS_SEL,
+                base: TSS_BASE,
+                limit: (TSS_SIZE - 1) as u32,
+                type_: 11,
+                present: 1,
+                ..Default::default()
+            };
+            sregs.ldt = kvm_segment {
+                unusable: 1,
+                ..Default::default()
+            };
+            sregs.gdt.base = GDT_BASE;
+            sregs.gdt.limit = 7 * 8 - 1;
+            sregs.idt.base = IDT_BASE;
+            sregs.idt.limit = (IDT_ENTRIES * 16 - 1) as u16;
+            sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
+            sregs.cr3 = cr3;
+            sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE;
+            sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
+            let mut readable = vec![BOOT_AREA.clone(), image.image_end..mem_size];
+            let mut writable = vec![image.image_end..mem_size];
+            for (range, perm) in &image.segments {
+                readable.push(range.clone());
+                if *perm == PagePerm::UserWrite {
+                    writable.push(range.clone());
+                }
+            }
+            ram.set_guest_access(
+                crate::guest_memory::merge_ranges(readable),
+                crate::guest_memory::merge_ranges(writable),
+            );
+        }
+    }
+    vcpu.set_sregs(&sregs).map_err(sregs_err)?;
+    let regs = kvm_regs {
+        rip: entry,
+        rsp: mem_size - 8,
+        rdi: HVT_BOOT_INFO_BASE,
+        rflags: match mode {
+            GuestMode::Ring0 => RFLAGS_RESERVED,
+            GuestMode::Ring3 => RFLAGS_RESERVED | RFLAGS_IOPL3,
+        },
+        ..Default::default()
+    };
+    vcpu.set_regs(&regs).map_err(|source| TenderError::Kvm {
+        what: "KVM_SET_REGS",
+        source,
+    })
+}
+
+fn segment(selector: u16, type_: u8, dpl: u8, code: bool) -> kvm_segment {
+    kvm_segment {
+        base: 0,
+        limit: 0xffff_ffff,
+        selector,
+        type_,
+        present: 1,
+        dpl,
+        db: u8::from(!code),
+        s: 1,
+        l: u8::from(code),
+        g: 1,
+        ..Default::default()
+    }
+}
+
+fn ring3_perm(image: &ImageLayout, addr: u64) -> PagePerm {
+    if let Some((_, perm)) = image.segments.iter().find(|(r, _)| r.contains(&addr)) {
+        return *perm;
+    }
+    match addr {
+        GDT_BASE..STUBS_BASE => PagePerm::SupervisorData,
+        STUBS_BASE..TRAP_STACK_BASE => PagePerm::SupervisorCode,
+        TRAP_STACK_BASE..TRAP_STACK_TOP => PagePerm::SupervisorData,
+        a if BOOT_AREA.contains(&a) => PagePerm::UserRead,
+        a if a >= image.image_end => PagePerm::UserWrite,
+        _ => PagePerm::None,
+    }
+}
+
+/// GDT, TSS, IDT and trap stubs of a ring-3 guest.
+fn write_ring3_tables(ram: &GuestRam) -> Result<(), TenderError> {
+    let tss_low = (TSS_SIZE - 1)
+        | ((TSS_BASE & 0xff_ffff) << 16)
+        | (0x89 << 40)
+        | (((TSS_BASE >> 24) & 0xff) << 56);
+    let gdt = [
+        0u64,
+        0x00af_9b00_0000_ffff, // kernel code, 64-bit
+        0x00cf_9300_0000_ffff, // kernel data
+        0x00cf_f300_0000_ffff, // user data, DPL 3
+        0x00af_fb00_0000_ffff, // user code, 64-bit, DPL 3
+        tss_low,
+        TSS_BASE >> 32,
+    ];
+    ram.setup_write(GDT_BASE, bytemuck::cast_slice(&gdt))?;
+
+    let mut tss = [0u8; TSS_SIZE as usize];
+    tss[4..12].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // RSP0
+    tss[36..44].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // IST1
+    tss[102..104].copy_from_slice(&(TSS_SIZE as u16).to_le_bytes()); // no I/O bitmap
+    ram.setup_write(TSS_BASE, &tss)?;
+
+    let mut idt = Vec::with_capacity(IDT_ENTRIES as usize * 2);
+    let mut stubs = Vec::with_capacity((IDT_ENTRIES * STUB_STRIDE) as usize);
+    for vector in 0..IDT_ENTRIES {
+        let handler = STUBS_BASE + vector * STUB_STRIDE;
+        idt.push(
+            (handler & 0xffff)
+                | (u64::from(KERNEL_CS) << 16)
+                | (1 << 32) // IST1
+                | (0x8e << 40) // present, DPL 0, 64-bit interrupt gate
+                | (((handler >> 16) & 0xffff) << 48),
+        );
+        idt.push(handler >> 32);
+        let port = HVT_TRAP_PIO.to_le_bytes();
+        let stub = [
+            0xb0,
+            vector as u8, // mov al, vector
+            0x66,
+            0xba,
+            port[0],
+            port[1], // mov dx, HVT_TRAP_PIO
+            0xee,    // out dx, al
+            0xeb,
+            0xfe, // jmp .
+        ];
+        stubs.extend_from_slice(&stub);
+        stubs.resize(((vector + 1) * STUB_STRIDE) as usize, 0xcc);
+    }
+    ram.setup_write(IDT_BASE, bytemuck::cast_slice(&idt))?;
+    ram.setup_write(STUBS_BASE, &stubs)
+}
+
+fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {
+    let mut out = Vec::with_capacity(ranges.len() + 1);
+    for r in ranges {
+        if cut.end <= r.start || cut.start >= r.end {
+            out.push(r);
+            continue;
+        }
+        if r.start < cut.start {
+            out.push(r.start..cut.start);
+        }
+        if cut.end < r.end {
+            out.push(cut.end..r.end);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subtract_splits_ranges() {
+        assert_eq!(subtract(vec![0..100], &(10..20)), vec![0..10, 20..100]);
+        assert_eq!(subtract(vec![0..100], &(0..100)), vec![]);
+        assert_eq!(subtract(vec![0..10, 20..30], &(5..25)), vec![0..5, 25..30]);
+    }
+}

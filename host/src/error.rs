@@ -1,0 +1,67 @@
+//! The tender's error type: one variant per failure a user can meet, each
+//! printing upstream's wording. Every one ends the tender with exit status 1.
+
+use std::fmt;
+use std::io;
+
+use crate::guest_memory::GuestAccessError;
+
+/// A failure that stops the tender with exit status 1.
+#[derive(Debug)]
+pub enum TenderError {
+    /// Bad command line; the usage text follows the message.
+    Usage(String),
+    /// The unikernel file could not be opened or read.
+    KernelOpen {
+        /// Path given on the command line.
+        path: String,
+    },
+    /// The unikernel is not an acceptable ELF image (message already formatted).
+    Kernel(String),
+    /// A KVM operation failed.
+    Kvm {
+        /// What was being done.
+        what: &'static str,
+        /// The ioctl's error.
+        source: kvm_ioctls::Error,
+    },
+    /// A host resource could not be set up (message already formatted).
+    Setup(String),
+    /// Declared device not attached, bad block size and the like.
+    Device(String),
+    /// The guest passed an address or length outside what it may access.
+    GuestAccess(GuestAccessError),
+    /// The guest made an exit the tender does not serve (message already formatted).
+    GuestExit(String),
+    /// Host I/O on behalf of the guest failed.
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The system call's error.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for TenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Usage(msg)
+            | Self::Kernel(msg)
+            | Self::Setup(msg)
+            | Self::Device(msg)
+            | Self::GuestExit(msg) => f.write_str(msg),
+            Self::KernelOpen { path } => write!(f, "{path}: Could not open"),
+            Self::Kvm { what, source } => write!(f, "KVM: {what} failed: {source}"),
+            Self::GuestAccess(err) => write!(f, "{err}"),
+            Self::Io { what, source } => write!(f, "Fatal error when {what}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for TenderError {}
+
+impl From<GuestAccessError> for TenderError {
+    fn from(err: GuestAccessError) -> Self {
+        Self::GuestAccess(err)
+    }
+}

@@ -1,0 +1,294 @@
+//! Guest RAM: allocation, and every access the host makes to it.
+//!
+//! The host never forms a Rust reference into guest memory. Tender set-up
+//! writes go through vm-memory's `Bytes` API; accesses made on the guest's
+//! behalf (hypercall arguments, I/O buffers) are first checked against the
+//! ranges the guest itself may read or write, so a hostile guest cannot make
+//! the host touch memory outside its RAM, its page tables or its text.
+
+use std::fmt;
+use std::io;
+use std::ops::Range;
+use std::os::fd::RawFd;
+
+use bytemuck::Pod;
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+
+use crate::error::TenderError;
+
+/// An access the guest asked for that falls outside what it may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestAccessError {
+    /// Guest address of the access.
+    pub gpa: u64,
+    /// Length of the access.
+    pub len: u64,
+}
+
+impl fmt::Display for GuestAccessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Invalid guest access: gpa=0x{:x}, sz={}",
+            self.gpa, self.len
+        )
+    }
+}
+
+impl std::error::Error for GuestAccessError {}
+
+/// Guest RAM, mapped at guest physical address 0.
+pub struct GuestRam {
+    mem: GuestMemoryMmap,
+    size: u64,
+    guest_readable: Vec<Range<u64>>,
+    guest_writable: Vec<Range<u64>>,
+}
+
+impl GuestRam {
+    /// Maps `size` bytes of zero-filled anonymous memory.
+    ///
+    /// Until [`GuestRam::set_guest_access`] is called the guest may access nothing.
+    pub fn new(size: u64) -> Result<Self, TenderError> {
+        let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), size as usize)])
+            .map_err(|e| TenderError::Setup(format!("Could not allocate guest memory: {e}")))?;
+        Ok(Self {
+            mem,
+            size,
+            guest_readable: Vec::new(),
+            guest_writable: Vec::new(),
+        })
+    }
+
+    /// Size of guest RAM in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Host address of guest physical address 0 (for the KVM memory slot).
+    pub fn host_base(&self) -> u64 {
+        self.mem
+            .get_host_address(GuestAddress(0))
+            .expect("guest RAM starts at 0") as u64
+    }
+
+    /// Sets the ranges the guest may make the host read from and write to.
+    pub fn set_guest_access(&mut self, readable: Vec<Range<u64>>, writable: Vec<Range<u64>>) {
+        self.guest_readable = readable;
+        self.guest_writable = writable;
+    }
+
+    /// Tender set-up write (not on the guest's behalf): `bytes` at `gpa`.
+    pub fn setup_write(&self, gpa: u64, bytes: &[u8]) -> Result<(), TenderError> {
+        self.mem
+            .write_slice(bytes, GuestAddress(gpa))
+            .map_err(|e| TenderError::Setup(format!("guest memory write at 0x{gpa:x}: {e}")))
+    }
+
+    /// Tender read of guest memory that is not on the guest's behalf (trap frames).
+    pub fn setup_read<T: Pod>(&self, gpa: u64) -> Result<T, GuestAccessError> {
+        let mut value = T::zeroed();
+        self.mem
+            .read_slice(bytemuck::bytes_of_mut(&mut value), GuestAddress(gpa))
+            .map_err(|_| GuestAccessError {
+                gpa,
+                len: size_of::<T>() as u64,
+            })?;
+        Ok(value)
+    }
+
+    /// Checks that the guest may have the host read `len` bytes at `gpa`.
+    pub fn check_readable(&self, gpa: u64, len: u64) -> Result<(), GuestAccessError> {
+        check_in(&self.guest_readable, gpa, len)
+    }
+
+    /// Checks that the guest may have the host write `len` bytes at `gpa`.
+    pub fn check_writable(&self, gpa: u64, len: u64) -> Result<(), GuestAccessError> {
+        check_in(&self.guest_writable, gpa, len)
+    }
+
+    /// Reads a `T` the guest placed at `gpa` (hypercall argument).
+    pub fn read_pod<T: Pod>(&self, gpa: u64) -> Result<T, GuestAccessError> {
+        self.check_readable(gpa, size_of::<T>() as u64)?;
+        self.setup_read(gpa)
+    }
+
+    /// Writes `value` to `gpa` on the guest's behalf (hypercall result).
+    pub fn write_pod<T: Pod>(&self, gpa: u64, value: &T) -> Result<(), GuestAccessError> {
+        let len = size_of::<T>() as u64;
+        self.check_writable(gpa, len)?;
+        self.mem
+            .write_slice(bytemuck::bytes_of(value), GuestAddress(gpa))
+            .map_err(|_| GuestAccessError { gpa, len })
+    }
+
+    /// Copies guest bytes at `gpa` into a host buffer (after a readable check).
+    pub fn read_bytes(&self, gpa: u64, buf: &mut [u8]) -> Result<(), GuestAccessError> {
+        let len = buf.len() as u64;
+        self.check_readable(gpa, len)?;
+        self.mem
+            .read_slice(buf, GuestAddress(gpa))
+            .map_err(|_| GuestAccessError { gpa, len })
+    }
+
+    /// `write(fd, guest[gpa..gpa+len])`: guest memory out to a host descriptor.
+    pub fn write_to_fd(
+        &self,
+        fd: RawFd,
+        gpa: u64,
+        len: u64,
+    ) -> Result<io::Result<usize>, GuestAccessError> {
+        self.check_readable(gpa, len)?;
+        let ptr = self.host_ptr(gpa, len)?;
+        // SAFETY: `ptr..ptr+len` lies inside our live guest mapping (checked by
+        // host_ptr); write(2) only reads it, and the guest cannot unmap it.
+        let n = unsafe { libc::write(fd, ptr as *const libc::c_void, len as usize) };
+        Ok(syscall_result(n))
+    }
+
+    /// `read(fd, guest[gpa..gpa+len])`: a host descriptor into guest memory.
+    pub fn read_from_fd(
+        &self,
+        fd: RawFd,
+        gpa: u64,
+        len: u64,
+    ) -> Result<io::Result<usize>, GuestAccessError> {
+        self.check_writable(gpa, len)?;
+        let ptr = self.host_ptr(gpa, len)?;
+        // SAFETY: the range is inside our guest mapping and guest-writable
+        // (checked above); the kernel writes at most `len` bytes there.
+        let n = unsafe { libc::read(fd, ptr as *mut libc::c_void, len as usize) };
+        Ok(syscall_result(n))
+    }
+
+    /// `pwrite(fd, guest[gpa..gpa+len], offset)`.
+    pub fn pwrite_to_fd(
+        &self,
+        fd: RawFd,
+        gpa: u64,
+        len: u64,
+        offset: u64,
+    ) -> Result<io::Result<usize>, GuestAccessError> {
+        self.check_readable(gpa, len)?;
+        let ptr = self.host_ptr(gpa, len)?;
+        // SAFETY: as in write_to_fd; pwrite(2) only reads the range.
+        let n = unsafe {
+            libc::pwrite(
+                fd,
+                ptr as *const libc::c_void,
+                len as usize,
+                offset as libc::off_t,
+            )
+        };
+        Ok(syscall_result(n))
+    }
+
+    /// `pread(fd, guest[gpa..gpa+len], offset)`.
+    pub fn pread_from_fd(
+        &self,
+        fd: RawFd,
+        gpa: u64,
+        len: u64,
+        offset: u64,
+    ) -> Result<io::Result<usize>, GuestAccessError> {
+        self.check_writable(gpa, len)?;
+        let ptr = self.host_ptr(gpa, len)?;
+        // SAFETY: as in read_from_fd; pread(2) writes at most `len` bytes.
+        let n = unsafe {
+            libc::pread(
+                fd,
+                ptr as *mut libc::c_void,
+                len as usize,
+                offset as libc::off_t,
+            )
+        };
+        Ok(syscall_result(n))
+    }
+
+    /// Makes `[start, end)` read-only in the host mapping (upstream's W^X for
+    /// ring-0 guests: a guest write there then fails in KVM).
+    pub fn protect_read_only(&self, start: u64, end: u64) -> Result<(), TenderError> {
+        let ptr = self
+            .host_ptr(start, end - start)
+            .map_err(|e| TenderError::Setup(format!("mprotect: {e}")))?;
+        // SAFETY: page-aligned range inside our own mapping; only protection
+        // bits change, and the host never writes there after loading.
+        let rc = unsafe {
+            libc::mprotect(
+                ptr as *mut libc::c_void,
+                (end - start) as usize,
+                libc::PROT_READ,
+            )
+        };
+        if rc != 0 {
+            return Err(TenderError::Setup(format!(
+                "mprotect: {}",
+                io::Error::last_os_error()
+            )));
+        }
+        Ok(())
+    }
+
+    fn host_ptr(&self, gpa: u64, len: u64) -> Result<*mut u8, GuestAccessError> {
+        let err = GuestAccessError { gpa, len };
+        let slice = self
+            .mem
+            .get_slice(GuestAddress(gpa), len as usize)
+            .map_err(|_| err)?;
+        Ok(slice.ptr_guard_mut().as_ptr())
+    }
+}
+
+fn check_in(ranges: &[Range<u64>], gpa: u64, len: u64) -> Result<(), GuestAccessError> {
+    let err = GuestAccessError { gpa, len };
+    let end = gpa.checked_add(len).ok_or(err)?;
+    if ranges.iter().any(|r| r.start <= gpa && end <= r.end) {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
+fn syscall_result(n: isize) -> io::Result<usize> {
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Merges adjacent or overlapping ranges (input sorted by start).
+pub fn merge_ranges(mut ranges: Vec<Range<u64>>) -> Vec<Range<u64>> {
+    ranges.sort_by_key(|r| r.start);
+    let mut out: Vec<Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges.into_iter().filter(|r| r.start < r.end) {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_checks_refuse_out_of_range_and_overflow() {
+        let mut ram = GuestRam::new(4 << 20).unwrap();
+        ram.set_guest_access(vec![0x1000..0x2000], vec![0x1800..0x2000]);
+        assert!(ram.check_readable(0x1000, 0x1000).is_ok());
+        assert!(ram.check_readable(0x1000, 0x1001).is_err());
+        assert!(ram.check_readable(u64::MAX, 2).is_err());
+        assert!(ram.check_writable(0x1000, 8).is_err());
+        assert!(ram.write_pod(0x1ff8, &7u64).is_ok());
+        assert_eq!(ram.read_pod::<u64>(0x1ff8).unwrap(), 7);
+        assert!(ram.write_pod(0x1ffc, &7u64).is_err());
+    }
+
+    #[test]
+    fn merge_joins_touching_ranges() {
+        assert_eq!(merge_ranges(vec![5..8, 0..2, 2..4, 7..9]), vec![0..4, 5..9]);
+    }
+}

@@ -1,0 +1,23 @@
+//! ringtender host side: the `solo5-hvt` tender and `solo5-elftool`.
+//!
+//! The binaries in `src/bin` are thin; everything they do lives in these
+//! modules so that integration tests and later tenders (spt) share it.
+
+// Guest memory permissions are lists of address ranges; a list holding one
+// range is what we mean, not an array of its elements.
+#![allow(clippy::single_range_in_vec_init)]
+
+pub mod block;
+pub mod cli;
+pub mod cpu;
+pub mod error;
+pub mod guest_memory;
+pub mod hypercall;
+pub mod kvm;
+pub mod net;
+pub mod page_tables;
+pub mod poll;
+pub mod seccomp;
+pub mod signals;
+pub mod tap;
+pub mod trap;
