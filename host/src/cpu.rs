@@ -7,7 +7,10 @@ use std::ops::Range;
 
 use kvm_bindings::{kvm_regs, kvm_segment};
 use kvm_ioctls::VcpuFd;
-use ringtender_abi::hvt::{HVT_BOOT_INFO_BASE, HVT_TRAP_PIO};
+use ringtender_abi::hvt::{
+    HVT_BOOT_INFO_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_RING_KICK_PIO_BASE,
+    HVT_TRAP_PIO,
+};
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
@@ -25,6 +28,17 @@ pub enum GuestMode {
 const GDT_BASE: u64 = 0x1000;
 const TSS_BASE: u64 = 0x1080;
 const TSS_SIZE: u64 = 104;
+/// Ports a ring-3 guest may use: the hypercalls and the #637 ring doorbell,
+/// each written with a 4-byte `out`, which needs all four ports' bits clear.
+const GUEST_PORTS: [Range<u16>; 2] = [
+    HVT_HYPERCALL_PIO_BASE..HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX as u16 + 3,
+    HVT_RING_KICK_PIO_BASE..HVT_RING_KICK_PIO_BASE + 4,
+];
+/// The I/O permission bitmap covers ports below this; higher ports are denied
+/// because they lie beyond the TSS limit.
+const IO_BITMAP_PORTS: u16 = 0x800;
+/// TSS with its I/O bitmap and the bitmap's terminating byte.
+const TSS_LIMIT: u64 = TSS_SIZE + IO_BITMAP_PORTS as u64 / 8;
 const IDT_BASE: u64 = 0x2000;
 const IDT_ENTRIES: u64 = 256;
 const STUBS_BASE: u64 = 0x3000;
@@ -132,7 +146,7 @@ pub fn setup(
             sregs.tr = kvm_segment {
                 selector: TSS_SEL,
                 base: TSS_BASE,
-                limit: (TSS_SIZE - 1) as u32,
+                limit: TSS_LIMIT as u32,
                 type_: 11,
                 present: 1,
                 ..Default::default()
@@ -212,7 +226,7 @@ fn ring3_perm(image: &ImageLayout, addr: u64) -> PagePerm {
 
 /// GDT, TSS, IDT and trap stubs of a ring-3 guest.
 fn write_ring3_tables(ram: &GuestRam) -> Result<(), TenderError> {
-    let tss_low = (TSS_SIZE - 1)
+    let tss_low = TSS_LIMIT
         | ((TSS_BASE & 0xff_ffff) << 16)
         | (0x89 << 40)
         | (((TSS_BASE >> 24) & 0xff) << 56);
@@ -227,11 +241,7 @@ fn write_ring3_tables(ram: &GuestRam) -> Result<(), TenderError> {
     ];
     ram.setup_write(GDT_BASE, bytemuck::cast_slice(&gdt))?;
 
-    let mut tss = [0u8; TSS_SIZE as usize];
-    tss[4..12].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // RSP0
-    tss[36..44].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // IST1
-    tss[102..104].copy_from_slice(&(TSS_SIZE as u16).to_le_bytes()); // no I/O bitmap
-    ram.setup_write(TSS_BASE, &tss)?;
+    ram.setup_write(TSS_BASE, &ring3_tss())?;
 
     let mut idt = Vec::with_capacity(IDT_ENTRIES as usize * 2);
     let mut stubs = Vec::with_capacity((IDT_ENTRIES * STUB_STRIDE) as usize);
@@ -262,6 +272,23 @@ fn write_ring3_tables(ram: &GuestRam) -> Result<(), TenderError> {
     }
     ram.setup_write(IDT_BASE, bytemuck::cast_slice(&idt))?;
     ram.setup_write(STUBS_BASE, &stubs)
+}
+
+/// The TSS: trap stack for RSP0 and IST1, and an I/O permission bitmap that
+/// opens only [`GUEST_PORTS`]. RFLAGS.IOPL = 3 already allows every port on
+/// hardware virtualization; PVM runs CPL 3 with the host's IOPL 0 and checks
+/// the bitmap, so the bitmap is what makes hypercalls work there.
+fn ring3_tss() -> Vec<u8> {
+    let mut tss = vec![0u8; TSS_LIMIT as usize + 1];
+    tss[4..12].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // RSP0
+    tss[36..44].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // IST1
+    tss[102..104].copy_from_slice(&(TSS_SIZE as u16).to_le_bytes()); // I/O bitmap offset
+    let bitmap = &mut tss[TSS_SIZE as usize..];
+    bitmap.fill(0xff);
+    for port in GUEST_PORTS.into_iter().flatten() {
+        bitmap[usize::from(port / 8)] &= !(1 << (port % 8));
+    }
+    tss
 }
 
 fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole ringtender test suite: builds the tenders, the guest bindings and
+# every test unikernel, then runs unit and integration tests on the real
+# /dev/kvm, real taps (in network namespaces the tests create) and real files.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+
+if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
+    echo "tests/run.sh: /dev/kvm is missing or not writable; ringtender's tests need KVM" >&2
+    exit 1
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "tests/run.sh: must run as root (the network tests create namespaces and taps)" >&2
+    exit 1
+fi
+
+echo "== building tenders, elftool and Rust unikernels"
+cargo build --release --workspace
+echo "== installing the guest bindings into dist/"
+sync-shim/build-dist.sh "$repo/dist"
+echo "== building the test unikernels into build/unikernels/"
+tests/unikernels/build.sh "$repo/build/unikernels"
+echo "== running the tests"
+cargo test --release --workspace
