@@ -1,0 +1,875 @@
+//! ELF loading and Solo5 note reading, with upstream's acceptance rules.
+//!
+//! Everything works on the whole executable read into memory. The ELF header
+//! and program headers are decoded with goblin; the checks on top of that are
+//! Solo5's (`tenders/common/elf.c`): the same rules, in the same order, with
+//! the same messages (see `shared/solo5-abi.md` §4). Upstream reads the file
+//! with `pread`; where a read would come back short or fail, the same outcome
+//! is computed from the buffer's length.
+
+use std::fmt;
+
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header::{
+    EI_CLASS, EI_DATA, EI_VERSION, ELFCLASS64, ELFDATA2LSB, ELFMAG, EM_X86_64, ET_EXEC, EV_CURRENT,
+    SELFMAG,
+};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_LOAD, PT_NOTE};
+use goblin::elf64::header::Header;
+use ringtender_abi::elf_note::{
+    Abi1Descriptor, Ring3Descriptor, ABI1_NOTE_ALIGN, ABI1_NOTE_MAX_SIZE, ABI1_NOTE_TYPE,
+    MFT1_NOTE_ALIGN, MFT1_NOTE_MAX_SIZE, MFT1_NOTE_TYPE, RING3_FLAG_CPL3, RING3_NOTE_TYPE,
+    RING3_NOTE_VERSION, SOLO5_NOTE_HEADER_SIZE, SOLO5_NOTE_NAME,
+};
+
+use crate::manifest::Manifest;
+
+/// Size of an ELF64 file header.
+const EHDR_SIZE: u64 = 64;
+/// Size of an ELF64 program header.
+const PHDR_SIZE: u64 = 56;
+/// Size of a bare note header (`Elf64_Nhdr`).
+const NHDR_SIZE: u64 = 12;
+/// Architectural page size (x86_64).
+const PAGE_SIZE: u64 = 0x1000;
+/// What upstream prints for a `pread` that returned -1 (`%zu` of -1).
+const PREAD_FAILED: u64 = u64::MAX;
+
+/// Which upstream routine a header error comes from; the messages differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// `elf_load`: loading the segments.
+    Load,
+    /// `elf_load_note`: looking for a note.
+    Note,
+}
+
+impl Stage {
+    fn as_str(self) -> &'static str {
+        match self {
+            Stage::Load => "elf",
+            Stage::Note => "note",
+        }
+    }
+}
+
+/// Why an executable was rejected.
+///
+/// `Display` gives upstream's message without the leading `"<file>: "`,
+/// which the caller adds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ElfError {
+    /// The file is shorter than an ELF64 header.
+    HeaderSize {
+        /// Bytes available.
+        read: u64,
+    },
+    /// The ELF header fails the acceptance rules (§4.1).
+    InvalidHeader {
+        /// Where the header was checked.
+        stage: Stage,
+    },
+    /// The program header table starts beyond the largest file offset.
+    PhdrReadFailed {
+        /// Where the table was read.
+        stage: Stage,
+    },
+    /// The program header table is cut short by the end of the file.
+    PhdrSize {
+        /// Bytes available.
+        read: u64,
+        /// Bytes wanted (`e_phnum * 56`).
+        expected: u64,
+        /// Where the table was read.
+        stage: Stage,
+    },
+    /// `e_entry` is below the load base or not below the memory size.
+    EntryOutOfRange {
+        /// `e_entry`.
+        entry: u64,
+        /// Lowest load address.
+        min_load: u64,
+        /// Guest memory size.
+        mem_size: u64,
+    },
+    /// A segment starts below the load base.
+    VaddrBelowMin {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr`.
+        vaddr: u64,
+        /// Lowest load address.
+        min_load: u64,
+    },
+    /// Segments are not sorted by `p_vaddr`.
+    VaddrNotAscending {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr`.
+        vaddr: u64,
+        /// `p_vaddr` of the previous loaded segment.
+        previous: u64,
+    },
+    /// `p_align` is not a non-zero power of two.
+    BadAlign {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr`.
+        vaddr: u64,
+        /// `p_align`.
+        align: u64,
+    },
+    /// The aligned-down segment start is below the load base.
+    StartBelowMin {
+        /// Program header index.
+        index: u16,
+        /// Aligned start.
+        start: u64,
+        /// Lowest load address.
+        min_load: u64,
+    },
+    /// The segment overlaps an earlier one.
+    Overlap {
+        /// Program header index.
+        index: u16,
+        /// Aligned start.
+        start: u64,
+        /// End of the segments so far.
+        end: u64,
+    },
+    /// `p_vaddr` is not below the memory size.
+    FileSegmentStart {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr`.
+        vaddr: u64,
+        /// Guest memory size.
+        mem_size: u64,
+    },
+    /// `p_vaddr + p_filesz` overflows.
+    FileSegmentOverflow {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr`.
+        vaddr: u64,
+        /// `p_filesz`.
+        filesz: u64,
+    },
+    /// `p_vaddr + p_filesz` is beyond the memory size.
+    FileSegmentEnd {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr + p_filesz`.
+        end: u64,
+        /// Guest memory size.
+        mem_size: u64,
+    },
+    /// `p_memsz < p_filesz`.
+    MemszBelowFilesz {
+        /// Program header index.
+        index: u16,
+        /// `p_memsz`.
+        memsz: u64,
+        /// `p_filesz`.
+        filesz: u64,
+    },
+    /// `p_vaddr + p_memsz` overflows.
+    MemSegmentOverflow {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr`.
+        vaddr: u64,
+        /// `p_memsz`.
+        memsz: u64,
+    },
+    /// Aligning `p_vaddr + p_memsz` up overflows.
+    MemAlignUp {
+        /// Program header index.
+        index: u16,
+        /// `p_vaddr + p_memsz`.
+        end: u64,
+        /// `p_align`.
+        align: u64,
+    },
+    /// The aligned segment end is beyond the memory size.
+    MemSegmentEnd {
+        /// Program header index.
+        index: u16,
+        /// Aligned end.
+        end: u64,
+        /// Guest memory size.
+        mem_size: u64,
+    },
+    /// The segment's file range starts beyond the largest file offset.
+    SegmentReadFailed {
+        /// Program header index.
+        index: u16,
+    },
+    /// The segment's file contents are cut short by the end of the file.
+    SegmentShort {
+        /// Program header index.
+        index: u16,
+        /// Bytes available.
+        read: u64,
+        /// `p_filesz`.
+        filesz: u64,
+    },
+    /// The aligned start is not page aligned.
+    StartNotPageAligned {
+        /// Program header index.
+        index: u16,
+        /// Aligned start.
+        start: u64,
+    },
+    /// The aligned end is not page aligned.
+    EndNotPageAligned {
+        /// Program header index.
+        index: u16,
+        /// Aligned end.
+        end: u64,
+    },
+    /// The segment is both writable and executable.
+    WriteExec {
+        /// Program header index.
+        index: u16,
+    },
+    /// A `PT_NOTE` is smaller than a note header.
+    NoteSegmentTooSmall {
+        /// Program header index.
+        index: u16,
+        /// `p_filesz`.
+        filesz: u64,
+    },
+    /// A note header starts beyond the largest file offset.
+    NoteHeaderReadFailed {
+        /// Program header index.
+        index: u16,
+    },
+    /// A note header is cut short by the end of the file.
+    NoteHeaderShort {
+        /// Program header index.
+        index: u16,
+        /// Bytes available.
+        read: u64,
+    },
+    /// `n_descsz` is 0 or above the limit for this note type.
+    NoteDescSize {
+        /// Program header index.
+        index: u16,
+        /// `n_descsz`.
+        descsz: u32,
+        /// Limit.
+        max: u64,
+    },
+    /// The note does not fit in its `PT_NOTE`.
+    NoteFileSize {
+        /// Program header index.
+        index: u16,
+        /// `p_filesz`.
+        filesz: u64,
+        /// Header plus `n_descsz`.
+        needed: u64,
+    },
+    /// The descriptor is smaller than its alignment padding (buggyelf).
+    NoteAlignedSize {
+        /// Program header index.
+        index: u16,
+        /// `n_descsz` minus the padding, wrapped as upstream computes it.
+        size: u64,
+        /// `n_descsz`.
+        descsz: u32,
+    },
+    /// The descriptor starts beyond the largest file offset.
+    NoteDataReadFailed {
+        /// Program header index.
+        index: u16,
+    },
+    /// The descriptor is cut short by the end of the file.
+    NoteDataShort {
+        /// Program header index.
+        index: u16,
+        /// Bytes available.
+        read: u64,
+        /// Bytes wanted.
+        size: u64,
+    },
+    /// The executable has no Solo5 note of this type.
+    NotFound {
+        /// The `n_type` looked for.
+        note_type: u32,
+    },
+    /// The manifest note fails validation (§3.3).
+    InvalidManifest,
+}
+
+impl ElfError {
+    /// True for [`ElfError::NotFound`].
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ElfError::NotFound { .. })
+    }
+}
+
+const INV_EXE: &str = "invalid executable";
+
+impl fmt::Display for ElfError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ElfError::*;
+        match *self {
+            HeaderSize { read } => write!(
+                f,
+                "{INV_EXE}: elf header does not match the expected size ({read} != {EHDR_SIZE})"
+            ),
+            InvalidHeader { stage: Stage::Load } => write!(
+                f,
+                "invalid or unsupported executable (elf header invalid while loading elf)"
+            ),
+            InvalidHeader { stage: Stage::Note } => write!(
+                f,
+                "{INV_EXE}: invalid or unsupported executable (elf header invalid while loading note)"
+            ),
+            PhdrReadFailed { stage } => write!(
+                f,
+                "pread_in_full for ph_size returned {PREAD_FAILED} < 0 while loading {}",
+                stage.as_str()
+            ),
+            PhdrSize { read, expected, stage } => write!(
+                f,
+                "{INV_EXE}: program header does not match the expected size ({read} != {expected} while loading {})",
+                stage.as_str()
+            ),
+            EntryOutOfRange { entry, min_load, mem_size } => write!(
+                f,
+                "{INV_EXE}: e_entry does not fall within the memory allocation range ({entry} < {min_load} || {entry} >= {mem_size})"
+            ),
+            VaddrBelowMin { index, vaddr, min_load } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}].p_vaddr outside of valid memory range ({vaddr} < {min_load})"
+            ),
+            VaddrNotAscending { index, vaddr, previous } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}].p_vaddr is not in ascending order ({vaddr} < {previous})"
+            ),
+            BadAlign { index, vaddr, align } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}].p_vaddr is outside of memory range (align_down with {vaddr} (p_vaddr) and {align} (p_align) failed)"
+            ),
+            StartBelowMin { index, start, min_load } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}].p_vaddr_start is outside of memory range ({start} < {min_load} (p_min_loadaddr))"
+            ),
+            Overlap { index, start, end } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}].p_vaddr_start is outside of memory range ({start} < {end} (e_end))"
+            ),
+            FileSegmentStart { index, vaddr, mem_size } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program file segment falls outside of valid range ({vaddr} >= {mem_size} (mem_size))"
+            ),
+            FileSegmentOverflow { index, vaddr, filesz } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program file segment falls outside of valid range ({vaddr} (p_vaddr) + {filesz} (p_filesz) overflow)"
+            ),
+            FileSegmentEnd { index, end, mem_size } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program file segment falls outside of valid range ({end} (p_vaddr + p_filesz) > {mem_size} (mem_size))"
+            ),
+            MemszBelowFilesz { index, memsz, filesz } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program memory segment falls outside of valid range ({memsz} (p_memsz) < {filesz} (p_filesz))"
+            ),
+            MemSegmentOverflow { index, vaddr, memsz } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program memory segment falls outside of valid range ({vaddr} (p_vaddr) + {memsz} (p_memsz) overflow)"
+            ),
+            MemAlignUp { index, end, align } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program memory segment falls outside of valid range (align_up with {end} (p_vaddr_end) and {align} (p_align) failed)"
+            ),
+            MemSegmentEnd { index, end, mem_size } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] program memory segment falls outside of valid range ({end} (p_vaddr + p_memsz) > {mem_size} (mem_size))"
+            ),
+            SegmentReadFailed { index } => {
+                write!(f, "phdr[{index}] pread_in_full returned {PREAD_FAILED}")
+            }
+            SegmentShort { index, read, filesz } => write!(
+                f,
+                "phdr[{index}] host file segment mismatched (pread_in_full returned {read} != {filesz} (p_filesz))"
+            ),
+            StartNotPageAligned { index, start } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] p_vaddr_start not aligned with architectural page size ({start} & ({} - 1))",
+                PAGE_SIZE - 1
+            ),
+            EndNotPageAligned { index, end } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] p_vaddr_end not aligned with architectural page size ({end} & ({} - 1))",
+                PAGE_SIZE - 1
+            ),
+            WriteExec { index } => {
+                write!(f, "{INV_EXE}: phdr[{index}] requests WRITE and EXEC permissions")
+            }
+            NoteSegmentTooSmall { index, filesz } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}].p_filesz note does not fall within valid size ({filesz} < {NHDR_SIZE})"
+            ),
+            NoteHeaderReadFailed { index } => {
+                write!(f, "phdr[{index}] pread_in_full returned {PREAD_FAILED}")
+            }
+            NoteHeaderShort { index, read } => write!(
+                f,
+                "phdr[{index}] bytes read mismatches note size ({read} != {SOLO5_NOTE_HEADER_SIZE})"
+            ),
+            NoteDescSize { index, descsz, max } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] note does not fall within valid size ({descsz} < 1 || {descsz} > {max})"
+            ),
+            NoteFileSize { index, filesz, needed } => write!(
+                f,
+                "{INV_EXE}: phdr[{index}] note does not fall within valid size ({filesz} < {needed})"
+            ),
+            // Upstream prints the macro's name here, not its value.
+            NoteAlignedSize { index, size, descsz } => write!(
+                f,
+                "INV_EXE: phdr[{index}] note does not fall within valid size ({size} <= 0 || {size} > {descsz})"
+            ),
+            NoteDataReadFailed { index } => write!(
+                f,
+                "phdr[{index}] pread_in_full for note_data returned {PREAD_FAILED} < 0"
+            ),
+            NoteDataShort { index, read, size } => write!(
+                f,
+                "phdr[{index}] bytes read mismatches note size ({read} != {size})"
+            ),
+            NotFound { note_type: ABI1_NOTE_TYPE } => {
+                write!(f, "No Solo5 ABI information found in executable")
+            }
+            NotFound { note_type: MFT1_NOTE_TYPE } => {
+                write!(f, "No Solo5 manifest found in executable")
+            }
+            NotFound { note_type } => {
+                write!(f, "No Solo5 note of type {note_type:#x} found in executable")
+            }
+            InvalidManifest => write!(f, "Solo5 manifest is invalid"),
+        }
+    }
+}
+
+impl std::error::Error for ElfError {}
+
+/// Memory protection requested by a segment's `p_flags`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SegmentProt {
+    /// `PF_R`.
+    pub read: bool,
+    /// `PF_W`.
+    pub write: bool,
+    /// `PF_X`.
+    pub exec: bool,
+}
+
+/// One accepted `PT_LOAD` segment (one with file contents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadSegment {
+    /// `p_vaddr` (= guest physical address).
+    pub vaddr: u64,
+    /// `p_offset`; `file[file_offset..file_offset + filesz]` is in bounds.
+    pub file_offset: u64,
+    /// `p_filesz` (non-zero).
+    pub filesz: u64,
+    /// `p_memsz` (>= `filesz`); the rest is zero-filled.
+    pub memsz: u64,
+    /// `p_vaddr` aligned down to `p_align` (page aligned).
+    pub start: u64,
+    /// `p_vaddr + p_memsz` aligned up to `p_align` (page aligned).
+    pub end: u64,
+    /// Protection to apply to `start..end`.
+    pub prot: SegmentProt,
+}
+
+/// An executable accepted for loading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfImage {
+    /// `e_entry`.
+    pub entry: u64,
+    /// The segments to load, in file order.
+    pub segments: Vec<LoadSegment>,
+    /// Highest aligned end of the loaded segments (upstream's `kernel_end`);
+    /// segments without file contents (`.bss`) do not count.
+    pub kernel_end: u64,
+    /// Page-aligned end of every `PT_LOAD` with a non-zero `p_memsz`, `.bss`
+    /// included (`u64::MAX` if that overflows).
+    pub image_end: u64,
+}
+
+/// Emulates `pread_in_full(count, offset)` on a regular file of `len` bytes:
+/// `None` where the kernel refuses the offset (EINVAL), else the bytes read.
+fn pread_len(len: usize, offset: u64, count: u64) -> Option<u64> {
+    let max = i64::MAX as u64;
+    if offset > max || offset.checked_add(count).map_or(true, |end| end > max) {
+        return None;
+    }
+    let avail = (len as u64).saturating_sub(offset);
+    Some(avail.min(count))
+}
+
+/// The slice `file[offset..offset + len]`; the caller has checked the bounds.
+fn slice(file: &[u8], offset: u64, len: u64) -> &[u8] {
+    &file[offset as usize..(offset + len) as usize]
+}
+
+/// Reads the ELF header and applies the acceptance rules (§4.1).
+fn read_header(file: &[u8], stage: Stage) -> Result<Header, ElfError> {
+    if (file.len() as u64) < EHDR_SIZE {
+        return Err(ElfError::HeaderSize {
+            read: file.len() as u64,
+        });
+    }
+    let invalid = ElfError::InvalidHeader { stage };
+    let ident = &file[..16];
+    if &ident[..SELFMAG] != ELFMAG
+        || ident[EI_CLASS] != ELFCLASS64
+        || ident[EI_DATA] != ELFDATA2LSB
+        || ident[EI_VERSION] != EV_CURRENT
+    {
+        return Err(invalid);
+    }
+    let header = Header::parse(&file[..EHDR_SIZE as usize]).map_err(|_| invalid.clone())?;
+    if header.e_version != u32::from(EV_CURRENT)
+        || u64::from(header.e_ehsize) != EHDR_SIZE
+        || header.e_phnum < 1
+        || u64::from(header.e_phentsize) != PHDR_SIZE
+        || header.e_type != ET_EXEC
+        || header.e_machine != EM_X86_64
+    {
+        return Err(invalid);
+    }
+    Ok(header)
+}
+
+/// Reads the program header table of an accepted header.
+fn read_phdrs(file: &[u8], header: &Header, stage: Stage) -> Result<Vec<ProgramHeader>, ElfError> {
+    let expected = u64::from(header.e_phnum) * PHDR_SIZE;
+    let read = pread_len(file.len(), header.e_phoff, expected)
+        .ok_or(ElfError::PhdrReadFailed { stage })?;
+    if read != expected {
+        return Err(ElfError::PhdrSize {
+            read,
+            expected,
+            stage,
+        });
+    }
+    let ctx = Ctx::new(Container::Big, Endian::Little);
+    ProgramHeader::parse(
+        file,
+        header.e_phoff as usize,
+        usize::from(header.e_phnum),
+        ctx,
+    )
+    .map_err(|_| ElfError::PhdrSize {
+        read: 0,
+        expected,
+        stage,
+    })
+}
+
+fn align_down(value: u64, align: u64) -> Option<u64> {
+    align.is_power_of_two().then(|| value & !(align - 1))
+}
+
+fn align_up(value: u64, align: u64) -> Option<u64> {
+    if !align.is_power_of_two() {
+        return None;
+    }
+    value.checked_add(align - 1).map(|v| v & !(align - 1))
+}
+
+/// Checks an executable for loading into `mem_size` bytes of guest memory,
+/// no segment below `min_load` (upstream `elf_load`, §4.2).
+///
+/// Nothing is copied: the caller copies each segment's file bytes to its
+/// `vaddr` in zeroed guest memory and applies `prot` to `start..end`.
+pub fn parse_image(file: &[u8], mem_size: u64, min_load: u64) -> Result<ElfImage, ElfError> {
+    let header = read_header(file, Stage::Load)?;
+    let entry = header.e_entry;
+    if entry < min_load || entry >= mem_size {
+        return Err(ElfError::EntryOutOfRange {
+            entry,
+            min_load,
+            mem_size,
+        });
+    }
+    let phdrs = read_phdrs(file, &header, Stage::Load)?;
+
+    let mut segments = Vec::new();
+    let mut e_end = 0u64;
+    let mut last_vaddr = 0u64;
+    for (i, ph) in phdrs.iter().enumerate() {
+        // e_phnum is a u16, so is every index.
+        let index = i as u16;
+        if ph.p_type != PT_LOAD || ph.p_filesz == 0 {
+            continue;
+        }
+        let (vaddr, filesz, memsz, align) = (ph.p_vaddr, ph.p_filesz, ph.p_memsz, ph.p_align);
+        if vaddr < min_load {
+            return Err(ElfError::VaddrBelowMin {
+                index,
+                vaddr,
+                min_load,
+            });
+        }
+        if vaddr < last_vaddr {
+            return Err(ElfError::VaddrNotAscending {
+                index,
+                vaddr,
+                previous: last_vaddr,
+            });
+        }
+        last_vaddr = vaddr;
+        let start = align_down(vaddr, align).ok_or(ElfError::BadAlign {
+            index,
+            vaddr,
+            align,
+        })?;
+        if start < min_load {
+            return Err(ElfError::StartBelowMin {
+                index,
+                start,
+                min_load,
+            });
+        }
+        if start < e_end {
+            return Err(ElfError::Overlap {
+                index,
+                start,
+                end: e_end,
+            });
+        }
+        if vaddr >= mem_size {
+            return Err(ElfError::FileSegmentStart {
+                index,
+                vaddr,
+                mem_size,
+            });
+        }
+        let file_end = vaddr
+            .checked_add(filesz)
+            .ok_or(ElfError::FileSegmentOverflow {
+                index,
+                vaddr,
+                filesz,
+            })?;
+        if file_end > mem_size {
+            return Err(ElfError::FileSegmentEnd {
+                index,
+                end: file_end,
+                mem_size,
+            });
+        }
+        if memsz < filesz {
+            return Err(ElfError::MemszBelowFilesz {
+                index,
+                memsz,
+                filesz,
+            });
+        }
+        let mem_end = vaddr
+            .checked_add(memsz)
+            .ok_or(ElfError::MemSegmentOverflow {
+                index,
+                vaddr,
+                memsz,
+            })?;
+        let end = align_up(mem_end, align).ok_or(ElfError::MemAlignUp {
+            index,
+            end: mem_end,
+            align,
+        })?;
+        if end > mem_size {
+            return Err(ElfError::MemSegmentEnd {
+                index,
+                end,
+                mem_size,
+            });
+        }
+        e_end = e_end.max(end);
+        let read = pread_len(file.len(), ph.p_offset, filesz)
+            .ok_or(ElfError::SegmentReadFailed { index })?;
+        if read != filesz {
+            return Err(ElfError::SegmentShort {
+                index,
+                read,
+                filesz,
+            });
+        }
+        if start & (PAGE_SIZE - 1) != 0 {
+            return Err(ElfError::StartNotPageAligned { index, start });
+        }
+        if end & (PAGE_SIZE - 1) != 0 {
+            return Err(ElfError::EndNotPageAligned { index, end });
+        }
+        let prot = SegmentProt {
+            read: ph.p_flags & PF_R != 0,
+            write: ph.p_flags & PF_W != 0,
+            exec: ph.p_flags & PF_X != 0,
+        };
+        if prot.write && prot.exec {
+            return Err(ElfError::WriteExec { index });
+        }
+        segments.push(LoadSegment {
+            vaddr,
+            file_offset: ph.p_offset,
+            filesz,
+            memsz,
+            start,
+            end,
+            prot,
+        });
+    }
+
+    let image_end = phdrs
+        .iter()
+        .filter(|ph| ph.p_type == PT_LOAD && ph.p_memsz != 0)
+        .map(|ph| {
+            ph.p_vaddr
+                .checked_add(ph.p_memsz)
+                .and_then(|e| align_up(e, PAGE_SIZE))
+        })
+        .try_fold(e_end, |acc, end| end.map(|e| acc.max(e)))
+        .unwrap_or(u64::MAX);
+    Ok(ElfImage {
+        entry,
+        segments,
+        kernel_end: e_end,
+        image_end,
+    })
+}
+
+/// Finds the first Solo5 note of `note_type` (upstream `elf_load_note`, §4.3).
+///
+/// Only the note at the start of each `PT_NOTE` is looked at. Returns the
+/// descriptor after `align` padding (`align` must be a non-zero power of two),
+/// `Ok(None)` if there is no such note, or an error where upstream rejects
+/// the executable.
+pub fn find_note(
+    file: &[u8],
+    note_type: u32,
+    align: usize,
+    max_size: usize,
+) -> Result<Option<&[u8]>, ElfError> {
+    assert!(
+        align.is_power_of_two(),
+        "note alignment must be a power of two"
+    );
+    let header = read_header(file, Stage::Note)?;
+    let phdrs = read_phdrs(file, &header, Stage::Note)?;
+    let nhdr_size = SOLO5_NOTE_HEADER_SIZE as u64;
+    for (i, ph) in phdrs.iter().enumerate() {
+        let index = i as u16;
+        if ph.p_type != PT_NOTE {
+            continue;
+        }
+        if ph.p_filesz < NHDR_SIZE {
+            return Err(ElfError::NoteSegmentTooSmall {
+                index,
+                filesz: ph.p_filesz,
+            });
+        }
+        if ph.p_filesz < nhdr_size {
+            continue;
+        }
+        let read = pread_len(file.len(), ph.p_offset, nhdr_size)
+            .ok_or(ElfError::NoteHeaderReadFailed { index })?;
+        if read != nhdr_size {
+            return Err(ElfError::NoteHeaderShort { index, read });
+        }
+        let nhdr = slice(file, ph.p_offset, nhdr_size);
+        let word =
+            |at: usize| u32::from_le_bytes([nhdr[at], nhdr[at + 1], nhdr[at + 2], nhdr[at + 3]]);
+        let (namesz, descsz, n_type) = (word(0), word(4), word(8));
+        // Upstream compares the name with strncmp: bytes after the NUL do not matter.
+        if namesz as usize != SOLO5_NOTE_NAME.len() || nhdr[12..18] != SOLO5_NOTE_NAME[..] {
+            continue;
+        }
+        if n_type != note_type {
+            continue;
+        }
+        if descsz < 1 || descsz as usize > max_size {
+            return Err(ElfError::NoteDescSize {
+                index,
+                descsz,
+                max: max_size as u64,
+            });
+        }
+        let needed = nhdr_size + u64::from(descsz);
+        if ph.p_filesz < needed {
+            return Err(ElfError::NoteFileSize {
+                index,
+                filesz: ph.p_filesz,
+                needed,
+            });
+        }
+        let desc_offset = (nhdr_size).next_multiple_of(align as u64);
+        let pad = desc_offset - nhdr_size;
+        let size = u64::from(descsz).wrapping_sub(pad);
+        if size == 0 || size > u64::from(descsz) {
+            return Err(ElfError::NoteAlignedSize {
+                index,
+                size,
+                descsz,
+            });
+        }
+        let offset = ph
+            .p_offset
+            .checked_add(desc_offset)
+            .ok_or(ElfError::NoteDataReadFailed { index })?;
+        let read =
+            pread_len(file.len(), offset, size).ok_or(ElfError::NoteDataReadFailed { index })?;
+        if read != size {
+            return Err(ElfError::NoteDataShort { index, read, size });
+        }
+        return Ok(Some(slice(file, offset, size)));
+    }
+    Ok(None)
+}
+
+/// Reads the ABI1 note. A descriptor shorter than 16 bytes reads as zeroes
+/// past its end.
+pub fn read_abi_note(file: &[u8]) -> Result<Abi1Descriptor, ElfError> {
+    let desc = find_note(file, ABI1_NOTE_TYPE, ABI1_NOTE_ALIGN, ABI1_NOTE_MAX_SIZE)?.ok_or(
+        ElfError::NotFound {
+            note_type: ABI1_NOTE_TYPE,
+        },
+    )?;
+    let mut raw = [0u8; size_of::<Abi1Descriptor>()];
+    let n = desc.len().min(raw.len());
+    raw[..n].copy_from_slice(&desc[..n]);
+    Ok(bytemuck::pod_read_unaligned(&raw))
+}
+
+/// Reads and validates the MFT1 note (the tender's order: not found, then
+/// invalid).
+pub fn read_manifest(file: &[u8]) -> Result<Manifest, ElfError> {
+    let desc = find_note(file, MFT1_NOTE_TYPE, MFT1_NOTE_ALIGN, MFT1_NOTE_MAX_SIZE)?.ok_or(
+        ElfError::NotFound {
+            note_type: MFT1_NOTE_TYPE,
+        },
+    )?;
+    Manifest::from_note(desc).map_err(|_| ElfError::InvalidManifest)
+}
+
+/// True if the executable carries ringtender's ring-3 note (version 1 with
+/// [`RING3_FLAG_CPL3`]). A malformed executable or note counts as absent.
+pub fn has_ring3_note(file: &[u8]) -> bool {
+    let size = size_of::<Ring3Descriptor>();
+    match find_note(file, RING3_NOTE_TYPE, 4, size) {
+        Ok(Some(desc)) if desc.len() == size => {
+            let d: Ring3Descriptor = bytemuck::pod_read_unaligned(desc);
+            d.version == RING3_NOTE_VERSION && d.flags & RING3_FLAG_CPL3 != 0
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
