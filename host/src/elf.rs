@@ -506,7 +506,7 @@ pub struct ElfImage {
 /// `None` where the kernel refuses the offset (EINVAL), else the bytes read.
 fn pread_len(len: usize, offset: u64, count: u64) -> Option<u64> {
     let max = i64::MAX as u64;
-    if offset > max || offset.checked_add(count).map_or(true, |end| end > max) {
+    if u128::from(offset) + u128::from(count) > u128::from(max) {
         return None;
     }
     let avail = (len as u64).saturating_sub(offset);
