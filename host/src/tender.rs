@@ -1,0 +1,447 @@
+//! `solo5-hvt`: from the command line to the guest's exit status.
+
+use std::io::Write;
+
+use kvm_ioctls::VcpuExit;
+use ringtender_abi::elf_note::AbiTarget;
+use ringtender_abi::hvt::{
+    BootInfo, HVT_ABI_VERSION, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_GUEST_MIN_BASE,
+    HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
+};
+use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
+use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
+
+use crate::block::BlockDevice;
+use crate::cli::{self, Command, OptionError, RunArgs, TenderOption, PROGRAM};
+use crate::cpu::{self, GuestMode, ImageLayout};
+use crate::elf::{self, ElfImage};
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::hypercall::{Device, Hypercalls, Outcome};
+use crate::kvm::Machine;
+use crate::manifest::Manifest;
+use crate::net::NetDevice;
+use crate::page_tables::PagePerm;
+use crate::poll::WaitSet;
+use crate::tap::{self, Tap};
+use crate::{seccomp, signals, trap};
+
+const MIB: u64 = 1 << 20;
+const GUEST_PAGE: u64 = 2 * MIB;
+const MAX_MEM: u64 = 4096 * MIB;
+const DEFAULT_MEM_MB: u64 = 512;
+
+/// Runs the tender with `args` (argv) and returns the process exit status.
+pub fn main(args: Vec<String>) -> i32 {
+    match cli::parse_command(&args) {
+        Command::Help => {
+            eprint!("{}", cli::usage());
+            1
+        }
+        Command::Version => {
+            eprint!("{}", cli::version());
+            0
+        }
+        Command::MissingKernel => {
+            eprintln!("{PROGRAM}: Missing KERNEL operand");
+            eprint!("{}", cli::usage());
+            1
+        }
+        Command::Run(run_args) => match run(run_args) {
+            Ok(status) => status,
+            Err(TenderError::Usage(msg)) => {
+                eprintln!("{PROGRAM}: {msg}");
+                eprint!("{}", cli::usage());
+                1
+            }
+            Err(err) => {
+                eprintln!("{PROGRAM}: {err}");
+                1
+            }
+        },
+    }
+}
+
+fn warn(msg: &str) {
+    eprintln!("{PROGRAM}: {msg}");
+}
+
+/// Rounds `--mem` as upstream: down to 2 MiB, at least 2 MiB, at most 4 GiB.
+pub fn guest_mem_size(mb: u64) -> Result<u64, TenderError> {
+    let requested = mb.saturating_mul(MIB);
+    let mut size = requested & !(GUEST_PAGE - 1);
+    if size == 0 {
+        size = GUEST_PAGE;
+    }
+    if size > MAX_MEM {
+        return Err(TenderError::Setup(format!(
+            "guest memory size {size} bytes exceeds the max size {MAX_MEM} bytes"
+        )));
+    }
+    if size != requested {
+        warn(&format!("adjusting memory to {size} bytes"));
+    }
+    Ok(size)
+}
+
+/// Devices named on the command line, before the manifest is completed.
+struct Attachments {
+    devices: Vec<Device>,
+    macs: Vec<Option<[u8; 6]>>,
+    sector_sizes: Vec<Option<u16>>,
+}
+
+fn not_declared(name: &str) -> TenderError {
+    TenderError::Device(format!("Resource not declared in manifest: '{name}'"))
+}
+
+fn apply_options(
+    options: &[String],
+    manifest: &Manifest,
+    mem_mb: &mut u64,
+) -> Result<Attachments, TenderError> {
+    let n = manifest.entries().len();
+    let mut att = Attachments {
+        devices: (0..n).map(|_| Device::None).collect(),
+        macs: vec![None; n],
+        sector_sizes: vec![None; n],
+    };
+    for arg in options {
+        let option = cli::parse_option(arg).map_err(|e| match e {
+            OptionError::Invalid => TenderError::Usage(format!("Invalid option: `{arg}'")),
+            OptionError::Message(msg) => TenderError::Device(msg),
+        })?;
+        match option {
+            TenderOption::Mem(mb) => *mem_mb = mb,
+            TenderOption::Classic => {}
+            TenderOption::Net { name, iface } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_NET_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                let tap = Tap::attach(&iface).map_err(|e| {
+                    TenderError::Device(format!(
+                        "Could not attach interface: {iface}: {}",
+                        strerror(&e)
+                    ))
+                })?;
+                att.devices[index] = Device::Net(NetDevice { tap, mac: [0; 6] });
+            }
+            TenderOption::NetMac { name, mac } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_NET_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                att.macs[index] = Some(mac);
+            }
+            TenderOption::Block { name, path } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                let dev = BlockDevice::open(&path).map_err(|_| {
+                    TenderError::Device(format!("Could not open block device: {path}"))
+                })?;
+                att.devices[index] = Device::Block(dev);
+            }
+            TenderOption::BlockSectorSize { name, size } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                att.sector_sizes[index] = Some(size as u16);
+            }
+        }
+    }
+    Ok(att)
+}
+
+fn strerror(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(pos) => text[..pos].to_string(),
+        None => text,
+    }
+}
+
+/// Completes the manifest from the attached devices; every declared device
+/// must be attached.
+fn complete_manifest(manifest: &mut Manifest, att: &mut Attachments) -> Result<(), TenderError> {
+    let mut missing = Vec::new();
+    for (index, entry) in manifest.entries_mut().iter_mut().enumerate() {
+        if entry.mft_type >= MFT_RESERVED_FIRST {
+            continue;
+        }
+        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+        match &mut att.devices[index] {
+            Device::Net(dev) => {
+                dev.mac = match att.macs[index] {
+                    Some(mac) => mac,
+                    None => tap::random_mac()
+                        .map_err(|e| TenderError::Setup(format!("/dev/urandom: {e}")))?,
+                };
+                entry.set_net_mac(dev.mac);
+                entry.set_net_mtu(dev.tap.mtu.min(u32::from(u16::MAX)) as u16);
+                entry.hostfd = dev.raw_fd() as u64;
+                entry.attached = 1;
+            }
+            Device::Block(dev) => {
+                if let Some(size) = att.sector_sizes[index] {
+                    dev.block_size = size;
+                }
+                dev.check_geometry(&name)?;
+                entry.set_block_capacity(dev.capacity);
+                entry.set_block_size(dev.block_size);
+                entry.hostfd = dev.raw_fd() as u64;
+                entry.attached = 1;
+            }
+            Device::None => {
+                let kind = if entry.mft_type == MFT_DEV_NET_BASIC {
+                    "NET_BASIC"
+                } else {
+                    "BLOCK_BASIC"
+                };
+                missing.push(format!(
+                    "Device '{name}' of type {kind} declared but not attached."
+                ));
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for line in &missing {
+        warn(line);
+    }
+    Err(TenderError::Device(
+        "All declared devices must be attached. See --help for syntax.".into(),
+    ))
+}
+
+fn image_layout(image: &ElfImage) -> ImageLayout {
+    let segments = image
+        .segments
+        .iter()
+        .map(|s| {
+            let perm = if s.prot.write {
+                PagePerm::UserWrite
+            } else if s.prot.exec {
+                PagePerm::UserExec
+            } else {
+                PagePerm::UserRead
+            };
+            (s.start..s.end, perm)
+        })
+        .collect();
+    ImageLayout {
+        segments,
+        image_end: image.image_end,
+    }
+}
+
+fn load_image(ram: &GuestRam, file: &[u8], image: &ElfImage) -> Result<(), TenderError> {
+    for seg in &image.segments {
+        let from = seg.file_offset as usize;
+        ram.setup_write(seg.vaddr, &file[from..from + seg.filesz as usize])?;
+    }
+    Ok(())
+}
+
+fn kernel_error(kernel: &str) -> impl Fn(elf::ElfError) -> TenderError + '_ {
+    move |e| TenderError::Kernel(format!("{kernel}: {e}"))
+}
+
+fn run(args: RunArgs) -> Result<i32, TenderError> {
+    let kernel = args.kernel.as_str();
+    let file = std::fs::read(kernel).map_err(|_| TenderError::KernelOpen {
+        path: kernel.to_string(),
+    })?;
+    let abi = elf::read_abi_note(&file).map_err(kernel_error(kernel))?;
+    if abi.abi_target != AbiTarget::Hvt as u32 {
+        return Err(TenderError::Kernel(format!(
+            "{kernel}: Executable is not for the solo5-hvt target"
+        )));
+    }
+    if abi.abi_version != HVT_ABI_VERSION {
+        return Err(TenderError::Kernel(format!(
+            "{kernel}: Executable requests unsupported ABI version {}",
+            abi.abi_version
+        )));
+    }
+    let mut manifest = elf::read_manifest(&file).map_err(kernel_error(kernel))?;
+
+    let mut mem_mb = DEFAULT_MEM_MB;
+    let mut att = apply_options(&args.options, &manifest, &mut mem_mb)?;
+    let mem_size = guest_mem_size(mem_mb)?;
+    let image =
+        elf::parse_image(&file, mem_size, HVT_GUEST_MIN_BASE).map_err(kernel_error(kernel))?;
+    let mode = if elf::has_ring3_note(&file) {
+        GuestMode::Ring3
+    } else {
+        GuestMode::Ring0
+    };
+    complete_manifest(&mut manifest, &mut att)?;
+
+    let mut ram = GuestRam::new(mem_size)?;
+    let mut machine = Machine::new(&ram)?;
+    load_image(&ram, &file, &image)?;
+    cpu::setup(
+        &machine.vcpu,
+        &mut ram,
+        mode,
+        &image_layout(&image),
+        image.entry,
+    )?;
+    write_boot_info(&ram, &image, &manifest, &args.guest_args, machine.tsc_hz)?;
+
+    let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+    let mut fds = seccomp::AllowedFds {
+        vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
+        epoll: wait_set.epoll_fd(),
+        timer: wait_set.timer_fd(),
+        taps: Vec::new(),
+        blocks: Vec::new(),
+    };
+    for (index, dev) in att.devices.iter().enumerate() {
+        match dev {
+            Device::Net(net) => {
+                wait_set
+                    .add(net.raw_fd(), index as u64)
+                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                fds.taps.push(net.raw_fd());
+            }
+            Device::Block(block) => fds.blocks.push(block.raw_fd()),
+            Device::None => {}
+        }
+    }
+    let mut calls = Hypercalls {
+        devices: att.devices,
+        wait_set,
+    };
+    signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
+    seccomp::install(&fds)?;
+    run_loop(&mut machine, &ram, &mut calls, mode)
+}
+
+fn write_boot_info(
+    ram: &GuestRam,
+    image: &ElfImage,
+    manifest: &Manifest,
+    guest_args: &[String],
+    tsc_hz: u64,
+) -> Result<(), TenderError> {
+    let mft = manifest.to_bytes();
+    let mft_gpa = HVT_BOOT_INFO_BASE + size_of::<BootInfo>() as u64;
+    let cmdline_gpa = mft_gpa + mft.len() as u64;
+    let cmdline = guest_args.join(" ");
+    if cmdline.len() >= HVT_CMDLINE_SIZE {
+        return Err(TenderError::Setup(format!(
+            "Guest command line too long (max={} characters)",
+            HVT_CMDLINE_SIZE - 1
+        )));
+    }
+    let info = BootInfo {
+        mem_size: ram.size(),
+        kernel_end: image.kernel_end,
+        cpu_cycle_freq: tsc_hz,
+        cmdline: cmdline_gpa,
+        mft: mft_gpa,
+        ..Default::default()
+    };
+    ram.setup_write(HVT_BOOT_INFO_BASE, bytemuck::bytes_of(&info))?;
+    ram.setup_write(mft_gpa, &mft)?;
+    let mut buf = cmdline.into_bytes();
+    buf.push(0);
+    ram.setup_write(cmdline_gpa, &buf)
+}
+
+/// What one vCPU exit asks of the tender, copied out of `kvm_run`.
+enum Exit {
+    Hypercall { nr: u32, gpa: u64 },
+    Trap(u8),
+    BadPort(u16),
+    Retry,
+    Translation,
+    FailEntry(u64),
+    Internal,
+    Other,
+}
+
+fn run_loop(
+    machine: &mut Machine,
+    ram: &GuestRam,
+    calls: &mut Hypercalls,
+    mode: GuestMode,
+) -> Result<i32, TenderError> {
+    let hypercall_ports = HVT_HYPERCALL_PIO_BASE..HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX as u16;
+    loop {
+        let exit = match machine.vcpu.run() {
+            Ok(VcpuExit::IoOut(port, data)) => {
+                if port == HVT_TRAP_PIO && mode == GuestMode::Ring3 && data.len() == 1 {
+                    Exit::Trap(data[0])
+                } else if hypercall_ports.contains(&port) && data.len() == 4 {
+                    let gpa = u64::from(u32::from_le_bytes(data.try_into().unwrap()));
+                    Exit::Hypercall {
+                        nr: u32::from(port - HVT_HYPERCALL_PIO_BASE),
+                        gpa,
+                    }
+                } else {
+                    Exit::BadPort(port)
+                }
+            }
+            Ok(VcpuExit::IoIn(port, _)) => Exit::BadPort(port),
+            Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
+            Ok(VcpuExit::InternalError) => Exit::Internal,
+            Ok(_) => Exit::Other,
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Retry,
+            Err(e) if e.errno() == libc::EFAULT => Exit::Translation,
+            Err(source) => {
+                return Err(TenderError::Kvm {
+                    what: "KVM_RUN",
+                    source,
+                })
+            }
+        };
+        match exit {
+            Exit::Retry => {}
+            Exit::Hypercall { nr, gpa } => {
+                if let Outcome::Halt(status) = calls.dispatch(ram, nr, gpa)? {
+                    return Ok(status);
+                }
+            }
+            Exit::Trap(vector) => {
+                let (_, text) = trap::report(&machine.vcpu, ram, vector)?;
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+                return Ok(SOLO5_EXIT_ABORT);
+            }
+            Exit::BadPort(port) => {
+                return Err(TenderError::GuestExit(format!(
+                    "Invalid guest port access: port=0x{port:x}"
+                )));
+            }
+            Exit::Translation => {
+                let rip = machine.vcpu.get_regs().map_or(0, |r| r.rip);
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: host/guest translation fault: rip=0x{rip:x}"
+                )));
+            }
+            Exit::FailEntry(reason) => {
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: entry failure: hw_entry_failure_reason=0x{reason:x}"
+                )));
+            }
+            Exit::Internal => {
+                let run = machine.vcpu.get_kvm_run();
+                // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel filled `internal`.
+                let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: internal error exit: suberror=0x{suberror:x}"
+                )));
+            }
+            Exit::Other => {
+                let reason = machine.vcpu.get_kvm_run().exit_reason;
+                let rip = machine.vcpu.get_regs().map_or(0, |r| r.rip);
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: unhandled exit: exit_reason=0x{reason:x}, rip=0x{rip:x}"
+                )));
+            }
+        }
+    }
+}
