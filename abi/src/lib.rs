@@ -9,6 +9,7 @@
 
 pub mod elf_note;
 pub mod hvt;
+pub mod hvt_ring;
 pub mod mft;
 pub mod solo5;
 pub mod spt;

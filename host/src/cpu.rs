@@ -80,14 +80,17 @@ pub struct ImageLayout {
 
 /// Writes descriptor tables and page tables into `ram`, sets the vCPU's
 /// registers to enter `entry`, and tells `ram` what the guest may access.
+///
+/// `mem_size` is the guest's RAM as told in the boot info; `ram` may be larger
+/// (the #637 ring sits above `mem_size`), and ring-0 page tables map all of it.
 pub fn setup(
     vcpu: &VcpuFd,
     ram: &mut GuestRam,
     mode: GuestMode,
     image: &ImageLayout,
     entry: u64,
+    mem_size: u64,
 ) -> Result<(), TenderError> {
-    let mem_size = ram.size();
     let sregs_err = |source| TenderError::Kvm {
         what: "KVM_SET_SREGS",
         source,
@@ -98,7 +101,7 @@ pub fn setup(
     })?;
     match mode {
         GuestMode::Ring0 => {
-            page_tables::build_upstream(ram, mem_size)?;
+            page_tables::build_upstream(ram, ram.size())?;
             ram.setup_write(
                 GDT_BASE,
                 bytemuck::cast_slice(&[0u64, 0x00af_9900_0000_ffff, 0x00cf_9300_0000_ffff]),

@@ -10,6 +10,7 @@ use std::fmt;
 use std::io;
 use std::ops::Range;
 use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
 
 use bytemuck::Pod;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
@@ -95,6 +96,21 @@ impl GuestRam {
                 len: size_of::<T>() as u64,
             })?;
         Ok(value)
+    }
+
+    /// Atomic load of a tender-placed shared word (ring indices). `gpa` must be
+    /// 4-byte aligned and inside guest RAM; it is chosen by the tender, not the guest.
+    pub fn load_u32(&self, gpa: u64, order: Ordering) -> Result<u32, GuestAccessError> {
+        self.mem
+            .load(GuestAddress(gpa), order)
+            .map_err(|_| GuestAccessError { gpa, len: 4 })
+    }
+
+    /// Atomic store to a tender-placed shared word (ring indices).
+    pub fn store_u32(&self, gpa: u64, value: u32, order: Ordering) -> Result<(), GuestAccessError> {
+        self.mem
+            .store(value, GuestAddress(gpa), order)
+            .map_err(|_| GuestAccessError { gpa, len: 4 })
     }
 
     /// Checks that the guest may have the host read `len` bytes at `gpa`.

@@ -14,6 +14,8 @@ pub struct Machine {
     pub vcpu: VcpuFd,
     /// TSC frequency the guest sees, in Hz.
     pub tsc_hz: u64,
+    /// KVM_CAP_IOEVENTFD: doorbells can be served in the kernel.
+    pub ioeventfd: bool,
 }
 
 fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
@@ -65,6 +67,7 @@ impl Machine {
             }
         })?;
         Ok(Self {
+            ioeventfd: kvm.check_extension(Cap::Ioeventfd),
             vm,
             vcpu,
             tsc_hz: u64::from(tsc_khz) * 1000,

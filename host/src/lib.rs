@@ -25,3 +25,4 @@ pub mod signals;
 pub mod tap;
 pub mod tender;
 pub mod trap;
+pub mod upstream_ring;

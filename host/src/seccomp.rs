@@ -32,6 +32,8 @@ pub struct AllowedFds {
     pub epoll: RawFd,
     /// The POLL wait set's timer.
     pub timer: RawFd,
+    /// Ring doorbell eventfds (read by workers, written at shutdown).
+    pub doorbells: Vec<RawFd>,
     /// Tap descriptors.
     pub taps: Vec<RawFd>,
     /// Block file descriptors.
@@ -53,8 +55,12 @@ fn build(fds: &AllowedFds) -> Result<BpfProgram, seccompiler::Error> {
     let fd = |f: RawFd| f as u64;
     let taps: Vec<u64> = fds.taps.iter().map(|&f| fd(f)).collect();
     let blocks: Vec<u64> = fds.blocks.iter().map(|&f| fd(f)).collect();
+    let doorbells: Vec<u64> = fds.doorbells.iter().map(|&f| fd(f)).collect();
     let mut writers = vec![1, 2];
     writers.extend(&taps);
+    writers.extend(&doorbells);
+    let mut readers = taps.clone();
+    readers.extend(&doorbells);
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     rules.insert(
         libc::SYS_ioctl,
@@ -69,7 +75,7 @@ fn build(fds: &AllowedFds) -> Result<BpfProgram, seccompiler::Error> {
     );
     rules.insert(libc::SYS_write, one_of(0, &writers)?);
     for (nr, allowed) in [
-        (libc::SYS_read, &taps),
+        (libc::SYS_read, &readers),
         (libc::SYS_pread64, &blocks),
         (libc::SYS_pwrite64, &blocks),
     ] {

@@ -1,12 +1,13 @@
 //! `solo5-hvt`: from the command line to the guest's exit status.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use kvm_ioctls::VcpuExit;
 use ringtender_abi::elf_note::AbiTarget;
 use ringtender_abi::hvt::{
-    BootInfo, HVT_ABI_VERSION, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_GUEST_MIN_BASE,
-    HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
+    BootInfo, HVT_ABI_VERSION, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO,
+    HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
 };
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
@@ -24,6 +25,7 @@ use crate::net::NetDevice;
 use crate::page_tables::PagePerm;
 use crate::poll::WaitSet;
 use crate::tap::{self, Tap};
+use crate::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
 use crate::{seccomp, signals, trap};
 
 const MIB: u64 = 1 << 20;
@@ -87,6 +89,7 @@ pub fn guest_mem_size(mb: u64) -> Result<u64, TenderError> {
 /// Devices named on the command line, before the manifest is completed.
 struct Attachments {
     devices: Vec<Device>,
+    classic: bool,
     macs: Vec<Option<[u8; 6]>>,
     sector_sizes: Vec<Option<u16>>,
 }
@@ -103,6 +106,7 @@ fn apply_options(
     let n = manifest.entries().len();
     let mut att = Attachments {
         devices: (0..n).map(|_| Device::None).collect(),
+        classic: false,
         macs: vec![None; n],
         sector_sizes: vec![None; n],
     };
@@ -113,7 +117,7 @@ fn apply_options(
         })?;
         match option {
             TenderOption::Mem(mb) => *mem_mb = mb,
-            TenderOption::Classic => {}
+            TenderOption::Classic => att.classic = true,
             TenderOption::Net { name, iface } => {
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_NET_BASIC)
@@ -268,17 +272,21 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     let mut mem_mb = DEFAULT_MEM_MB;
     let mut att = apply_options(&args.options, &manifest, &mut mem_mb)?;
-    let mem_size = guest_mem_size(mem_mb)?;
-    let image =
-        elf::parse_image(&file, mem_size, HVT_GUEST_MIN_BASE).map_err(kernel_error(kernel))?;
     let mode = if elf::has_ring3_note(&file) {
         GuestMode::Ring3
     } else {
         GuestMode::Ring0
     };
+    let has_net = att.devices.iter().any(|d| matches!(d, Device::Net(_)));
+    let layout = MemoryLayout::new(
+        guest_mem_size(mem_mb)?,
+        mode == GuestMode::Ring0 && has_net && !att.classic,
+    );
+    let image = elf::parse_image(&file, layout.guest_mem, HVT_GUEST_MIN_BASE)
+        .map_err(kernel_error(kernel))?;
     complete_manifest(&mut manifest, &mut att)?;
 
-    let mut ram = GuestRam::new(mem_size)?;
+    let mut ram = GuestRam::new(layout.alloc)?;
     let mut machine = Machine::new(&ram)?;
     load_image(&ram, &file, &image)?;
     cpu::setup(
@@ -287,14 +295,45 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         mode,
         &image_layout(&image),
         image.entry,
+        layout.guest_mem,
     )?;
-    write_boot_info(&ram, &image, &manifest, &args.guest_args, machine.tsc_hz)?;
+    let ram = Arc::new(ram);
+    let nets: Vec<RingNet> = att
+        .devices
+        .iter()
+        .enumerate()
+        .filter_map(|(index, dev)| match dev {
+            Device::Net(net) => Some(RingNet {
+                handle: index as u32,
+                fd: net.raw_fd(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let net_ring = match layout.ring_gpa {
+        Some(gpa) if machine.ioeventfd => Some((
+            gpa,
+            UpstreamNetRing::start(&machine.vm, ram.clone(), gpa, nets)?,
+        )),
+        Some(_) => {
+            warn("KVM_CAP_IOEVENTFD not available, falling back to hypercalls");
+            None
+        }
+        None => None,
+    };
+    let boot = BootParams {
+        mem_size: layout.guest_mem,
+        tsc_hz: machine.tsc_hz,
+        net_ring: net_ring.as_ref().map(|(gpa, _)| *gpa),
+    };
+    write_boot_info(&ram, &image, &manifest, &args.guest_args, &boot)?;
 
     let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
     let mut fds = seccomp::AllowedFds {
         vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
         epoll: wait_set.epoll_fd(),
         timer: wait_set.timer_fd(),
+        doorbells: net_ring.iter().map(|(_, ring)| ring.kick_fd()).collect(),
         taps: Vec::new(),
         blocks: Vec::new(),
     };
@@ -316,7 +355,53 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     };
     signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
     seccomp::install(&fds)?;
-    run_loop(&mut machine, &ram, &mut calls, mode)
+    let status = run_loop(&mut machine, &ram, &mut calls, mode);
+    if let Some((_, ring)) = net_ring {
+        ring.stop();
+    }
+    status
+}
+
+/// Guest RAM as told to the guest, the allocation behind it, and where the
+/// #637 net ring sits (above the guest's RAM, as upstream v0.11 places it).
+struct MemoryLayout {
+    guest_mem: u64,
+    alloc: u64,
+    ring_gpa: Option<u64>,
+}
+
+impl MemoryLayout {
+    fn new(guest_mem: u64, want_ring: bool) -> Self {
+        if !want_ring {
+            return Self {
+                guest_mem,
+                alloc: guest_mem,
+                ring_gpa: None,
+            };
+        }
+        if guest_mem < 2 * RING_RESERVATION {
+            warn("Not enough guest memory for ring allocation, falling back to hypercalls");
+            return Self {
+                guest_mem,
+                alloc: guest_mem,
+                ring_gpa: None,
+            };
+        }
+        let alloc = (guest_mem + RING_RESERVATION).min(MAX_MEM);
+        let guest_mem = alloc - RING_RESERVATION;
+        Self {
+            guest_mem,
+            alloc,
+            ring_gpa: Some(guest_mem),
+        }
+    }
+}
+
+/// Boot info values that come from the machine rather than the image.
+struct BootParams {
+    mem_size: u64,
+    tsc_hz: u64,
+    net_ring: Option<u64>,
 }
 
 fn write_boot_info(
@@ -324,7 +409,7 @@ fn write_boot_info(
     image: &ElfImage,
     manifest: &Manifest,
     guest_args: &[String],
-    tsc_hz: u64,
+    boot: &BootParams,
 ) -> Result<(), TenderError> {
     let mft = manifest.to_bytes();
     let mft_gpa = HVT_BOOT_INFO_BASE + size_of::<BootInfo>() as u64;
@@ -337,12 +422,18 @@ fn write_boot_info(
         )));
     }
     let info = BootInfo {
-        mem_size: ram.size(),
+        mem_size: boot.mem_size,
         kernel_end: image.kernel_end,
-        cpu_cycle_freq: tsc_hz,
+        cpu_cycle_freq: boot.tsc_hz,
         cmdline: cmdline_gpa,
         mft: mft_gpa,
-        ..Default::default()
+        host_features: if boot.net_ring.is_some() {
+            HVT_FEATURE_RING_IO
+        } else {
+            0
+        },
+        guest_features: 0,
+        net_ring: boot.net_ring.unwrap_or(0),
     };
     ram.setup_write(HVT_BOOT_INFO_BASE, bytemuck::bytes_of(&info))?;
     ram.setup_write(mft_gpa, &mft)?;
