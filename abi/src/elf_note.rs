@@ -87,6 +87,8 @@ crate::assert_layout!(Abi1Descriptor, 16, abi_target => 0, abi_version => 4, res
 pub const RING3_NOTE_VERSION: u32 = 1;
 /// Ring-3 note flag: the bindings run at CPL 3 and use no privileged instruction.
 pub const RING3_FLAG_CPL3: u32 = 1 << 0;
+/// Ring-3 note flag: the bindings speak ringtender's rings (`abi::rings`).
+pub const RING3_FLAG_RINGS: u32 = 1 << 1;
 
 /// Descriptor of ringtender's ring-3 capability note ("RNG3").
 #[repr(C)]

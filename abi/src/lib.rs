@@ -11,6 +11,7 @@ pub mod elf_note;
 pub mod hvt;
 pub mod hvt_ring;
 pub mod mft;
+pub mod rings;
 pub mod solo5;
 pub mod spt;
 

@@ -1,0 +1,102 @@
+//! ringtender's ring ABI for hvt (and spt): discovery, device ring areas and
+//! element geometry. The channels themselves are Muen SHMStream v2
+//! (`ringtender-muen-compat`); `docs/ring-abi.md` is the specification.
+
+use bytemuck::{Pod, Zeroable};
+
+/// `host_features` bit: ringtender rings are set up (clear of upstream's bits).
+pub const HVT_FEATURE_RT_RINGS: u32 = 1 << 16;
+/// Doorbell port: a 4-byte `out` of the device handle (ioeventfd: no VM exit).
+pub const RT_RING_DOORBELL_PIO: u16 = 0x601;
+/// Offset, from the boot info's start, of the ring directory's guest address
+/// (u64, ours: right after upstream's 56-byte `hvt_boot_info`).
+pub const BOOT_INFO_RING_DIR_OFFSET: u64 = 56;
+/// Size of the boot info block including our extension.
+pub const BOOT_INFO_EXT_SIZE: u64 = 64;
+/// Ring directory format version.
+pub const RING_DIR_VERSION: u32 = 1;
+
+/// Ring directory header; `count` [`RingDirEntry`]s follow, one per
+/// manifest entry (index = handle).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct RingDirHeader {
+    /// [`RING_DIR_VERSION`].
+    pub version: u32,
+    /// Number of entries (= manifest entries).
+    pub count: u32,
+}
+crate::assert_layout!(RingDirHeader, 8, version => 0, count => 4);
+
+/// Where one device's rings are. `area == 0` means no rings for that handle.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct RingDirEntry {
+    /// Guest address of the device ring area (page aligned).
+    pub area: u64,
+    /// Manifest type of the device (`MFT_DEV_NET_BASIC`, `MFT_DEV_BLOCK_BASIC`).
+    pub kind: u32,
+    /// Elements in each channel.
+    pub elements: u32,
+    /// Offset of the guest→host channel in the area.
+    pub g2h_offset: u64,
+    /// Bytes of the guest→host channel region (header + elements, page rounded).
+    pub g2h_bytes: u64,
+    /// Offset of the host→guest channel in the area.
+    pub h2g_offset: u64,
+    /// Bytes of the host→guest channel region.
+    pub h2g_bytes: u64,
+}
+crate::assert_layout!(RingDirEntry, 48, area => 0, kind => 8, elements => 12,
+    g2h_offset => 16, g2h_bytes => 24, h2g_offset => 32, h2g_bytes => 40);
+
+/// Area offset of the guest-owned word: the guest's read counter of the
+/// host→guest channel (u64).
+pub const AREA_GUEST_READ_COUNTER: u64 = 0;
+/// Area offset of the host-owned word: the host's read counter of the
+/// guest→host channel (u64).
+pub const AREA_HOST_READ_COUNTER: u64 = 64;
+/// Area offset of the host-owned `host_sleeping` word (u64): non-zero when the
+/// guest must ring the doorbell after publishing.
+pub const AREA_HOST_SLEEPING: u64 = 72;
+/// Offset of the first channel in a device area.
+pub const AREA_CHANNELS: u64 = 0x1000;
+
+/// Elements per channel for net devices.
+pub const NET_RING_ELEMENTS: u32 = 256;
+/// Elements per channel for block devices (the in-flight window).
+pub const BLOCK_RING_ELEMENTS: u32 = 64;
+/// Size of a block request element.
+pub const BLOCK_REQUEST_SIZE: u64 = 32;
+/// Size of a block response element.
+pub const BLOCK_RESPONSE_SIZE: u64 = 16;
+/// SHMStream header size.
+pub const CHANNEL_HEADER_SIZE: u64 = 64;
+
+/// Net element size for an MTU: the frame (MTU + Ethernet header) followed
+/// by a u16 length; 1516 bytes for MTU 1500, as Muen's.
+pub const fn net_element_size(mtu: u64) -> u64 {
+    mtu + 14 + 2
+}
+
+/// Bytes of a channel region with `elements` elements of `size`, page rounded.
+pub const fn channel_bytes(size: u64, elements: u64) -> u64 {
+    (CHANNEL_HEADER_SIZE + size * elements).next_multiple_of(0x1000)
+}
+
+/// Lays out one device's area; returns its directory entry with `area = 0`
+/// (the tender fills in the address) and the area's total size.
+pub const fn device_layout(kind: u32, elements: u32, g2h_size: u64, h2g_size: u64) -> (RingDirEntry, u64) {
+    let g2h_bytes = channel_bytes(g2h_size, elements as u64);
+    let h2g_bytes = channel_bytes(h2g_size, elements as u64);
+    let entry = RingDirEntry {
+        area: 0,
+        kind,
+        elements,
+        g2h_offset: AREA_CHANNELS,
+        g2h_bytes,
+        h2g_offset: AREA_CHANNELS + g2h_bytes,
+        h2g_bytes,
+    };
+    (entry, AREA_CHANNELS + g2h_bytes + h2g_bytes)
+}
