@@ -1,0 +1,77 @@
+//! Muenblock element formats: requests (client → server channel) and
+//! responses (server → client channel), both with protocol id
+//! [`BLOCK_PROTOCOL`](crate::BLOCK_PROTOCOL). Data moves through a separate
+//! shared buffer addressed by `buffer_offset` (on hvt and spt: guest RAM,
+//! the offset being a guest physical address; see docs/ring-abi.md §4).
+
+use bytemuck::{Pod, Zeroable};
+
+/// Read `length` bytes at `device_offset` into the buffer.
+pub const BLOCK_KIND_READ: u16 = 1;
+/// Write `length` bytes from the buffer at `device_offset`.
+pub const BLOCK_KIND_WRITE: u16 = 2;
+/// Discard (trim) `length` bytes at `device_offset`.
+pub const BLOCK_KIND_DISCARD: u16 = 3;
+/// Flush everything written before to stable storage.
+pub const BLOCK_KIND_SYNC: u16 = 4;
+
+/// Success (Muenblock's value).
+pub const BLOCK_STATUS_OK: u64 = 0;
+/// ringtender: malformed request — unknown kind, device index out of range,
+/// length or offset not a multiple of the sector size, range beyond the
+/// device, or a buffer outside the shared memory. Equal to
+/// `SOLO5_R_EINVAL`, so a guest can pass it through.
+pub const BLOCK_STATUS_INVALID: u64 = 2;
+/// ringtender: the backend's I/O failed. Equal to `SOLO5_R_EUNSPEC`.
+pub const BLOCK_STATUS_IO_ERROR: u64 = 3;
+/// ringtender: a well-formed request of a kind this server does not
+/// implement (e.g. discard). A guest reports it as `SOLO5_R_EUNSPEC`.
+pub const BLOCK_STATUS_UNSUPPORTED: u64 = 4;
+
+/// A Muenblock request, 32 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct BlockRequest {
+    /// `BLOCK_KIND_*`.
+    pub kind: u16,
+    /// Device index on this channel pair.
+    pub device: u16,
+    /// Client-chosen tag, echoed in the response.
+    pub tag: u32,
+    /// Bytes to transfer (a multiple of the sector size; may span many sectors).
+    pub length: u64,
+    /// Byte offset on the device.
+    pub device_offset: u64,
+    /// Byte offset of the data in the shared buffer.
+    pub buffer_offset: u64,
+}
+
+/// A Muenblock response, 16 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct BlockResponse {
+    /// Kind of the request answered.
+    pub kind: u16,
+    /// Device of the request answered.
+    pub device: u16,
+    /// Tag of the request answered.
+    pub tag: u32,
+    /// `BLOCK_STATUS_*`: 0 is success, anything else an error.
+    pub status: u64,
+}
+
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(size_of::<BlockRequest>() == 32);
+    assert!(offset_of!(BlockRequest, kind) == 0);
+    assert!(offset_of!(BlockRequest, device) == 2);
+    assert!(offset_of!(BlockRequest, tag) == 4);
+    assert!(offset_of!(BlockRequest, length) == 8);
+    assert!(offset_of!(BlockRequest, device_offset) == 16);
+    assert!(offset_of!(BlockRequest, buffer_offset) == 24);
+    assert!(size_of::<BlockResponse>() == 16);
+    assert!(offset_of!(BlockResponse, kind) == 0);
+    assert!(offset_of!(BlockResponse, device) == 2);
+    assert!(offset_of!(BlockResponse, tag) == 4);
+    assert!(offset_of!(BlockResponse, status) == 8);
+};
