@@ -60,8 +60,10 @@ pub enum TenderOption {
         /// Sector size in bytes.
         size: u64,
     },
-    /// `--classic`: serve devices through hypercalls only (the only path so far).
+    /// `--classic`: serve devices through hypercalls only, no rings.
     Classic,
+    /// `--engine=uring|portable`: force the rings' I/O engine.
+    Engine(crate::rings::engine::EngineChoice),
 }
 
 /// An option the tender could not accept.
@@ -130,6 +132,14 @@ pub fn parse_option(arg: &str) -> Result<TenderOption, OptionError> {
     if arg == "--classic" {
         return Ok(TenderOption::Classic);
     }
+    if let Some(value) = arg.strip_prefix("--engine=") {
+        use crate::rings::engine::EngineChoice;
+        return match value {
+            "uring" => Ok(TenderOption::Engine(EngineChoice::Uring)),
+            "portable" => Ok(TenderOption::Engine(EngineChoice::Portable)),
+            _ => Err(OptionError::Invalid),
+        };
+    }
     if let Some(parsed) = name_value(arg, "--net-mac:") {
         let (name, value) = parsed?;
         let mac = crate::tap::parse_mac(value)
@@ -183,7 +193,8 @@ KERNEL is the filename of the unikernel to run.
 ARGS are optional arguments passed to KERNEL.
 Core options:
   [ --mem=512 ] (guest memory in MB)
-  [ --classic ] (serve devices through hypercalls only)
+  [ --classic ] (serve devices through hypercalls only, no rings)
+  [ --engine=uring|portable ] (I/O engine of the rings; default io_uring if available)
     --help (display this help)
     --version (display version information)
 Compiled-in modules: net block

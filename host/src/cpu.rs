@@ -11,6 +11,7 @@ use ringtender_abi::hvt::{
     HVT_BOOT_INFO_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_RING_KICK_PIO_BASE,
     HVT_TRAP_PIO,
 };
+use ringtender_abi::rings::RT_RING_DOORBELL_PIO;
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
@@ -28,11 +29,11 @@ pub enum GuestMode {
 const GDT_BASE: u64 = 0x1000;
 const TSS_BASE: u64 = 0x1080;
 const TSS_SIZE: u64 = 104;
-/// Ports a ring-3 guest may use: the hypercalls and the #637 ring doorbell,
+/// Ports a ring-3 guest may use: the hypercalls and the ring doorbells,
 /// each written with a 4-byte `out`, which needs all four ports' bits clear.
 const GUEST_PORTS: [Range<u16>; 2] = [
     HVT_HYPERCALL_PIO_BASE..HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX as u16 + 3,
-    HVT_RING_KICK_PIO_BASE..HVT_RING_KICK_PIO_BASE + 4,
+    HVT_RING_KICK_PIO_BASE..RT_RING_DOORBELL_PIO + 4,
 ];
 /// The I/O permission bitmap covers ports below this; higher ports are denied
 /// because they lie beyond the TSS limit.
@@ -140,8 +141,9 @@ pub fn setup(
         GuestMode::Ring3 => {
             write_ring3_tables(ram)?;
             let fine_end = image.image_end.next_multiple_of(0x20_0000);
-            let cr3 =
-                page_tables::build_ring3(ram, mem_size, fine_end, |addr| ring3_perm(image, addr))?;
+            let cr3 = page_tables::build_ring3(ram, ram.size(), fine_end, |addr| {
+                ring3_perm(image, addr)
+            })?;
             let code = segment(USER_CS, 11, 3, true);
             let data = segment(USER_DS, 3, 3, false);
             sregs.cs = code;
@@ -166,8 +168,8 @@ pub fn setup(
             sregs.cr3 = cr3;
             sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE;
             sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
-            let mut readable = vec![BOOT_AREA.clone(), image.image_end..mem_size];
-            let mut writable = vec![image.image_end..mem_size];
+            let mut readable = vec![BOOT_AREA.clone(), image.image_end..ram.size()];
+            let mut writable = vec![image.image_end..ram.size()];
             for (range, perm) in &image.segments {
                 readable.push(range.clone());
                 if *perm == PagePerm::UserWrite {

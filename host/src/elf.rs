@@ -861,13 +861,22 @@ pub fn read_manifest(file: &[u8]) -> Result<Manifest, ElfError> {
 /// True if the executable carries ringtender's ring-3 note (version 1 with
 /// [`RING3_FLAG_CPL3`]). A malformed executable or note counts as absent.
 pub fn has_ring3_note(file: &[u8]) -> bool {
+    ring3_flags(file) & RING3_FLAG_CPL3 != 0
+}
+
+/// The flags of a valid RNG3 note (`RING3_FLAG_*`), or 0 without one.
+pub fn ring3_flags(file: &[u8]) -> u32 {
     let size = size_of::<Ring3Descriptor>();
     match find_note(file, RING3_NOTE_TYPE, 4, size) {
         Ok(Some(desc)) if desc.len() == size => {
             let d: Ring3Descriptor = bytemuck::pod_read_unaligned(desc);
-            d.version == RING3_NOTE_VERSION && d.flags & RING3_FLAG_CPL3 != 0
+            if d.version == RING3_NOTE_VERSION && d.flags & RING3_FLAG_CPL3 != 0 {
+                d.flags
+            } else {
+                0
+            }
         }
-        _ => false,
+        _ => 0,
     }
 }
 

@@ -98,6 +98,53 @@ impl GuestRam {
         Ok(value)
     }
 
+    /// Adds `range` (tender-placed ring memory) to what the guest may access.
+    pub fn add_guest_range(&mut self, range: Range<u64>) {
+        self.guest_readable =
+            merge_ranges([self.guest_readable.clone(), vec![range.clone()]].concat());
+        self.guest_writable = merge_ranges([self.guest_writable.clone(), vec![range]].concat());
+    }
+
+    /// Tender copy out of guest memory at a tender-chosen address (ring headers
+    /// and elements at offsets the tender derived from its own geometry).
+    pub fn copy_out(&self, gpa: u64, buf: &mut [u8]) -> Result<(), GuestAccessError> {
+        let len = buf.len() as u64;
+        self.mem
+            .read_slice(buf, GuestAddress(gpa))
+            .map_err(|_| GuestAccessError { gpa, len })
+    }
+
+    /// Atomic load of a tender-placed shared u64 (ring counters).
+    pub fn load_u64(&self, gpa: u64, order: Ordering) -> Result<u64, GuestAccessError> {
+        self.mem
+            .load(GuestAddress(gpa), order)
+            .map_err(|_| GuestAccessError { gpa, len: 8 })
+    }
+
+    /// Atomic store to a tender-placed shared u64 (ring counters).
+    pub fn store_u64(&self, gpa: u64, value: u64, order: Ordering) -> Result<(), GuestAccessError> {
+        self.mem
+            .store(value, GuestAddress(gpa), order)
+            .map_err(|_| GuestAccessError { gpa, len: 8 })
+    }
+
+    /// Host address of `[gpa, gpa+len)` for an I/O submission (io_uring),
+    /// after checking the guest may have it read (`write_to_guest == false`)
+    /// or written (`true`). The pointer stays valid for the tender's life.
+    pub fn io_ptr(
+        &self,
+        gpa: u64,
+        len: u64,
+        write_to_guest: bool,
+    ) -> Result<*mut u8, GuestAccessError> {
+        if write_to_guest {
+            self.check_writable(gpa, len)?;
+        } else {
+            self.check_readable(gpa, len)?;
+        }
+        self.host_ptr(gpa, len)
+    }
+
     /// Atomic load of a tender-placed shared word (ring indices). `gpa` must be
     /// 4-byte aligned and inside guest RAM; it is chosen by the tender, not the guest.
     pub fn load_u32(&self, gpa: u64, order: Ordering) -> Result<u32, GuestAccessError> {

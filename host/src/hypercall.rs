@@ -16,6 +16,7 @@ use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::net::NetDevice;
 use crate::poll::WaitSet;
+use crate::rings::RingPoll;
 
 /// A manifest entry's backing device, indexed by handle.
 pub enum Device {
@@ -42,6 +43,8 @@ pub struct Hypercalls {
     pub devices: Vec<Device>,
     /// Wait set for POLL.
     pub wait_set: WaitSet,
+    /// With rings, POLL looks at them instead of the taps.
+    pub rings: Option<RingPoll>,
 }
 
 impl Hypercalls {

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod net;
 pub mod page_tables;
 pub mod poll;
+pub mod rings;
 pub mod seccomp;
 pub mod signals;
 pub mod tap;

@@ -64,6 +64,14 @@ impl WaitSet {
         Ok(())
     }
 
+    /// Adds an internal descriptor (a wake-up eventfd) that ends a wait
+    /// without being reported as a ready handle; `data` must be >= 64.
+    pub fn add_internal(&mut self, fd: RawFd, data: u64) -> io::Result<()> {
+        self.add_raw(fd, data)?;
+        self.members += 1;
+        Ok(())
+    }
+
     /// Descriptor of the epoll instance (for the seccomp filter).
     pub fn epoll_fd(&self) -> RawFd {
         self.epoll.as_raw_fd()

@@ -28,12 +28,14 @@ const fn kvm_ior(nr: u64, size: usize) -> u64 {
 pub struct AllowedFds {
     /// The vCPU.
     pub vcpu: RawFd,
-    /// The POLL wait set's epoll instance.
-    pub epoll: RawFd,
+    /// epoll instances (the POLL wait set's; the ring worker's).
+    pub epolls: Vec<RawFd>,
     /// The POLL wait set's timer.
     pub timer: RawFd,
     /// Ring doorbell eventfds (read by workers, written at shutdown).
     pub doorbells: Vec<RawFd>,
+    /// io_uring instances of the ring engine.
+    pub urings: Vec<RawFd>,
     /// Tap descriptors.
     pub taps: Vec<RawFd>,
     /// Block file descriptors.
@@ -78,12 +80,19 @@ fn build(fds: &AllowedFds) -> Result<BpfProgram, seccompiler::Error> {
         (libc::SYS_read, &readers),
         (libc::SYS_pread64, &blocks),
         (libc::SYS_pwrite64, &blocks),
+        (libc::SYS_fdatasync, &blocks),
     ] {
         if !allowed.is_empty() {
             rules.insert(nr, one_of(0, allowed)?);
         }
     }
-    rules.insert(libc::SYS_epoll_pwait, one_of(0, &[fd(fds.epoll)])?);
+    let epolls: Vec<u64> = fds.epolls.iter().map(|&f| fd(f)).collect();
+    rules.insert(libc::SYS_epoll_pwait, one_of(0, &epolls)?);
+    rules.insert(libc::SYS_epoll_ctl, one_of(0, &epolls[1..])?);
+    let urings: Vec<u64> = fds.urings.iter().map(|&f| fd(f)).collect();
+    if !urings.is_empty() {
+        rules.insert(libc::SYS_io_uring_enter, one_of(0, &urings)?);
+    }
     rules.insert(libc::SYS_timerfd_settime, one_of(0, &[fd(fds.timer)])?);
     rules.insert(
         libc::SYS_mmap,

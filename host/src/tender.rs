@@ -4,12 +4,13 @@ use std::io::Write;
 use std::sync::Arc;
 
 use kvm_ioctls::VcpuExit;
-use ringtender_abi::elf_note::AbiTarget;
+use ringtender_abi::elf_note::{AbiTarget, RING3_FLAG_CPL3, RING3_FLAG_RINGS};
 use ringtender_abi::hvt::{
     BootInfo, HVT_ABI_VERSION, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO,
     HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
 };
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
+use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_FEATURE_RT_RINGS};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
 use crate::block::BlockDevice;
@@ -24,9 +25,11 @@ use crate::manifest::Manifest;
 use crate::net::NetDevice;
 use crate::page_tables::PagePerm;
 use crate::poll::WaitSet;
+use crate::rings::engine::EngineChoice;
+use crate::rings::{RingLayout, RingPoll};
 use crate::tap::{self, Tap};
 use crate::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
-use crate::{seccomp, signals, trap};
+use crate::{rings, seccomp, signals, trap};
 
 const MIB: u64 = 1 << 20;
 const GUEST_PAGE: u64 = 2 * MIB;
@@ -90,6 +93,7 @@ pub fn guest_mem_size(mb: u64) -> Result<u64, TenderError> {
 struct Attachments {
     devices: Vec<Device>,
     classic: bool,
+    engine: EngineChoice,
     macs: Vec<Option<[u8; 6]>>,
     sector_sizes: Vec<Option<u16>>,
 }
@@ -107,6 +111,7 @@ fn apply_options(
     let mut att = Attachments {
         devices: (0..n).map(|_| Device::None).collect(),
         classic: false,
+        engine: EngineChoice::Auto,
         macs: vec![None; n],
         sector_sizes: vec![None; n],
     };
@@ -118,6 +123,7 @@ fn apply_options(
         match option {
             TenderOption::Mem(mb) => *mem_mb = mb,
             TenderOption::Classic => att.classic = true,
+            TenderOption::Engine(choice) => att.engine = choice,
             TenderOption::Net { name, iface } => {
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_NET_BASIC)
@@ -272,15 +278,20 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     let mut mem_mb = DEFAULT_MEM_MB;
     let mut att = apply_options(&args.options, &manifest, &mut mem_mb)?;
-    let mode = if elf::has_ring3_note(&file) {
+    let ring3 = elf::ring3_flags(&file);
+    let mode = if ring3 & RING3_FLAG_CPL3 != 0 {
         GuestMode::Ring3
     } else {
         GuestMode::Ring0
     };
     let has_net = att.devices.iter().any(|d| matches!(d, Device::Net(_)));
+    let has_device = att.devices.iter().any(|d| !matches!(d, Device::None));
+    let want_rings = ring3 & RING3_FLAG_RINGS != 0 && has_device && !att.classic;
+    let rings_bytes = want_rings.then(|| rings::layout(&att.devices, 0).bytes);
     let layout = MemoryLayout::new(
         guest_mem_size(mem_mb)?,
         mode == GuestMode::Ring0 && has_net && !att.classic,
+        rings_bytes,
     );
     let image = elf::parse_image(&file, layout.guest_mem, HVT_GUEST_MIN_BASE)
         .map_err(kernel_error(kernel))?;
@@ -310,7 +321,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             _ => None,
         })
         .collect();
-    let net_ring = match layout.ring_gpa {
+    let net_ring = match layout.upstream_ring {
         Some(gpa) if machine.ioeventfd => Some((
             gpa,
             UpstreamNetRing::start(&machine.vm, ram.clone(), gpa, nets)?,
@@ -321,37 +332,65 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         }
         None => None,
     };
+
+    let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+    let ring_plan: Option<RingLayout> = layout.rings.map(|base| rings::layout(&att.devices, base));
+    let rings = match &ring_plan {
+        Some(plan) => Some(rings::start(
+            ram.clone(),
+            plan,
+            &att.devices,
+            &machine.vm,
+            att.engine,
+            &mut wait_set,
+            warn,
+        )?),
+        None => None,
+    };
     let boot = BootParams {
         mem_size: layout.guest_mem,
         tsc_hz: machine.tsc_hz,
         net_ring: net_ring.as_ref().map(|(gpa, _)| *gpa),
+        ring_dir: ring_plan.as_ref().map(|plan| plan.dir_gpa),
     };
     write_boot_info(&ram, &image, &manifest, &args.guest_args, &boot)?;
 
-    let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
     let mut fds = seccomp::AllowedFds {
         vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
-        epoll: wait_set.epoll_fd(),
+        epolls: vec![wait_set.epoll_fd()],
         timer: wait_set.timer_fd(),
         doorbells: net_ring.iter().map(|(_, ring)| ring.kick_fd()).collect(),
+        urings: Vec::new(),
         taps: Vec::new(),
         blocks: Vec::new(),
     };
+    if let Some((_, _, ring_fds)) = &rings {
+        fds.doorbells.extend(&ring_fds.eventfds);
+        fds.epolls.push(ring_fds.epoll);
+        fds.urings.extend(ring_fds.uring);
+    }
     for (index, dev) in att.devices.iter().enumerate() {
         match dev {
             Device::Net(net) => {
-                wait_set
-                    .add(net.raw_fd(), index as u64)
-                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                if rings.is_none() {
+                    wait_set
+                        .add(net.raw_fd(), index as u64)
+                        .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                }
                 fds.taps.push(net.raw_fd());
             }
             Device::Block(block) => fds.blocks.push(block.raw_fd()),
             Device::None => {}
         }
     }
+    let (ring_worker, ring_poll): (Option<_>, Option<RingPoll>) = match rings {
+        Some((worker, poll, _)) => (Some(worker), Some(poll)),
+        None => (None, None),
+    };
     let mut calls = Hypercalls {
         devices: att.devices,
         wait_set,
+        rings: ring_poll,
     };
     signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
     seccomp::install(&fds)?;
@@ -359,40 +398,63 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     if let Some((_, ring)) = net_ring {
         ring.stop();
     }
+    if let Some(worker) = ring_worker {
+        worker.stop();
+    }
     status
 }
 
-/// Guest RAM as told to the guest, the allocation behind it, and where the
-/// #637 net ring sits (above the guest's RAM, as upstream v0.11 places it).
+/// Guest RAM as told to the guest, the allocation behind it, and what sits
+/// above the guest's RAM: upstream's #637 net ring (ring-0 guests, as
+/// upstream v0.11 places it) or ringtender's ring areas (our guests).
 struct MemoryLayout {
     guest_mem: u64,
     alloc: u64,
-    ring_gpa: Option<u64>,
+    upstream_ring: Option<u64>,
+    rings: Option<u64>,
 }
 
 impl MemoryLayout {
-    fn new(guest_mem: u64, want_ring: bool) -> Self {
-        if !want_ring {
+    fn new(guest_mem: u64, want_upstream_ring: bool, rings_bytes: Option<u64>) -> Self {
+        let extra = match (want_upstream_ring, rings_bytes) {
+            (_, Some(bytes)) => bytes.next_multiple_of(GUEST_PAGE),
+            (true, None) => RING_RESERVATION,
+            (false, None) => 0,
+        };
+        if extra == 0 {
             return Self {
                 guest_mem,
                 alloc: guest_mem,
-                ring_gpa: None,
+                upstream_ring: None,
+                rings: None,
             };
         }
-        if guest_mem < 2 * RING_RESERVATION {
+        if guest_mem < 2 * extra {
             warn("Not enough guest memory for ring allocation, falling back to hypercalls");
             return Self {
                 guest_mem,
                 alloc: guest_mem,
-                ring_gpa: None,
+                upstream_ring: None,
+                rings: None,
             };
         }
-        let alloc = (guest_mem + RING_RESERVATION).min(MAX_MEM);
-        let guest_mem = alloc - RING_RESERVATION;
-        Self {
-            guest_mem,
-            alloc,
-            ring_gpa: Some(guest_mem),
+        let alloc = (guest_mem + extra).min(MAX_MEM);
+        let guest_mem = alloc - extra;
+        let base = Some(guest_mem);
+        if rings_bytes.is_some() {
+            Self {
+                guest_mem,
+                alloc,
+                upstream_ring: None,
+                rings: base,
+            }
+        } else {
+            Self {
+                guest_mem,
+                alloc,
+                upstream_ring: base,
+                rings: None,
+            }
         }
     }
 }
@@ -402,6 +464,7 @@ struct BootParams {
     mem_size: u64,
     tsc_hz: u64,
     net_ring: Option<u64>,
+    ring_dir: Option<u64>,
 }
 
 fn write_boot_info(
@@ -412,7 +475,13 @@ fn write_boot_info(
     boot: &BootParams,
 ) -> Result<(), TenderError> {
     let mft = manifest.to_bytes();
-    let mft_gpa = HVT_BOOT_INFO_BASE + size_of::<BootInfo>() as u64;
+    // With our rings the boot info grows by the ring directory's address and
+    // the manifest moves after it; otherwise upstream's exact positions.
+    let boot_info_size = match boot.ring_dir {
+        Some(_) => BOOT_INFO_EXT_SIZE,
+        None => size_of::<BootInfo>() as u64,
+    };
+    let mft_gpa = HVT_BOOT_INFO_BASE + boot_info_size;
     let cmdline_gpa = mft_gpa + mft.len() as u64;
     let cmdline = guest_args.join(" ");
     if cmdline.len() >= HVT_CMDLINE_SIZE {
@@ -427,15 +496,21 @@ fn write_boot_info(
         cpu_cycle_freq: boot.tsc_hz,
         cmdline: cmdline_gpa,
         mft: mft_gpa,
-        host_features: if boot.net_ring.is_some() {
-            HVT_FEATURE_RING_IO
-        } else {
-            0
+        host_features: match (boot.net_ring, boot.ring_dir) {
+            (Some(_), _) => HVT_FEATURE_RING_IO,
+            (None, Some(_)) => HVT_FEATURE_RT_RINGS,
+            (None, None) => 0,
         },
         guest_features: 0,
         net_ring: boot.net_ring.unwrap_or(0),
     };
     ram.setup_write(HVT_BOOT_INFO_BASE, bytemuck::bytes_of(&info))?;
+    if let Some(dir) = boot.ring_dir {
+        ram.setup_write(
+            HVT_BOOT_INFO_BASE + BOOT_INFO_RING_DIR_OFFSET,
+            &dir.to_le_bytes(),
+        )?;
+    }
     ram.setup_write(mft_gpa, &mft)?;
     let mut buf = cmdline.into_bytes();
     buf.push(0);

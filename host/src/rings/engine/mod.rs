@@ -1,0 +1,106 @@
+//! I/O engines: how a ring worker runs a batch of tap or file operations
+//! straight from and into guest memory.
+//!
+//! Two engines sit behind one trait, in the manner of Cloud Hypervisor's
+//! sync/uring block engines: io_uring (batched, one system call per batch,
+//! locked down with `IORING_REGISTER_RESTRICTIONS`) and a portable engine of
+//! plain system calls for hosts where io_uring is unavailable.
+
+mod portable;
+mod uring;
+
+use std::os::fd::RawFd;
+
+pub use portable::PortableEngine;
+pub use uring::UringEngine;
+
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+
+/// What an operation does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IoKind {
+    /// Read from the file into guest memory.
+    Read,
+    /// Write guest memory to the file.
+    Write,
+    /// `fdatasync` the file.
+    Flush,
+}
+
+/// One operation of a batch.
+#[derive(Clone, Copy, Debug)]
+pub struct IoOp {
+    /// What to do.
+    pub kind: IoKind,
+    /// Index of the file in the engine's file table.
+    pub file: u32,
+    /// Guest address of the buffer.
+    pub gpa: u64,
+    /// Bytes to transfer.
+    pub len: u32,
+    /// File offset; `None` for streams (taps).
+    pub offset: Option<u64>,
+}
+
+/// Which engine the tender uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// io_uring if the host allows it, else portable with a notice.
+    Auto,
+    /// io_uring or fail.
+    Uring,
+    /// Plain system calls.
+    Portable,
+}
+
+/// Result value of an operation skipped because an earlier read found the stream empty.
+pub const CANCELED: i64 = -(libc::ECANCELED as i64);
+
+/// Runs batches of I/O on a fixed set of files.
+pub trait IoEngine: Send {
+    /// Short name for notices and benchmarks.
+    fn name(&self) -> &'static str;
+
+    /// The io_uring descriptor, for the seccomp filter.
+    fn ring_fd(&self) -> Option<RawFd>;
+
+    /// Runs `ops` and stores each one's result (bytes transferred or
+    /// `-errno`) in `results`, in order. Operations on a stream are issued
+    /// in order. With `until_empty` (reads of a stream), an engine may skip
+    /// the operations after the first that finds nothing ([`CANCELED`]); it
+    /// may also run them, so a success can follow a failure and the caller
+    /// must handle gaps.
+    fn run(
+        &mut self,
+        ram: &GuestRam,
+        ops: &[IoOp],
+        until_empty: bool,
+        results: &mut Vec<i64>,
+    ) -> Result<(), TenderError>;
+}
+
+/// Builds the engine `choice` asks for over `files`.
+pub fn build(
+    choice: EngineChoice,
+    files: &[RawFd],
+    notice: impl Fn(&str),
+) -> Result<Box<dyn IoEngine>, TenderError> {
+    match choice {
+        EngineChoice::Portable => Ok(Box::new(PortableEngine::new(files))),
+        EngineChoice::Uring => {
+            Ok(Box::new(UringEngine::new(files).map_err(|e| {
+                TenderError::Setup(format!("io_uring unavailable: {e}"))
+            })?))
+        }
+        EngineChoice::Auto => match UringEngine::new(files) {
+            Ok(engine) => Ok(Box::new(engine)),
+            Err(e) => {
+                notice(&format!(
+                    "io_uring unavailable ({e}), using the portable I/O engine"
+                ));
+                Ok(Box::new(PortableEngine::new(files)))
+            }
+        },
+    }
+}

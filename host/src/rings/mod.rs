@@ -1,0 +1,274 @@
+//! ringtender's rings on hvt: device ring areas above guest RAM, one worker
+//! thread that drains them through an I/O engine, and the POLL hypercall's
+//! view of them. The protocol is `docs/ring-abi.md`; the channel code is
+//! `ringtender-muen-compat`, shared with the guest.
+
+mod block;
+pub mod engine;
+mod net;
+mod region;
+mod worker;
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+
+use kvm_ioctls::{IoEventAddress, NoDatamatch, VmFd};
+use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC};
+use ringtender_abi::rings::{
+    device_layout, net_element_size, RingDirEntry, RingDirHeader, BLOCK_REQUEST_SIZE,
+    BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, CHANNEL_HEADER_SIZE, NET_RING_ELEMENTS,
+    RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
+};
+use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+use self::block::BlockRing;
+use self::engine::EngineChoice;
+use self::net::NetRing;
+use self::region::GuestRegion;
+pub use self::worker::RingWorker;
+use self::worker::{worker_epoll, RingShared, WorkerState};
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::hypercall::Device;
+use crate::poll::WaitSet;
+
+const PAGE: u64 = 0x1000;
+/// Epoch the host's channels start with (any non-zero value).
+const HOST_EPOCH: u64 = 1;
+/// WaitSet data of the worker's wake-up eventfd (not a handle).
+const GUEST_WAKE_EVENT: u64 = 0xffff_fffd;
+
+/// Where every device's rings go, decided before guest RAM is allocated.
+pub struct RingLayout {
+    /// Guest address of the ring directory.
+    pub dir_gpa: u64,
+    /// Bytes from `dir_gpa` to the end of the last area.
+    pub bytes: u64,
+    entries: Vec<RingDirEntry>,
+}
+
+/// Lays out the directory and one area per attached device from `base` up.
+pub fn layout(devices: &[Device], base: u64) -> RingLayout {
+    let dir_bytes = (size_of::<RingDirHeader>() + devices.len() * size_of::<RingDirEntry>()) as u64;
+    let mut cursor = base + dir_bytes.next_multiple_of(PAGE);
+    let entries = devices
+        .iter()
+        .map(|dev| {
+            let (mut entry, size) = match dev {
+                Device::Net(net) => {
+                    let element = net_element_size(u64::from(net.tap.mtu));
+                    device_layout(MFT_DEV_NET_BASIC, NET_RING_ELEMENTS, element, element)
+                }
+                Device::Block(_) => device_layout(
+                    MFT_DEV_BLOCK_BASIC,
+                    BLOCK_RING_ELEMENTS,
+                    BLOCK_REQUEST_SIZE,
+                    BLOCK_RESPONSE_SIZE,
+                ),
+                Device::None => return RingDirEntry::default(),
+            };
+            entry.area = cursor;
+            cursor += size;
+            entry
+        })
+        .collect();
+    RingLayout {
+        dir_gpa: base,
+        bytes: cursor - base,
+        entries,
+    }
+}
+
+/// The POLL hypercall's view of the rings (vCPU thread).
+pub struct RingPoll {
+    ram: Arc<GuestRam>,
+    shared: Arc<RingShared>,
+    /// Per net handle: (handle, host→guest write counter GPA, guest read counter GPA).
+    rx: Vec<(u64, u64, u64)>,
+}
+
+impl RingPoll {
+    /// Handles whose host→guest channel holds frames the guest has not read.
+    fn ready(&self) -> (u64, i32) {
+        let mut set = 0;
+        let mut count = 0;
+        for &(handle, wc, guest_rc) in &self.rx {
+            let wc = self.ram.load_u64(wc, Ordering::Acquire).unwrap_or(0);
+            let rc = self.ram.load_u64(guest_rc, Ordering::Acquire).unwrap_or(0);
+            if wc != rc {
+                set |= 1 << handle;
+                count += 1;
+            }
+        }
+        (set, count)
+    }
+
+    /// POLL with rings: returns at once if a ring has input, else sleeps
+    /// until the worker publishes input or the timeout passes.
+    pub fn poll(&self, wait_set: &WaitSet, timeout_ns: u64) -> std::io::Result<(u64, i32)> {
+        let ready = self.ready();
+        if ready.1 > 0 || timeout_ns == 0 {
+            return Ok(ready);
+        }
+        self.shared.vcpu_polling.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let ready = self.ready();
+        if ready.1 == 0 {
+            wait_set.wait(timeout_ns)?;
+        }
+        self.shared.vcpu_polling.store(false, Ordering::SeqCst);
+        let _ = self.shared.guest_wake.read();
+        Ok(self.ready())
+    }
+}
+
+/// Descriptors the running rings use (for the seccomp filter).
+pub struct RingFds {
+    /// Doorbell and wake-up eventfds.
+    pub eventfds: Vec<RawFd>,
+    /// The worker's epoll instance.
+    pub epoll: RawFd,
+    /// The io_uring instance, if any.
+    pub uring: Option<RawFd>,
+}
+
+/// Writes the directory, creates the host's channels, registers the doorbell
+/// and starts the worker. The vCPU's wait set gets the worker's wake-up fd.
+pub fn start(
+    ram: Arc<GuestRam>,
+    plan: &RingLayout,
+    devices: &[Device],
+    vm: &VmFd,
+    choice: EngineChoice,
+    wait_set: &mut WaitSet,
+    notice: impl Fn(&str),
+) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
+    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
+    let header = RingDirHeader {
+        version: RING_DIR_VERSION,
+        count: plan.entries.len() as u32,
+    };
+    ram.setup_write(plan.dir_gpa, bytemuck::bytes_of(&header))?;
+    ram.setup_write(
+        plan.dir_gpa + size_of::<RingDirHeader>() as u64,
+        bytemuck::cast_slice(&plan.entries),
+    )?;
+
+    let mut files = Vec::new();
+    let mut nets = Vec::new();
+    let mut blocks = Vec::new();
+    let mut rx = Vec::new();
+    let mut areas = Vec::new();
+    for (handle, (dev, entry)) in devices.iter().zip(&plan.entries).enumerate() {
+        if entry.area == 0 {
+            continue;
+        }
+        areas.push(entry.area);
+        let elements = u64::from(entry.elements);
+        let region = |offset: u64, size: u64| {
+            GuestRegion::new(
+                ram.clone(),
+                entry.area + offset,
+                (CHANNEL_HEADER_SIZE + size * elements) as usize,
+            )
+        };
+        let channel_err = |e| TenderError::Setup(format!("ring channel: {e:?}"));
+        match dev {
+            Device::Net(net) => {
+                let element = net_element_size(u64::from(net.tap.mtu));
+                let tx = Reader::new(
+                    region(entry.g2h_offset, element),
+                    NET_PROTOCOL,
+                    element as usize,
+                )
+                .map_err(channel_err)?;
+                let rx_writer = Writer::init(
+                    region(entry.h2g_offset, element),
+                    NET_PROTOCOL,
+                    element as usize,
+                    HOST_EPOCH,
+                )
+                .map_err(channel_err)?;
+                let ring = NetRing::new(
+                    entry.area,
+                    net.raw_fd(),
+                    files.len() as u32,
+                    element as usize - 2,
+                    tx,
+                    rx_writer,
+                );
+                rx.push((handle as u64, ring.rx_counters().0, ring.rx_counters().1));
+                files.push(net.raw_fd());
+                nets.push(ring);
+            }
+            Device::Block(block) => {
+                let requests = Reader::new(
+                    region(entry.g2h_offset, BLOCK_REQUEST_SIZE),
+                    BLOCK_PROTOCOL,
+                    BLOCK_REQUEST_SIZE as usize,
+                )
+                .map_err(channel_err)?;
+                let responses = Writer::init(
+                    region(entry.h2g_offset, BLOCK_RESPONSE_SIZE),
+                    BLOCK_PROTOCOL,
+                    BLOCK_RESPONSE_SIZE as usize,
+                    HOST_EPOCH,
+                )
+                .map_err(channel_err)?;
+                blocks.push(BlockRing::new(
+                    entry.area,
+                    files.len() as u32,
+                    block.capacity,
+                    u64::from(block.block_size),
+                    requests,
+                    responses,
+                ));
+                files.push(block.raw_fd());
+            }
+            Device::None => {}
+        }
+    }
+
+    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
+    vm.register_ioevent(
+        &doorbell,
+        &IoEventAddress::Pio(u64::from(RT_RING_DOORBELL_PIO)),
+        NoDatamatch,
+    )
+    .map_err(|source| TenderError::Kvm {
+        what: "KVM_IOEVENTFD",
+        source,
+    })?;
+    let shared = Arc::new(RingShared {
+        vcpu_polling: AtomicBool::new(false),
+        guest_wake: EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?,
+    });
+    wait_set
+        .add_internal(shared.guest_wake.as_raw_fd(), GUEST_WAKE_EVENT)
+        .map_err(|e| setup("epoll", e))?;
+    let engine = engine::build(choice, &files, notice)?;
+    let epoll = worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?;
+    let fds = RingFds {
+        eventfds: vec![doorbell.as_raw_fd(), shared.guest_wake.as_raw_fd()],
+        epoll: epoll.as_raw_fd(),
+        uring: engine.ring_fd(),
+    };
+    let poll = RingPoll {
+        ram: ram.clone(),
+        shared: shared.clone(),
+        rx,
+    };
+    let worker = RingWorker::start(WorkerState {
+        ram,
+        nets,
+        blocks,
+        areas,
+        engine,
+        epoll,
+        doorbell,
+        shared,
+    })?;
+    Ok((worker, poll, fds))
+}

@@ -1,0 +1,192 @@
+//! A net device's rings: tx (guest→host) drained into the tap, rx
+//! (host→guest) filled from the tap, both in batches, lossless.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+
+use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER};
+use ringtender_muen_compat::{ReadResult, Reader, SharedMemory, Writer};
+
+use super::engine::{IoEngine, IoKind, IoOp};
+use super::region::GuestRegion;
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+
+/// Frames moved per batch and direction.
+const BATCH: u64 = 64;
+
+/// One net device served through rings.
+pub struct NetRing {
+    /// Tap descriptor (the worker's wait set watches it).
+    pub tap_fd: RawFd,
+    /// Whether the worker's wait set currently watches the tap.
+    pub armed: bool,
+    file: u32,
+    area: u64,
+    frame_max: usize,
+    tx: Reader<GuestRegion>,
+    rx: Writer<GuestRegion>,
+    ops: Vec<IoOp>,
+    results: Vec<i64>,
+}
+
+impl NetRing {
+    /// Serves the rings of the area at `area`, with the tap as engine file `file`.
+    pub fn new(
+        area: u64,
+        tap_fd: RawFd,
+        file: u32,
+        frame_max: usize,
+        tx: Reader<GuestRegion>,
+        rx: Writer<GuestRegion>,
+    ) -> Self {
+        Self {
+            tap_fd,
+            armed: false,
+            file,
+            area,
+            frame_max,
+            tx,
+            rx,
+            ops: Vec::with_capacity(BATCH as usize),
+            results: Vec::with_capacity(BATCH as usize),
+        }
+    }
+
+    /// Whether the guest has published frames the host has not taken.
+    pub fn tx_pending(&mut self) -> bool {
+        self.tx.has_pending_data()
+    }
+
+    /// Free rx slots (lossless: never past the guest's published read counter).
+    pub fn rx_free(&self, ram: &GuestRam) -> Result<u64, TenderError> {
+        let guest_rc = ram.load_u64(self.area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
+        Ok(self.rx.free_slots(guest_rc))
+    }
+
+    /// Guest address of the host→guest channel's write counter and of the
+    /// guest's read counter: readiness for POLL.
+    pub fn rx_counters(&self) -> (u64, u64) {
+        (
+            self.rx.memory().gpa(56),
+            self.area + AREA_GUEST_READ_COUNTER,
+        )
+    }
+
+    /// Sends every frame the guest queued (up to a batch); true if any.
+    pub fn pump_tx(
+        &mut self,
+        ram: &GuestRam,
+        engine: &mut dyn IoEngine,
+    ) -> Result<bool, TenderError> {
+        self.ops.clear();
+        while (self.ops.len() as u64) < BATCH {
+            let offset = match self.tx.peek() {
+                Ok(offset) => offset,
+                Err(ReadResult::EpochChanged) => continue,
+                Err(ReadResult::OverrunDetected) => {
+                    // Only a guest ignoring our read counter gets here; its frames are its loss.
+                    self.tx.drain();
+                    break;
+                }
+                Err(_) => break,
+            };
+            let mut raw = [0u8; 2];
+            SharedMemory::read_bytes(self.tx.memory(), offset + self.frame_max, &mut raw);
+            let len = usize::from(u16::from_le_bytes(raw));
+            if self.tx.consume() != ReadResult::Success {
+                continue;
+            }
+            if (14..=self.frame_max).contains(&len) {
+                self.ops.push(IoOp {
+                    kind: IoKind::Write,
+                    file: self.file,
+                    gpa: self.tx.memory().gpa(offset),
+                    len: len as u32,
+                    offset: None,
+                });
+            }
+        }
+        if self.ops.is_empty() {
+            return Ok(false);
+        }
+        engine.run(ram, &self.ops, false, &mut self.results)?;
+        for (op, &result) in self.ops.iter().zip(&self.results) {
+            if result < 0 {
+                return Err(TenderError::Io {
+                    what: "writing",
+                    source: std::io::Error::from_raw_os_error(-result as i32),
+                });
+            }
+            if result != i64::from(op.len) {
+                return Err(TenderError::GuestExit(format!(
+                    "Fatal error: wrote only {result} out of {} bytes",
+                    op.len
+                )));
+            }
+        }
+        ram.store_u64(
+            self.area + AREA_HOST_READ_COUNTER,
+            self.tx.rc(),
+            Ordering::Release,
+        )?;
+        Ok(true)
+    }
+
+    /// Reads frames from the tap into free rx slots; true if any arrived.
+    pub fn pump_rx(
+        &mut self,
+        ram: &GuestRam,
+        engine: &mut dyn IoEngine,
+    ) -> Result<bool, TenderError> {
+        let free = self.rx_free(ram)?.min(BATCH);
+        if free == 0 {
+            return Ok(false);
+        }
+        self.rx.begin(free);
+        self.ops.clear();
+        for i in 0..free {
+            self.ops.push(IoOp {
+                kind: IoKind::Read,
+                file: self.file,
+                gpa: self.rx.memory().gpa(self.rx.slot_offset(i)),
+                len: self.frame_max as u32,
+                offset: None,
+            });
+        }
+        engine.run(ram, &self.ops, true, &mut self.results)?;
+        let mut filled = 0u64;
+        for (i, &result) in self.results.iter().enumerate() {
+            let len = match result {
+                n if n > 0 => n as usize,
+                0 => continue,
+                e if e == -i64::from(libc::EAGAIN) || e == super::engine::CANCELED => continue,
+                e => {
+                    return Err(TenderError::Io {
+                        what: "reading",
+                        source: std::io::Error::from_raw_os_error(-e as i32),
+                    })
+                }
+            };
+            let slot = self.rx.slot_offset(filled);
+            if i as u64 != filled {
+                // A frame landed after an empty read: keep arrival order.
+                let mut frame = vec![0u8; len];
+                SharedMemory::read_bytes(
+                    self.rx.memory(),
+                    self.rx.slot_offset(i as u64),
+                    &mut frame,
+                );
+                SharedMemory::write_bytes(self.rx.memory(), slot, &frame);
+            }
+            SharedMemory::write_bytes(
+                self.rx.memory(),
+                slot + self.frame_max,
+                &(len as u16).to_le_bytes(),
+            );
+            filled += 1;
+        }
+        self.rx.commit(filled);
+        Ok(filled > 0)
+    }
+}

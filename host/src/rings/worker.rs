@@ -1,0 +1,245 @@
+//! The ring worker thread: pumps every device's rings, spins a bounded time
+//! when idle, then publishes `host_sleeping` and sleeps on the doorbell and
+//! the taps. It wakes a vCPU blocked in POLL when it publishes to the guest.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ringtender_abi::rings::AREA_HOST_SLEEPING;
+use vmm_sys_util::eventfd::EventFd;
+
+use super::block::BlockRing;
+use super::engine::IoEngine;
+use super::net::NetRing;
+use crate::cli::PROGRAM;
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+
+/// How long an idle worker keeps polling the rings before it sleeps.
+const SPIN: Duration = Duration::from_micros(50);
+/// epoll data of the doorbell.
+const DOORBELL_EVENT: u64 = u64::MAX;
+
+/// State the worker and the vCPU thread share.
+pub struct RingShared {
+    /// Set by the vCPU thread while it waits in POLL.
+    pub vcpu_polling: AtomicBool,
+    /// Written by the worker to wake a vCPU waiting in POLL.
+    pub guest_wake: EventFd,
+}
+
+/// A running ring worker.
+pub struct RingWorker {
+    stop: Arc<AtomicBool>,
+    doorbell: EventFd,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Everything the worker thread owns.
+pub struct WorkerState {
+    /// Guest RAM.
+    pub ram: Arc<GuestRam>,
+    /// Net devices.
+    pub nets: Vec<NetRing>,
+    /// Block devices.
+    pub blocks: Vec<BlockRing>,
+    /// Device areas (for `host_sleeping`).
+    pub areas: Vec<u64>,
+    /// The I/O engine.
+    pub engine: Box<dyn IoEngine>,
+    /// The worker's epoll instance (doorbell + taps).
+    pub epoll: OwnedFd,
+    /// The guest's doorbell (KVM ioeventfd).
+    pub doorbell: EventFd,
+    /// Shared with the vCPU thread.
+    pub shared: Arc<RingShared>,
+}
+
+fn check(rc: libc::c_int) -> std::io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Creates the worker's epoll instance watching `doorbell`.
+pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain epoll_create1; the result is checked and owned.
+    let epoll = unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
+    epoll_ctl(
+        epoll.as_raw_fd(),
+        libc::EPOLL_CTL_ADD,
+        doorbell.as_raw_fd(),
+        libc::EPOLLIN as u32,
+        DOORBELL_EVENT,
+    )?;
+    Ok(epoll)
+}
+
+fn epoll_ctl(
+    epoll: RawFd,
+    op: libc::c_int,
+    fd: RawFd,
+    events: u32,
+    data: u64,
+) -> std::io::Result<()> {
+    let mut event = libc::epoll_event { events, u64: data };
+    // SAFETY: `event` is a valid epoll_event for the duration of the call.
+    check(unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) })?;
+    Ok(())
+}
+
+impl RingWorker {
+    /// Starts the worker thread.
+    pub fn start(state: WorkerState) -> Result<Self, TenderError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let doorbell = state
+            .doorbell
+            .try_clone()
+            .map_err(|e| TenderError::Setup(format!("eventfd: {e}")))?;
+        let thread_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("rings".into())
+            .spawn(move || {
+                if let Err(err) = state.run(&thread_stop) {
+                    eprintln!("{PROGRAM}: {err}");
+                    std::process::exit(1);
+                }
+            })
+            .map_err(|e| TenderError::Setup(format!("ring worker thread: {e}")))?;
+        Ok(Self {
+            stop,
+            doorbell,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the worker after it finished what the guest had submitted.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.doorbell.write(1);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl WorkerState {
+    fn run(mut self, stop: &AtomicBool) -> Result<(), TenderError> {
+        for (i, net) in self.nets.iter_mut().enumerate() {
+            epoll_ctl(
+                self.epoll.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                net.tap_fd,
+                libc::EPOLLIN as u32,
+                i as u64,
+            )
+            .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+            net.armed = true;
+        }
+        loop {
+            let progress = self.pump()?;
+            if stop.load(Ordering::SeqCst) {
+                // Finish what the guest submitted before it halted.
+                while self.pump()? {}
+                return Ok(());
+            }
+            if progress || self.spin()? {
+                continue;
+            }
+            self.sleep()?;
+        }
+    }
+
+    /// One pass over every ring; true if anything moved.
+    fn pump(&mut self) -> Result<bool, TenderError> {
+        let mut progress = false;
+        let mut published = false;
+        for net in &mut self.nets {
+            progress |= net.pump_tx(&self.ram, self.engine.as_mut())?;
+            published |= net.pump_rx(&self.ram, self.engine.as_mut())?;
+        }
+        for block in &mut self.blocks {
+            published |= block.pump(&self.ram, self.engine.as_mut())?;
+        }
+        if published {
+            fence(Ordering::SeqCst);
+            if self.shared.vcpu_polling.load(Ordering::SeqCst) {
+                let _ = self.shared.guest_wake.write(1);
+            }
+        }
+        Ok(progress || published)
+    }
+
+    /// Whether the guest gave us work we can see without a system call.
+    fn guest_pending(&mut self) -> Result<bool, TenderError> {
+        for net in &mut self.nets {
+            if net.tx_pending() || (!net.armed && net.rx_free(&self.ram)? > 0) {
+                return Ok(true);
+            }
+        }
+        Ok(self.blocks.iter_mut().any(|b| b.pending()))
+    }
+
+    /// Polls the rings for [`SPIN`]; true if work showed up.
+    fn spin(&mut self) -> Result<bool, TenderError> {
+        let start = Instant::now();
+        while start.elapsed() < SPIN {
+            if self.guest_pending()? {
+                return Ok(true);
+            }
+            std::hint::spin_loop();
+        }
+        Ok(false)
+    }
+
+    fn set_sleeping(&self, value: u64) -> Result<(), TenderError> {
+        for &area in &self.areas {
+            self.ram
+                .store_u64(area + AREA_HOST_SLEEPING, value, Ordering::SeqCst)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes `host_sleeping`, re-checks, and waits for the doorbell or a
+    /// tap whose rx ring has room.
+    fn sleep(&mut self) -> Result<(), TenderError> {
+        self.set_sleeping(1)?;
+        fence(Ordering::SeqCst);
+        if !self.guest_pending()? {
+            for (i, net) in self.nets.iter_mut().enumerate() {
+                let want = net.rx_free(&self.ram)? > 0;
+                if want != net.armed {
+                    let events = if want { libc::EPOLLIN as u32 } else { 0 };
+                    epoll_ctl(
+                        self.epoll.as_raw_fd(),
+                        libc::EPOLL_CTL_MOD,
+                        net.tap_fd,
+                        events,
+                        i as u64,
+                    )
+                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                    net.armed = want;
+                }
+            }
+            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
+            // SAFETY: `events` has room for 8 entries; EINTR just ends the wait.
+            unsafe {
+                libc::epoll_pwait(
+                    self.epoll.as_raw_fd(),
+                    events.as_mut_ptr(),
+                    8,
+                    -1,
+                    std::ptr::null(),
+                );
+            }
+        }
+        self.set_sleeping(0)?;
+        let _ = self.doorbell.read();
+        Ok(())
+    }
+}
