@@ -8,8 +8,8 @@ use std::ops::Range;
 use kvm_bindings::{kvm_regs, kvm_segment};
 use kvm_ioctls::VcpuFd;
 use ringtender_abi::hvt::{
-    HVT_BOOT_INFO_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_RING_KICK_PIO_BASE,
-    HVT_TRAP_PIO,
+    HVT_BOOT_INFO_BASE, HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE,
+    HVT_RING_KICK_PIO_BASE, HVT_TRAP_PIO,
 };
 use ringtender_abi::rings::RT_RING_DOORBELL_PIO;
 
@@ -168,12 +168,11 @@ pub fn setup(
             sregs.cr3 = cr3;
             sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE;
             sregs.efer = EFER_LME | EFER_LMA | EFER_NXE;
-            let mut readable = vec![BOOT_AREA.clone(), image.image_end..ram.size()];
-            let mut writable = vec![image.image_end..ram.size()];
+            let readable = vec![BOOT_AREA.clone(), HVT_GUEST_MIN_BASE..ram.size()];
+            let mut writable = vec![HVT_GUEST_MIN_BASE..ram.size()];
             for (range, perm) in &image.segments {
-                readable.push(range.clone());
-                if *perm == PagePerm::UserWrite {
-                    writable.push(range.clone());
+                if *perm != PagePerm::UserWrite {
+                    writable = subtract(writable, range);
                 }
             }
             ram.set_guest_access(
@@ -224,7 +223,9 @@ fn ring3_perm(image: &ImageLayout, addr: u64) -> PagePerm {
         STUBS_BASE..TRAP_STACK_BASE => PagePerm::SupervisorCode,
         TRAP_STACK_BASE..TRAP_STACK_TOP => PagePerm::SupervisorData,
         a if BOOT_AREA.contains(&a) => PagePerm::UserRead,
-        a if a >= image.image_end => PagePerm::UserWrite,
+        // .bss-only segments (skipped by the loader: nothing to copy), gaps,
+        // heap and stack: data, never executable.
+        a if a >= HVT_GUEST_MIN_BASE => PagePerm::UserWrite,
         _ => PagePerm::None,
     }
 }

@@ -1,0 +1,89 @@
+//! Start-up: from the tender's boot info to the application's start info.
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use ringtender_abi::hvt::BootInfo;
+use ringtender_abi::solo5::StartInfo;
+
+use crate::console::{self, Level};
+use crate::{clock, hypercall, log, mem, tls};
+
+static BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The boot info the tender passed (read-only memory, valid for the guest's life).
+pub fn info() -> &'static BootInfo {
+    // SAFETY: set once by `start` to the tender's boot info, which lives in
+    // memory mapped read-only and never changes.
+    unsafe { &*BOOT_INFO.load(Ordering::Relaxed) }
+}
+
+/// The `--solo5:` options recognised at the start of the command line.
+const LEVEL_OPTIONS: [(&[u8], Level); 5] = [
+    (b"--solo5:quiet", Level::Error),
+    (b"--solo5:error", Level::Error),
+    (b"--solo5:warn", Level::Warn),
+    (b"--solo5:info", Level::Info),
+    (b"--solo5:debug", Level::Debug),
+];
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Consumes leading `--solo5:<level>` options; returns the offset of the
+/// application's part of `cmdline`.
+fn parse_cmdline(cmdline: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        while pos < cmdline.len() && is_space(cmdline[pos]) {
+            pos += 1;
+        }
+        let rest = &cmdline[pos..];
+        let Some((opt, level)) = LEVEL_OPTIONS.iter().find(|(opt, _)| {
+            rest.starts_with(opt) && rest.get(opt.len()).is_none_or(|&b| is_space(b))
+        }) else {
+            return pos;
+        };
+        console::set_level(*level);
+        pos += opt.len();
+    }
+}
+
+fn c_str_len(ptr: *const u8) -> usize {
+    let mut len = 0;
+    // SAFETY: the tender NUL-terminates the command line inside its buffer.
+    while unsafe { *ptr.add(len) } != 0 {
+        len += 1;
+    }
+    len
+}
+
+/// Runs the bindings' start-up and returns what `solo5_app_main` gets.
+///
+/// # Safety
+/// `boot` must be the boot info pointer the tender passed in RDI.
+pub unsafe fn start(boot: *const BootInfo) -> StartInfo {
+    BOOT_INFO.store(boot as *mut BootInfo, Ordering::Relaxed);
+    tls::set_base(0);
+    let info = info();
+    let cmdline_ptr = info.cmdline as *const u8;
+    // SAFETY: the tender wrote a NUL-terminated string at `cmdline`.
+    let cmdline = unsafe { core::slice::from_raw_parts(cmdline_ptr, c_str_len(cmdline_ptr)) };
+    let app_cmdline = info.cmdline + parse_cmdline(cmdline) as u64;
+    log!(
+        Info,
+        "Solo5: ringtender bindings version {} (hvt, ring 3)\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    clock::init(info.cpu_cycle_freq);
+    let Some((heap_start, heap_size)) = mem::heap(info.mem_size) else {
+        log!(Error, "Solo5: ABORT: mem.rs: Not enough memory\n");
+        hypercall::halt(255);
+    };
+    mem::log_map(info.mem_size, heap_start);
+    StartInfo {
+        cmdline: app_cmdline,
+        heap_start,
+        heap_size,
+    }
+}

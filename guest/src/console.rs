@@ -1,0 +1,86 @@
+//! Console output (PUTS hypercall) and the bindings' log levels.
+
+use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU8, Ordering};
+
+use ringtender_abi::hvt::{HcPuts, Hypercall};
+
+use crate::hypercall::hypercall;
+
+/// Log levels, as `--solo5:<level>` selects them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Level {
+    /// Errors only (`--solo5:quiet`, `--solo5:error`).
+    Error = 0,
+    /// Warnings.
+    Warn = 1,
+    /// Information: the banner and memory map (the default).
+    Info = 2,
+    /// Debugging.
+    Debug = 3,
+}
+
+static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
+
+/// Sets the log level.
+pub fn set_level(level: Level) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether messages at `level` are printed.
+pub fn enabled(level: Level) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Writes `bytes` to the console; best effort, never fails.
+pub fn write(bytes: &[u8]) {
+    let mut arg = HcPuts {
+        data: bytes.as_ptr() as u64,
+        len: bytes.len() as u64,
+    };
+    hypercall(Hypercall::Puts, &mut arg);
+}
+
+/// A formatting buffer of upstream's size; longer output is truncated.
+struct LineBuffer {
+    buf: [u8; 320],
+    len: usize,
+    truncated: bool,
+}
+
+impl Write for LineBuffer {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let room = self.buf.len() - self.len;
+        let n = s.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        self.truncated |= n < s.len();
+        Ok(())
+    }
+}
+
+/// Formats and prints a log line at `level`.
+pub fn log(level: Level, args: fmt::Arguments<'_>) {
+    if !enabled(level) {
+        return;
+    }
+    let mut line = LineBuffer {
+        buf: [0; 320],
+        len: 0,
+        truncated: false,
+    };
+    let _ = line.write_fmt(args);
+    write(&line.buf[..line.len]);
+    if line.truncated {
+        write(b"(truncated)\n");
+    }
+}
+
+/// Logs at a level: `log!(Info, "Solo5: ...\n", args)`.
+#[macro_export]
+macro_rules! log {
+    ($level:ident, $($arg:tt)*) => {
+        $crate::console::log($crate::console::Level::$level, format_args!($($arg)*))
+    };
+}

@@ -1,0 +1,155 @@
+//! Devices from the manifest, on the classic hypercall path.
+
+use ringtender_abi::hvt::{HcBlockRead, HcBlockWrite, HcNetRead, HcNetWrite, HcPoll, Hypercall};
+use ringtender_abi::mft::{
+    MftEntry, MftHeader, MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_NAME_SIZE,
+};
+use ringtender_abi::solo5::{BlockInfo, NetInfo, Solo5Result, SOLO5_NET_HLEN, SOLO5_R_EINVAL};
+
+use crate::boot;
+use crate::hypercall::hypercall;
+
+/// The tender-completed manifest entries (read-only memory).
+fn entries() -> &'static [MftEntry] {
+    let mft = boot::info().mft as *const MftHeader;
+    // SAFETY: the tender placed a validated manifest at `boot_info.mft` in
+    // memory mapped read-only for the guest's whole life.
+    unsafe {
+        let count = (*mft).entries as usize;
+        core::slice::from_raw_parts(mft.add(1) as *const MftEntry, count)
+    }
+}
+
+fn find(name: &[u8], kind: u32) -> Option<usize> {
+    let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+    if name.len() >= MFT_NAME_SIZE {
+        return None;
+    }
+    entries()
+        .iter()
+        .position(|e| e.mft_type == kind && e.name_bytes() == name)
+}
+
+/// The entry of `handle` if it is a device of `kind`.
+pub fn entry(handle: u64, kind: u32) -> Option<&'static MftEntry> {
+    entries()
+        .get(usize::try_from(handle).ok()?)
+        .filter(|e| e.mft_type == kind)
+}
+
+/// Looks a network device up by name.
+pub fn net_acquire(name: &[u8]) -> Option<(u64, NetInfo)> {
+    let index = find(name, MFT_DEV_NET_BASIC)?;
+    let e = &entries()[index];
+    Some((
+        index as u64,
+        NetInfo {
+            mac_address: e.net_mac(),
+            pad: [0; 2],
+            mtu: u64::from(e.net_mtu()),
+        },
+    ))
+}
+
+/// Looks a block device up by name.
+pub fn block_acquire(name: &[u8]) -> Option<(u64, BlockInfo)> {
+    let index = find(name, MFT_DEV_BLOCK_BASIC)?;
+    let e = &entries()[index];
+    Some((
+        index as u64,
+        BlockInfo {
+            capacity: e.block_capacity(),
+            block_size: u64::from(e.block_size()),
+        },
+    ))
+}
+
+/// Sends one frame through the NET_WRITE hypercall.
+pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
+    let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
+        return SOLO5_R_EINVAL;
+    };
+    if frame.len() > usize::from(e.net_mtu()) + SOLO5_NET_HLEN {
+        return SOLO5_R_EINVAL;
+    }
+    let mut arg = HcNetWrite {
+        handle,
+        data: frame.as_ptr() as u64,
+        len: frame.len() as u64,
+        ..Default::default()
+    };
+    hypercall(Hypercall::NetWrite, &mut arg);
+    arg.ret
+}
+
+/// Receives one frame through the NET_READ hypercall.
+pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
+    let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
+        return (SOLO5_R_EINVAL, 0);
+    };
+    if buf.len() < usize::from(e.net_mtu()) + SOLO5_NET_HLEN {
+        return (SOLO5_R_EINVAL, 0);
+    }
+    let mut arg = HcNetRead {
+        handle,
+        data: buf.as_mut_ptr() as u64,
+        len: buf.len() as u64,
+        ..Default::default()
+    };
+    hypercall(Hypercall::NetRead, &mut arg);
+    (arg.ret, arg.len as usize)
+}
+
+fn block_args_ok(handle: u64, offset: u64, len: usize) -> bool {
+    match entry(handle, MFT_DEV_BLOCK_BASIC) {
+        Some(e) => {
+            let bs = u64::from(e.block_size());
+            bs != 0 && len as u64 == bs && offset.is_multiple_of(bs)
+        }
+        None => false,
+    }
+}
+
+/// Writes one block through the BLOCK_WRITE hypercall.
+pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
+    if !block_args_ok(handle, offset, data.len()) {
+        return SOLO5_R_EINVAL;
+    }
+    let mut arg = HcBlockWrite {
+        handle,
+        offset,
+        data: data.as_ptr() as u64,
+        len: data.len() as u64,
+        ..Default::default()
+    };
+    hypercall(Hypercall::BlockWrite, &mut arg);
+    arg.ret
+}
+
+/// Reads one block through the BLOCK_READ hypercall.
+pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
+    if !block_args_ok(handle, offset, buf.len()) {
+        return SOLO5_R_EINVAL;
+    }
+    let mut arg = HcBlockRead {
+        handle,
+        offset,
+        data: buf.as_mut_ptr() as u64,
+        len: buf.len() as u64,
+        ..Default::default()
+    };
+    hypercall(Hypercall::BlockRead, &mut arg);
+    arg.ret
+}
+
+/// Waits until `deadline` (monotonic ns) or network input; returns the set
+/// of handles ready for input.
+pub fn yield_until(deadline: u64) -> u64 {
+    let now = crate::clock::monotonic();
+    let mut arg = HcPoll {
+        timeout_nsecs: deadline.saturating_sub(now),
+        ..Default::default()
+    };
+    hypercall(Hypercall::Poll, &mut arg);
+    arg.ready_set
+}

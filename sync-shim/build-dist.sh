@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs ringtender's hvt bindings for C libOSes into DESTDIR (default
+# <repo>/dist): include/solo5.h, lib/solo5_hvt.o, lib/solo5_hvt.lds,
+# lib/pkgconfig/solo5-bindings-hvt.pc, bin/x86_64-solo5-none-static-cc.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+dest=${1:-$repo/dist}
+target=${CARGO_TARGET_DIR:-$repo/target}
+exports=(_start __stack_chk_guard __stack_chk_fail
+    solo5_exit solo5_abort solo5_tls_size solo5_tls_tp_offset solo5_tls_init solo5_set_tls_base
+    solo5_clock_monotonic solo5_clock_wall solo5_yield solo5_console_write
+    solo5_net_acquire solo5_net_write solo5_net_read
+    solo5_block_acquire solo5_block_write solo5_block_read)
+
+cargo build --release -p ringtender-sync-shim --manifest-path "$repo/Cargo.toml"
+mkdir -p "$dest/include" "$dest/lib/pkgconfig" "$dest/bin"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# One relocatable object with what the exported symbols need, then every
+# other global made local so the bindings never clash with a libOS.
+undefs=()
+keeps=()
+for sym in "${exports[@]}"; do
+    undefs+=(-u "$sym")
+    keeps+=(--keep-global-symbol="$sym")
+done
+ld -r -o "$work/solo5_hvt.o" "${undefs[@]}" "$target/release/libringtender_sync_shim.a"
+objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_hvt.o" "$dest/lib/solo5_hvt.o"
+# Only the application's entry point and the linker script's symbols may stay undefined.
+expected=' (solo5_app_main|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'
+missing=$(readelf -sW "$dest/lib/solo5_hvt.o" | awk '$7 == "UND" && $8 != "" {print " " $8}' | grep -Ev "$expected" || true)
+if [ -n "$missing" ]; then
+    echo "build-dist.sh: solo5_hvt.o has undefined symbols:" >&2
+    echo "$missing" >&2
+    exit 1
+fi
+
+install -m 0644 "$here/toolchain/solo5.h" "$dest/include/solo5.h"
+install -m 0644 "$here/toolchain/solo5_hvt.lds" "$dest/lib/solo5_hvt.lds"
+install -m 0755 "$here/toolchain/x86_64-solo5-none-static-cc" "$dest/bin/x86_64-solo5-none-static-cc"
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)
+sed -e "s|@PREFIX@|$dest|" -e "s|@VERSION@|$version|" -e "s|@CC_INCLUDE@|$(${CC:-cc} -print-file-name=include)|" \
+    "$here/toolchain/solo5-bindings-hvt.pc.in" > "$dest/lib/pkgconfig/solo5-bindings-hvt.pc"
+echo "installed ringtender hvt bindings into $dest"
