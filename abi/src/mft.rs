@@ -55,7 +55,11 @@ crate::assert_layout!(MftEntry, 104, name => 0, mft_type => 68, u => 72, hostfd 
 impl MftEntry {
     /// The name up to its first NUL.
     pub fn name_bytes(&self) -> &[u8] {
-        let end = self.name.iter().position(|&b| b == 0).unwrap_or(MFT_NAME_SIZE);
+        let end = self
+            .name
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(MFT_NAME_SIZE);
         &self.name[..end]
     }
 

@@ -86,7 +86,12 @@ pub const fn channel_bytes(size: u64, elements: u64) -> u64 {
 
 /// Lays out one device's area; returns its directory entry with `area = 0`
 /// (the tender fills in the address) and the area's total size.
-pub const fn device_layout(kind: u32, elements: u32, g2h_size: u64, h2g_size: u64) -> (RingDirEntry, u64) {
+pub const fn device_layout(
+    kind: u32,
+    elements: u32,
+    g2h_size: u64,
+    h2g_size: u64,
+) -> (RingDirEntry, u64) {
     let g2h_bytes = channel_bytes(g2h_size, elements as u64);
     let h2g_bytes = channel_bytes(h2g_size, elements as u64);
     let entry = RingDirEntry {
