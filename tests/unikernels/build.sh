@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds every C test unikernel in tests/unikernels/c/<name>/ into
+# OUTDIR/test_<name>.hvt (default <repo>/build/unikernels) with the installed
+# bindings (<repo>/dist, from sync-shim/build-dist.sh) and solo5-elftool, and
+# copies the Rust test unikernels there as test_rust_<name>.hvt.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+out=${1:-$repo/build/unikernels}
+target=${CARGO_TARGET_DIR:-$repo/target}
+elftool=${SOLO5_ELFTOOL:-$target/release/solo5-elftool}
+cc="$repo/dist/bin/x86_64-solo5-none-static-cc"
+for tool in "$elftool" "$cc"; do
+    [ -x "$tool" ] || { echo "build.sh: missing $tool (run cargo build --release and sync-shim/build-dist.sh)" >&2; exit 1; }
+done
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for dir in "$here"/c/*/; do
+    name=$(basename "$dir")
+    [ "$name" = include ] && continue
+    "$elftool" gen-manifest "$dir/manifest.json" "$work/manifest_$name.c"
+    "$cc" -O2 -Wall -Werror -Wno-array-bounds -I "$here/c/include" -c "$dir/$name.c" -o "$work/$name.o"
+    "$cc" -c "$work/manifest_$name.c" -o "$work/manifest_$name.o"
+    "$cc" -z solo5-abi=hvt -o "$out/test_$name.hvt" "$work/$name.o" "$work/manifest_$name.o"
+done
+for crate in "$here"/rust/*/; do
+    [ -f "$crate/Cargo.toml" ] || continue
+    bin=$(sed -n 's/^name = "\(.*\)"/\1/p' "$crate/Cargo.toml" | head -n 1)
+    cp "$target/release/$bin" "$out/test_${bin//-/_}.hvt"
+done
+echo "built $(ls "$out" | wc -l) test unikernels into $out"

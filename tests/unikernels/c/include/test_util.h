@@ -1,0 +1,73 @@
+/* Small helpers shared by ringtender's C test unikernels (freestanding). */
+#ifndef TEST_UTIL_H
+#define TEST_UTIL_H
+
+#include "solo5.h"
+
+static inline size_t t_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static inline void puts(const char *s)
+{
+    solo5_console_write(s, t_strlen(s));
+}
+
+static inline void put_u64(uint64_t v)
+{
+    char buf[21];
+    int i = 20;
+    buf[i] = 0;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    puts(&buf[i]);
+}
+
+static inline int t_streq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+/* gcc may emit calls to these for struct copies and initialisers. */
+void *memset(void *dst, int c, size_t n);
+void *memcpy(void *dst, const void *src, size_t n);
+int memcmp(const void *a, const void *b, size_t n);
+
+#define TEST_LIBC_IMPL \
+    void *memset(void *dst, int c, size_t n) \
+    { \
+        volatile unsigned char *d = dst; \
+        while (n--) \
+            *d++ = (unsigned char)c; \
+        return dst; \
+    } \
+    void *memcpy(void *dst, const void *src, size_t n) \
+    { \
+        volatile unsigned char *d = dst; \
+        const unsigned char *s = src; \
+        while (n--) \
+            *d++ = *s++; \
+        return dst; \
+    } \
+    int memcmp(const void *a, const void *b, size_t n) \
+    { \
+        const unsigned char *x = a, *y = b; \
+        for (; n; n--, x++, y++) \
+            if (*x != *y) \
+                return *x - *y; \
+        return 0; \
+    }
+
+#define NO_DEVICES_MANIFEST "{\"type\": \"solo5.manifest\", \"version\": 1, \"devices\": []}"
+
+#endif
