@@ -1,0 +1,245 @@
+//! Shared helpers of the integration tests: locating the tender and the test
+//! unikernels, running with a time limit, and network namespaces with taps.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The tender under test.
+pub fn tender() -> &'static str {
+    env!("CARGO_BIN_EXE_solo5-hvt")
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A built test unikernel; a missing one fails the test.
+pub fn unikernel(name: &str) -> PathBuf {
+    let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("build/unikernels"));
+    let path = dir.join(format!("test_{name}.hvt"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run tests/run.sh (it builds the test unikernels)",
+        path.display()
+    );
+    path
+}
+
+/// What a finished process left.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Exit status, if it exited.
+    pub status: Option<i32>,
+    /// Signal that killed it, if any.
+    pub signal: Option<i32>,
+    /// Its stdout.
+    pub stdout: String,
+    /// Its stderr.
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// Upstream's expect_success: status 0 and SUCCESS printed.
+    pub fn assert_success(&self) {
+        assert_eq!(self.status, Some(0), "{self:#?}");
+        assert!(self.stdout.contains("SUCCESS"), "{self:#?}");
+    }
+
+    /// Upstream's expect_abort: status 255 and ABORT printed.
+    pub fn assert_abort(&self) {
+        assert_eq!(self.status, Some(255), "{self:#?}");
+        assert!(self.stdout.contains("ABORT"), "{self:#?}");
+    }
+
+    /// A tender error: status 1, exactly one line on stderr containing `text`.
+    pub fn assert_error_line(&self, text: &str) {
+        assert_eq!(self.status, Some(1), "{self:#?}");
+        assert_eq!(self.stderr.lines().count(), 1, "{self:#?}");
+        assert!(self.stderr.contains(text), "expected {text:?}: {self:#?}");
+    }
+}
+
+/// Waits for `child` for at most `limit`, killing it on time-out (a failure).
+pub fn wait(mut child: Child, limit: Duration) -> Outcome {
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout).unwrap();
+    }
+    if let Some(mut err) = child.stderr.take() {
+        err.read_to_string(&mut stderr).unwrap();
+    }
+    Outcome {
+        status: status.code(),
+        signal: status.signal(),
+        stdout,
+        stderr,
+    }
+}
+
+/// Runs the tender with `args`, for at most 30 s.
+pub fn run(args: &[&str]) -> Outcome {
+    let child = Command::new(tender())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(child, Duration::from_secs(30))
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}x{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl TempDir {
+    /// Creates a fresh directory.
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(unique("ringtender-test-"));
+        fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Creates a file of `size` zero bytes.
+    pub fn zero_file(&self, name: &str, size: u64) -> PathBuf {
+        let path = self.join(name);
+        let file = fs::File::create(&path).unwrap();
+        file.set_len(size).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+fn sh(cmd: &[&str]) {
+    let status = Command::new(cmd[0]).args(&cmd[1..]).status().unwrap();
+    assert!(status.success(), "{cmd:?} failed");
+}
+
+/// A network namespace made for one test, removed (with its taps) on drop.
+pub struct NetNs {
+    /// Its name.
+    pub name: String,
+}
+
+impl NetNs {
+    /// Creates the namespace with loopback up.
+    pub fn new() -> Self {
+        let name = unique("rt");
+        sh(&["ip", "netns", "add", &name]);
+        let ns = Self { name };
+        ns.exec(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Runs a command inside the namespace; it must succeed.
+    pub fn exec(&self, cmd: &[&str]) {
+        let mut full = vec!["ip", "netns", "exec", &self.name];
+        full.extend_from_slice(cmd);
+        sh(&full);
+    }
+
+    /// A command that will run inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.name, program]);
+        cmd
+    }
+
+    /// Creates tap `name`, up, with `addr` (CIDR) if given and `mtu`.
+    pub fn add_tap(&self, name: &str, addr: Option<&str>, mtu: u32) {
+        self.exec(&["ip", "tuntap", "add", name, "mode", "tap"]);
+        self.exec(&["ip", "link", "set", name, "mtu", &mtu.to_string()]);
+        if let Some(addr) = addr {
+            self.exec(&["ip", "addr", "add", addr, "dev", name]);
+        }
+        self.exec(&["ip", "link", "set", name, "up"]);
+    }
+
+    /// Pings `addr` `count` times from the namespace; the ping's output.
+    pub fn ping(&self, addr: &str, count: u32) -> String {
+        let out = self
+            .command("ping")
+            .args(["-c", &count.to_string(), "-i", "0.01", "-W", "2", addr])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Starts the tender inside `ns` with stdout to a file, waits until the
+/// guest prints `ready` (at most 10 s), and returns the child and the file.
+pub fn start_in_ns(ns: &NetNs, args: &[&str], dir: &TempDir, ready: &str) -> (Child, PathBuf) {
+    let log = dir.join(&unique("stdout-"));
+    let child = ns
+        .command(tender())
+        .args(args)
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_text(&log, ready);
+    (child, log)
+}
+
+/// Polls `path` until it contains `text` (at most 10 s).
+pub fn wait_for_text(path: &Path, text: &str) {
+    let start = Instant::now();
+    while !fs::read_to_string(path).unwrap_or_default().contains(text) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no {text:?} in {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
