@@ -14,5 +14,6 @@ pub mod clock;
 pub mod console;
 pub mod devices;
 pub mod hypercall;
+pub mod manifest;
 pub mod mem;
 pub mod tls;

@@ -538,3 +538,32 @@ fn net_inherited_tap_descriptor() {
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(stdout.contains("service0: MTU is 1500"), "{stdout}");
 }
+
+// ---- Rust unikernels, linked through the guest crate ----
+
+#[test]
+fn rust_hello() {
+    let out = guest("rust_hello", &["Hello_Solo5"]);
+    out.assert_success();
+    assert!(
+        out.stdout
+            .contains("Hello from Rust, command line: 'Hello_Solo5'"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn rust_block_patterns_and_refusals() {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let path = unikernel("rust_blk");
+    run(&[
+        "--mem=8",
+        &format!("--block:storage={}", image.display()),
+        "--",
+        path.to_str().unwrap(),
+    ])
+    .assert_success();
+    let data = fs::read(&image).unwrap();
+    assert_eq!(data[7 * 512 + 5], (7 * 31 + 5) as u8);
+}
