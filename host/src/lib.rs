@@ -27,3 +27,4 @@ pub mod tap;
 pub mod tender;
 pub mod trap;
 pub mod upstream_ring;
+pub mod worker_thread;

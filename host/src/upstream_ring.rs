@@ -22,7 +22,6 @@ use ringtender_abi::hvt_ring::{
 use ringtender_abi::solo5::{SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_OK};
 use vmm_sys_util::eventfd::EventFd;
 
-use crate::cli::PROGRAM;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -34,7 +33,7 @@ const SPIN: Duration = Duration::from_micros(50);
 /// The running ring worker.
 pub struct UpstreamNetRing {
     stop: Arc<AtomicBool>,
-    kick: EventFd,
+    kick: Arc<EventFd>,
     worker: Option<JoinHandle<()>>,
 }
 
@@ -66,26 +65,19 @@ impl UpstreamNetRing {
             source,
         })?;
         let stop = Arc::new(AtomicBool::new(false));
-        let worker_kick = kick
-            .try_clone()
-            .map_err(|e| TenderError::Setup(format!("eventfd: {e}")))?;
+        let kick = Arc::new(kick);
+        let worker_kick = kick.clone();
         let worker_stop = stop.clone();
-        let worker = std::thread::Builder::new()
-            .name("net-ring".into())
-            .spawn(move || {
-                let ring = Worker {
-                    ram,
-                    base: ring_gpa,
-                    nets,
-                    kick: worker_kick,
-                    stop: worker_stop,
-                };
-                if let Err(err) = ring.run() {
-                    eprintln!("{PROGRAM}: {err}");
-                    std::process::exit(1);
-                }
-            })
-            .map_err(|e| TenderError::Setup(format!("net ring thread: {e}")))?;
+        let worker = crate::worker_thread::spawn("net-ring", move || {
+            Worker {
+                ram,
+                base: ring_gpa,
+                nets,
+                kick: worker_kick,
+                stop: worker_stop,
+            }
+            .run()
+        })?;
         Ok(Self {
             stop,
             kick,
@@ -112,7 +104,7 @@ struct Worker {
     ram: Arc<GuestRam>,
     base: u64,
     nets: Vec<RingNet>,
-    kick: EventFd,
+    kick: Arc<EventFd>,
     stop: Arc<AtomicBool>,
 }
 

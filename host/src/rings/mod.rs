@@ -267,7 +267,7 @@ pub fn start(
         areas,
         engine,
         epoll,
-        doorbell,
+        doorbell: Arc::new(doorbell),
         shared,
     })?;
     Ok((worker, poll, fds))

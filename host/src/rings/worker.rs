@@ -14,7 +14,6 @@ use vmm_sys_util::eventfd::EventFd;
 use super::block::BlockRing;
 use super::engine::IoEngine;
 use super::net::NetRing;
-use crate::cli::PROGRAM;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -34,7 +33,7 @@ pub struct RingShared {
 /// A running ring worker.
 pub struct RingWorker {
     stop: Arc<AtomicBool>,
-    doorbell: EventFd,
+    doorbell: Arc<EventFd>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -53,7 +52,7 @@ pub struct WorkerState {
     /// The worker's epoll instance (doorbell + taps).
     pub epoll: OwnedFd,
     /// The guest's doorbell (KVM ioeventfd).
-    pub doorbell: EventFd,
+    pub doorbell: Arc<EventFd>,
     /// Shared with the vCPU thread.
     pub shared: Arc<RingShared>,
 }
@@ -97,20 +96,9 @@ impl RingWorker {
     /// Starts the worker thread.
     pub fn start(state: WorkerState) -> Result<Self, TenderError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let doorbell = state
-            .doorbell
-            .try_clone()
-            .map_err(|e| TenderError::Setup(format!("eventfd: {e}")))?;
+        let doorbell = state.doorbell.clone();
         let thread_stop = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("rings".into())
-            .spawn(move || {
-                if let Err(err) = state.run(&thread_stop) {
-                    eprintln!("{PROGRAM}: {err}");
-                    std::process::exit(1);
-                }
-            })
-            .map_err(|e| TenderError::Setup(format!("ring worker thread: {e}")))?;
+        let thread = crate::worker_thread::spawn("rings", move || state.run(&thread_stop))?;
         Ok(Self {
             stop,
             doorbell,
