@@ -6,7 +6,7 @@ use ringtender_abi::hvt::BootInfo;
 use ringtender_abi::solo5::StartInfo;
 
 use crate::console::{self, Level};
-use crate::{clock, hypercall, log, mem, tls};
+use crate::{clock, hypercall, log, mem, rings, tls};
 
 static BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
 
@@ -76,6 +76,9 @@ pub unsafe fn start(boot: *const BootInfo) -> StartInfo {
         env!("CARGO_PKG_VERSION")
     );
     clock::init(info.cpu_cycle_freq);
+    if rings::init() {
+        log!(Info, "Solo5: device I/O through ringtender rings\n");
+    }
     let Some((heap_start, heap_size)) = mem::heap(info.mem_size) else {
         log!(Error, "Solo5: ABORT: mem.rs: Not enough memory\n");
         hypercall::halt(255);

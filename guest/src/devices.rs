@@ -1,4 +1,6 @@
-//! Devices from the manifest, on the classic hypercall path.
+//! Devices from the manifest: through the rings when the tender set them up
+//! (`rings`), else through the classic hypercalls. This is the sync shim's
+//! engine: the blocking API on top of asynchronous rings.
 
 use ringtender_abi::hvt::{HcBlockRead, HcBlockWrite, HcNetRead, HcNetWrite, HcPoll, Hypercall};
 use ringtender_abi::mft::{
@@ -6,8 +8,13 @@ use ringtender_abi::mft::{
 };
 use ringtender_abi::solo5::{BlockInfo, NetInfo, Solo5Result, SOLO5_NET_HLEN, SOLO5_R_EINVAL};
 
+use ringtender_abi::solo5::{SOLO5_R_AGAIN, SOLO5_R_EUNSPEC, SOLO5_R_OK};
+use ringtender_muen_compat::block::{BLOCK_KIND_READ, BLOCK_KIND_WRITE};
+use ringtender_muen_compat::SharedMemory;
+
 use crate::boot;
 use crate::hypercall::hypercall;
+use crate::rings::{self, DeviceRings};
 
 /// The tender-completed manifest entries (read-only memory).
 fn entries() -> &'static [MftEntry] {
@@ -72,6 +79,13 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
     if frame.len() > usize::from(e.net_mtu()) + SOLO5_NET_HLEN {
         return SOLO5_R_EINVAL;
     }
+    if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
+        return if ring.send(handle, frame) {
+            SOLO5_R_OK
+        } else {
+            SOLO5_R_AGAIN
+        };
+    }
     let mut arg = HcNetWrite {
         handle,
         data: frame.as_ptr() as u64,
@@ -89,6 +103,16 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
     };
     if buf.len() < usize::from(e.net_mtu()) + SOLO5_NET_HLEN {
         return (SOLO5_R_EINVAL, 0);
+    }
+    if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
+        let copied = ring.receive(handle, |region, offset, len| {
+            region.read_bytes(offset, &mut buf[..len]);
+            len
+        });
+        return match copied {
+            Some(len) => (SOLO5_R_OK, len),
+            None => (SOLO5_R_AGAIN, 0),
+        };
     }
     let mut arg = HcNetRead {
         handle,
@@ -110,10 +134,52 @@ fn block_args_ok(handle: u64, offset: u64, len: usize) -> bool {
     }
 }
 
-/// Writes one block through the BLOCK_WRITE hypercall.
+/// One block request through the ring, waiting for its own completion
+/// (the one place the shim spins: a block completion is due).
+fn block_via_ring(
+    ring: &mut rings::BlockRings,
+    handle: u64,
+    kind: u16,
+    offset: u64,
+    buf: u64,
+    len: usize,
+) -> Solo5Result {
+    let tag = loop {
+        if let Some(tag) = ring.submit(handle, kind, offset, buf, len as u64) {
+            break tag;
+        }
+        // Window full of other requests (ring API users): collect them first.
+        core::hint::spin_loop();
+    };
+    loop {
+        match ring.reap() {
+            Some(resp) if resp.tag == tag => {
+                return match resp.status {
+                    0 => SOLO5_R_OK,
+                    2 => SOLO5_R_EINVAL,
+                    _ => SOLO5_R_EUNSPEC,
+                };
+            }
+            Some(_) => {}
+            None => core::hint::spin_loop(),
+        }
+    }
+}
+
+/// Writes one block (ring or BLOCK_WRITE hypercall).
 pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
     if !block_args_ok(handle, offset, data.len()) {
         return SOLO5_R_EINVAL;
+    }
+    if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
+        return block_via_ring(
+            ring,
+            handle,
+            BLOCK_KIND_WRITE,
+            offset,
+            data.as_ptr() as u64,
+            data.len(),
+        );
     }
     let mut arg = HcBlockWrite {
         handle,
@@ -126,10 +192,20 @@ pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
     arg.ret
 }
 
-/// Reads one block through the BLOCK_READ hypercall.
+/// Reads one block (ring or BLOCK_READ hypercall).
 pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
     if !block_args_ok(handle, offset, buf.len()) {
         return SOLO5_R_EINVAL;
+    }
+    if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
+        return block_via_ring(
+            ring,
+            handle,
+            BLOCK_KIND_READ,
+            offset,
+            buf.as_mut_ptr() as u64,
+            buf.len(),
+        );
     }
     let mut arg = HcBlockRead {
         handle,
@@ -142,9 +218,28 @@ pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
     arg.ret
 }
 
+/// Net handles whose rx ring holds a frame.
+fn ring_ready() -> u64 {
+    let mut ready = 0;
+    for handle in 0..entries().len() as u64 {
+        if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
+            if ring.pending() {
+                ready |= 1 << handle;
+            }
+        }
+    }
+    ready
+}
+
 /// Waits until `deadline` (monotonic ns) or network input; returns the set
-/// of handles ready for input.
+/// of handles ready for input. Rings are looked at first; the POLL
+/// hypercall (which the host ends as soon as a ring has input) only when
+/// nothing is ready.
 pub fn yield_until(deadline: u64) -> u64 {
+    let ready = ring_ready();
+    if ready != 0 {
+        return ready;
+    }
     let now = crate::clock::monotonic();
     let mut arg = HcPoll {
         timeout_nsecs: deadline.saturating_sub(now),

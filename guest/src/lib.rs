@@ -16,4 +16,5 @@ pub mod devices;
 pub mod hypercall;
 pub mod manifest;
 pub mod mem;
+pub mod rings;
 pub mod tls;

@@ -92,13 +92,14 @@ impl Hypercalls {
             }
             Hypercall::Poll => {
                 let mut arg: HcPoll = ram.read_pod(gpa)?;
-                let (ready, count) =
-                    self.wait_set
-                        .wait(arg.timeout_nsecs)
-                        .map_err(|source| TenderError::Io {
-                            what: "polling",
-                            source,
-                        })?;
+                let waited = match &self.rings {
+                    Some(rings) => rings.poll(&self.wait_set, arg.timeout_nsecs),
+                    None => self.wait_set.wait(arg.timeout_nsecs),
+                };
+                let (ready, count) = waited.map_err(|source| TenderError::Io {
+                    what: "polling",
+                    source,
+                })?;
                 arg.ready_set = ready;
                 arg.ret = count;
                 ram.write_pod(gpa, &arg)?;

@@ -3,8 +3,8 @@
 //! ident note, and `.interp` so the host refuses to exec the file directly.
 
 use ringtender_abi::elf_note::{
-    Abi1Descriptor, AbiTarget, Ring3Descriptor, ABI1_NOTE_TYPE, RING3_FLAG_CPL3, RING3_NOTE_TYPE,
-    RING3_NOTE_VERSION, SOLO5_NOTE_NAME,
+    Abi1Descriptor, AbiTarget, Ring3Descriptor, ABI1_NOTE_TYPE, RING3_FLAG_CPL3, RING3_FLAG_RINGS,
+    RING3_NOTE_TYPE, RING3_NOTE_VERSION, SOLO5_NOTE_NAME,
 };
 use ringtender_abi::hvt::HVT_ABI_VERSION;
 
@@ -64,7 +64,7 @@ static RING3_NOTE: Note<[u8; size_of::<Ring3Descriptor>()]> = Note {
     descsz: size_of::<Ring3Descriptor>() as u32,
     note_type: RING3_NOTE_TYPE,
     name: solo5_name(),
-    desc: ring3_descriptor(RING3_NOTE_VERSION, RING3_FLAG_CPL3),
+    desc: ring3_descriptor(RING3_NOTE_VERSION, RING3_FLAG_CPL3 | RING3_FLAG_RINGS),
 };
 
 #[used]

@@ -50,6 +50,8 @@ impl UringEngine {
                 let ptr = ram.io_ptr(op.gpa, u64::from(op.len), true)?;
                 opcode::Read::new(file, ptr, op.len)
                     .offset(op.offset.unwrap_or(u64::MAX))
+                    // A stream read finds nothing rather than waiting for data.
+                    .rw_flags(if op.offset.is_none() { libc::RWF_NOWAIT } else { 0 })
                     .build()
             }
             IoKind::Write => {
