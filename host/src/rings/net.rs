@@ -156,11 +156,12 @@ impl NetRing {
         }
         engine.run(ram, &self.ops, true, &mut self.results)?;
         let mut filled = 0u64;
-        for (i, &result) in self.results.iter().enumerate() {
+        for &result in &self.results {
             let len = match result {
                 n if n > 0 => n as usize,
-                0 => continue,
-                e if e == -i64::from(libc::EAGAIN) || e == super::engine::CANCELED => continue,
+                e if e == 0 || e == -i64::from(libc::EAGAIN) || e == super::engine::CANCELED => {
+                    break
+                }
                 e => {
                     return Err(TenderError::Io {
                         what: "reading",
@@ -169,16 +170,6 @@ impl NetRing {
                 }
             };
             let slot = self.rx.slot_offset(filled);
-            if i as u64 != filled {
-                // A frame landed after an empty read: keep arrival order.
-                let mut frame = vec![0u8; len];
-                SharedMemory::read_bytes(
-                    self.rx.memory(),
-                    self.rx.slot_offset(i as u64),
-                    &mut frame,
-                );
-                SharedMemory::write_bytes(self.rx.memory(), slot, &frame);
-            }
             SharedMemory::write_bytes(
                 self.rx.memory(),
                 slot + self.frame_max,

@@ -1,6 +1,9 @@
 //! Shared helpers of the integration tests: locating the tender and the test
 //! unikernels, running with a time limit, and network namespaces with taps.
 
+// Compiled into each integration test binary; each uses only some helpers.
+#![allow(dead_code)]
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;

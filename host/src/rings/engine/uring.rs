@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use io_uring::{opcode, register::Restriction, squeue, types, IoUring};
 
-use super::{IoEngine, IoKind, IoOp};
+use super::{IoEngine, IoKind, IoOp, PortableEngine};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -19,8 +19,14 @@ use crate::guest_memory::GuestRam;
 const QUEUE_DEPTH: u32 = 256;
 
 /// Runs batches through one io_uring instance.
+///
+/// Stream reads that stop at the first empty read (tap rx) go through the
+/// portable engine instead: io_uring would issue the whole batch, and a
+/// frame arriving between two reads would land behind an empty slot. For tap
+/// reads io_uring measured no faster than `read()` here (limits.md §2).
 pub struct UringEngine {
     ring: IoUring,
+    stream_reads: PortableEngine,
 }
 
 impl UringEngine {
@@ -37,7 +43,10 @@ impl UringEngine {
         ];
         submitter.register_restrictions(&mut restrictions)?;
         submitter.register_enable_rings()?;
-        Ok(Self { ring })
+        Ok(Self {
+            ring,
+            stream_reads: PortableEngine::new(files),
+        })
     }
 
     fn entry(ram: &GuestRam, op: &IoOp, index: usize) -> Result<squeue::Entry, TenderError> {
@@ -50,8 +59,6 @@ impl UringEngine {
                 let ptr = ram.io_ptr(op.gpa, u64::from(op.len), true)?;
                 opcode::Read::new(file, ptr, op.len)
                     .offset(op.offset.unwrap_or(u64::MAX))
-                    // A stream read finds nothing rather than waiting for data.
-                    .rw_flags(if op.offset.is_none() { libc::RWF_NOWAIT } else { 0 })
                     .build()
             }
             IoKind::Write => {
@@ -118,9 +125,12 @@ impl IoEngine for UringEngine {
         &mut self,
         ram: &GuestRam,
         ops: &[IoOp],
-        _until_empty: bool,
+        until_empty: bool,
         results: &mut Vec<i64>,
     ) -> Result<(), TenderError> {
+        if until_empty {
+            return self.stream_reads.run(ram, ops, true, results);
+        }
         results.clear();
         results.resize(ops.len(), 0);
         for (chunk, part) in ops.chunks(QUEUE_DEPTH as usize).enumerate() {
