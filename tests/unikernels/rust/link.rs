@@ -1,5 +1,5 @@
-//! Links the unikernel like the C wrapper does: static, not PIE, with the
-//! bindings' linker script.
+//! Build script of every Rust test unikernel: links it like the C wrapper
+//! does (static, not PIE, with the bindings' linker script).
 fn main() {
     let lds = concat!(
         env!("CARGO_MANIFEST_DIR"),
