@@ -75,21 +75,7 @@ impl BlockDevice {
         gpa: u64,
         len: u64,
     ) -> Result<Solo5Result, TenderError> {
-        if !self.in_range(offset, len) {
-            return Ok(SOLO5_R_EINVAL);
-        }
-        let done = ram
-            .pwrite_to_fd(self.file.as_raw_fd(), gpa, len, offset)?
-            .map_err(|source| TenderError::Io {
-                what: "writing",
-                source,
-            })?;
-        if done as u64 != len {
-            return Err(TenderError::GuestExit(format!(
-                "Fatal error: wrote only {done} out of {len} bytes"
-            )));
-        }
-        Ok(SOLO5_R_OK)
+        self.transfer(Direction::Write, ram, offset, gpa, len)
     }
 
     /// BLOCK_READ: `len` bytes at `offset` of the file into guest `gpa`.
@@ -100,20 +86,40 @@ impl BlockDevice {
         gpa: u64,
         len: u64,
     ) -> Result<Solo5Result, TenderError> {
+        self.transfer(Direction::Read, ram, offset, gpa, len)
+    }
+
+    /// One classic block transfer; a failed or short transfer is fatal, as
+    /// upstream's: nothing is acknowledged that is not on the file.
+    fn transfer(
+        &self,
+        direction: Direction,
+        ram: &GuestRam,
+        offset: u64,
+        gpa: u64,
+        len: u64,
+    ) -> Result<Solo5Result, TenderError> {
         if !self.in_range(offset, len) {
             return Ok(SOLO5_R_EINVAL);
         }
-        let done = ram
-            .pread_from_fd(self.file.as_raw_fd(), gpa, len, offset)?
-            .map_err(|source| TenderError::Io {
-                what: "reading",
-                source,
-            })?;
+        let fd = self.file.as_raw_fd();
+        let (done, what, verb) = match direction {
+            Direction::Write => (ram.pwrite_to_fd(fd, gpa, len, offset)?, "writing", "wrote"),
+            Direction::Read => (ram.pread_from_fd(fd, gpa, len, offset)?, "reading", "read"),
+        };
+        let done = done.map_err(|source| TenderError::Io { what, source })?;
         if done as u64 != len {
             return Err(TenderError::GuestExit(format!(
-                "Fatal error: read only {done} out of {len} bytes"
+                "Fatal error: {verb} only {done} out of {len} bytes"
             )));
         }
         Ok(SOLO5_R_OK)
     }
+}
+
+/// Which way a classic block transfer goes.
+#[derive(Clone, Copy)]
+enum Direction {
+    Read,
+    Write,
 }
