@@ -168,54 +168,57 @@ fn block_via_ring(
 
 /// Writes one block (ring or BLOCK_WRITE hypercall).
 pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
-    if !block_args_ok(handle, offset, data.len()) {
-        return SOLO5_R_EINVAL;
-    }
-    if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
-        return block_via_ring(
-            ring,
-            handle,
-            BLOCK_KIND_WRITE,
-            offset,
-            data.as_ptr() as u64,
-            data.len(),
-        );
-    }
-    let mut arg = HcBlockWrite {
+    block_io(
+        BLOCK_KIND_WRITE,
         handle,
         offset,
-        data: data.as_ptr() as u64,
-        len: data.len() as u64,
-        ..Default::default()
-    };
-    hypercall(Hypercall::BlockWrite, &mut arg);
-    arg.ret
+        data.as_ptr() as u64,
+        data.len(),
+    )
 }
 
 /// Reads one block (ring or BLOCK_READ hypercall).
 pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
-    if !block_args_ok(handle, offset, buf.len()) {
+    block_io(
+        BLOCK_KIND_READ,
+        handle,
+        offset,
+        buf.as_mut_ptr() as u64,
+        buf.len(),
+    )
+}
+
+/// One block transfer of `len` bytes at guest address `buf`, checked as
+/// the API requires, through the ring if there is one, else by hypercall.
+fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5Result {
+    if !block_args_ok(handle, offset, len) {
         return SOLO5_R_EINVAL;
     }
     if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
-        return block_via_ring(
-            ring,
-            handle,
-            BLOCK_KIND_READ,
-            offset,
-            buf.as_mut_ptr() as u64,
-            buf.len(),
-        );
+        return block_via_ring(ring, handle, kind, offset, buf, len);
     }
-    let mut arg = HcBlockRead {
-        handle,
-        offset,
-        data: buf.as_mut_ptr() as u64,
-        len: buf.len() as u64,
-        ..Default::default()
-    };
-    hypercall(Hypercall::BlockRead, &mut arg);
-    arg.ret
+    let len = len as u64;
+    if kind == BLOCK_KIND_WRITE {
+        let mut arg = HcBlockWrite {
+            handle,
+            offset,
+            data: buf,
+            len,
+            ..Default::default()
+        };
+        hypercall(Hypercall::BlockWrite, &mut arg);
+        arg.ret
+    } else {
+        let mut arg = HcBlockRead {
+            handle,
+            offset,
+            data: buf,
+            len,
+            ..Default::default()
+        };
+        hypercall(Hypercall::BlockRead, &mut arg);
+        arg.ret
+    }
 }
 
 /// Net handles whose rx ring holds a frame.

@@ -201,10 +201,9 @@ impl GuestRam {
         gpa: u64,
         len: u64,
     ) -> Result<io::Result<usize>, GuestAccessError> {
-        self.check_readable(gpa, len)?;
-        let ptr = self.host_ptr(gpa, len)?;
+        let ptr = self.io_ptr(gpa, len, false)?;
         // SAFETY: `ptr..ptr+len` lies inside our live guest mapping (checked by
-        // host_ptr); write(2) only reads it, and the guest cannot unmap it.
+        // io_ptr); write(2) only reads it, and the guest cannot unmap it.
         let n = unsafe { libc::write(fd, ptr as *const libc::c_void, len as usize) };
         Ok(syscall_result(n))
     }
@@ -216,8 +215,7 @@ impl GuestRam {
         gpa: u64,
         len: u64,
     ) -> Result<io::Result<usize>, GuestAccessError> {
-        self.check_writable(gpa, len)?;
-        let ptr = self.host_ptr(gpa, len)?;
+        let ptr = self.io_ptr(gpa, len, true)?;
         // SAFETY: the range is inside our guest mapping and guest-writable
         // (checked above); the kernel writes at most `len` bytes there.
         let n = unsafe { libc::read(fd, ptr as *mut libc::c_void, len as usize) };
@@ -232,8 +230,7 @@ impl GuestRam {
         len: u64,
         offset: u64,
     ) -> Result<io::Result<usize>, GuestAccessError> {
-        self.check_readable(gpa, len)?;
-        let ptr = self.host_ptr(gpa, len)?;
+        let ptr = self.io_ptr(gpa, len, false)?;
         // SAFETY: as in write_to_fd; pwrite(2) only reads the range.
         let n = unsafe {
             libc::pwrite(
@@ -254,8 +251,7 @@ impl GuestRam {
         len: u64,
         offset: u64,
     ) -> Result<io::Result<usize>, GuestAccessError> {
-        self.check_writable(gpa, len)?;
-        let ptr = self.host_ptr(gpa, len)?;
+        let ptr = self.io_ptr(gpa, len, true)?;
         // SAFETY: as in read_from_fd; pread(2) writes at most `len` bytes.
         let n = unsafe {
             libc::pread(

@@ -16,6 +16,24 @@ unsafe fn c_name<'a>(name: *const c_char) -> &'a [u8] {
     unsafe { core::ffi::CStr::from_ptr(name) }.to_bytes()
 }
 
+/// Writes an acquired device's handle and info, or answers EINVAL.
+///
+/// # Safety
+/// `handle` and `info` are writable.
+unsafe fn acquired<I>(found: Option<(u64, I)>, handle: *mut u64, info: *mut I) -> Solo5Result {
+    match found {
+        Some((h, i)) => {
+            // SAFETY: the caller passes writable out-parameters.
+            unsafe {
+                handle.write(h);
+                info.write(i);
+            }
+            SOLO5_R_OK
+        }
+        None => SOLO5_R_EINVAL,
+    }
+}
+
 /// `void solo5_exit(int status)`.
 #[no_mangle]
 pub extern "C" fn solo5_exit(status: i32) -> ! {
@@ -76,17 +94,13 @@ pub unsafe extern "C" fn solo5_net_acquire(
     handle: *mut u64,
     info: *mut NetInfo,
 ) -> Solo5Result {
-    // SAFETY: the caller passes a C string.
-    match ringtender_guest::devices::net_acquire(unsafe { c_name(name) }) {
-        Some((h, i)) => {
-            // SAFETY: the caller passes writable out-parameters.
-            unsafe {
-                handle.write(h);
-                info.write(i);
-            }
-            SOLO5_R_OK
-        }
-        None => SOLO5_R_EINVAL,
+    // SAFETY: the caller passes a C string and writable out-parameters.
+    unsafe {
+        acquired(
+            ringtender_guest::devices::net_acquire(c_name(name)),
+            handle,
+            info,
+        )
     }
 }
 
@@ -138,17 +152,13 @@ pub unsafe extern "C" fn solo5_block_acquire(
     handle: *mut u64,
     info: *mut BlockInfo,
 ) -> Solo5Result {
-    // SAFETY: the caller passes a C string.
-    match ringtender_guest::devices::block_acquire(unsafe { c_name(name) }) {
-        Some((h, i)) => {
-            // SAFETY: the caller passes writable out-parameters.
-            unsafe {
-                handle.write(h);
-                info.write(i);
-            }
-            SOLO5_R_OK
-        }
-        None => SOLO5_R_EINVAL,
+    // SAFETY: the caller passes a C string and writable out-parameters.
+    unsafe {
+        acquired(
+            ringtender_guest::devices::block_acquire(c_name(name)),
+            handle,
+            info,
+        )
     }
 }
 
