@@ -221,6 +221,13 @@ fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5R
     }
 }
 
+/// How long `yield_until` keeps looking at the rings before it makes the
+/// POLL hypercall. An exit costs tens of microseconds where guest code runs
+/// natively (`docs/ring-abi.md` section 5), so under a stream of input a
+/// short look saves one exit per batch; an idle guest pays this once per
+/// sleep.
+const POLL_SPIN_NS: u64 = 100_000;
+
 /// Net handles whose rx ring holds a frame.
 fn ring_ready() -> u64 {
     let mut ready = 0;
@@ -239,11 +246,19 @@ fn ring_ready() -> u64 {
 /// hypercall (which the host ends as soon as a ring has input) only when
 /// nothing is ready.
 pub fn yield_until(deadline: u64) -> u64 {
-    let ready = ring_ready();
-    if ready != 0 {
-        return ready;
+    let mut now = crate::clock::monotonic();
+    let spin_end = deadline.min(now.saturating_add(POLL_SPIN_NS));
+    loop {
+        let ready = ring_ready();
+        if ready != 0 {
+            return ready;
+        }
+        if !rings::any() || now >= spin_end {
+            break;
+        }
+        core::hint::spin_loop();
+        now = crate::clock::monotonic();
     }
-    let now = crate::clock::monotonic();
     let mut arg = HcPoll {
         timeout_nsecs: deadline.saturating_sub(now),
         ..Default::default()

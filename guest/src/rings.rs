@@ -97,6 +97,13 @@ fn region(area: u64, offset: u64, size: u64, elements: u64) -> RawRegion {
     }
 }
 
+/// Whether any device is served through rings.
+pub fn any() -> bool {
+    // SAFETY: single thread of execution (see `Table`); a shared look.
+    let table = unsafe { &*TABLE.0.get() };
+    table.iter().any(|d| !matches!(d, DeviceRings::None))
+}
+
 /// Sets up the rings the tender offers; false if it offers none.
 pub fn init() -> bool {
     let info = boot::info();

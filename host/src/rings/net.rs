@@ -21,6 +21,8 @@ pub struct NetRing {
     pub tap_fd: RawFd,
     /// Whether the worker's wait set currently watches the tap.
     pub armed: bool,
+    /// Whether the last rx pass found the rx ring full (tap left unread).
+    rx_blocked: bool,
     file: u32,
     area: u64,
     frame_max: usize,
@@ -43,6 +45,7 @@ impl NetRing {
         Self {
             tap_fd,
             armed: false,
+            rx_blocked: false,
             file,
             area,
             frame_max,
@@ -56,6 +59,12 @@ impl NetRing {
     /// Whether the guest has published frames the host has not taken.
     pub fn tx_pending(&mut self) -> bool {
         self.tx.has_pending_data()
+    }
+
+    /// Whether the rx ring was full at the last pass and now has room: the
+    /// tap may hold frames that waited for the guest.
+    pub fn rx_unblocked(&self, ram: &GuestRam) -> Result<bool, TenderError> {
+        Ok(self.rx_blocked && self.rx_free(ram)? > 0)
     }
 
     /// Free rx slots (lossless: never past the guest's published read counter).
@@ -140,6 +149,7 @@ impl NetRing {
         engine: &mut dyn IoEngine,
     ) -> Result<bool, TenderError> {
         let free = self.rx_free(ram)?.min(BATCH);
+        self.rx_blocked = free == 0;
         if free == 0 {
             return Ok(false);
         }

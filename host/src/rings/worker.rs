@@ -166,7 +166,7 @@ impl WorkerState {
     /// Whether the guest gave us work we can see without a system call.
     fn guest_pending(&mut self) -> Result<bool, TenderError> {
         for net in &mut self.nets {
-            if net.tx_pending() || (!net.armed && net.rx_free(&self.ram)? > 0) {
+            if net.tx_pending() || net.rx_unblocked(&self.ram)? {
                 return Ok(true);
             }
         }

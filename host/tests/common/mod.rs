@@ -246,3 +246,122 @@ pub fn wait_for_text(path: &Path, text: &str) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// Sends frames into tap `tap` of `ns` from the host side (an `AF_PACKET`
+/// socket bound to it, from a thread that joined the namespace), so that
+/// the tender reads them from the tap. `frame(i)` builds frame `i`. Pacing
+/// keeps at most `window` frames queued in the tap (its `tx_packets` counts
+/// the frames the tender took), so the kernel drops none when the tap's
+/// `txqueuelen` is larger than `window`.
+pub fn inject_frames(
+    ns: &NetNs,
+    tap: &str,
+    count: u64,
+    window: u64,
+    frame: impl Fn(u64) -> Vec<u8> + Send + 'static,
+) -> std::thread::JoinHandle<()> {
+    use std::os::fd::AsRawFd;
+    let netns = fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
+    let tap = tap.to_string();
+    std::thread::spawn(move || {
+        // SAFETY: setns on an open namespace fd affects only this thread.
+        assert_eq!(
+            unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) },
+            0
+        );
+        let socket = PacketSocket::bind(&tap);
+        // The kernel sends frames of its own through the tap too (IPv6
+        // neighbour discovery), so count from here and never below zero.
+        let base = tap_counter(&tap, TapCounter::TxPackets);
+        let mut sent = 0;
+        while sent < count {
+            let taken = tap_counter(&tap, TapCounter::TxPackets) - base;
+            if sent.saturating_sub(taken) >= window {
+                std::thread::sleep(Duration::from_micros(50));
+                continue;
+            }
+            let burst = (count - sent).min(256);
+            for i in sent..sent + burst {
+                socket.send(&frame(i));
+            }
+            sent += burst;
+        }
+    })
+}
+
+/// Counters of a tap in `/proc/thread-self/net/dev` (the calling thread's
+/// network namespace).
+#[derive(Clone, Copy)]
+pub enum TapCounter {
+    /// Frames the tap delivered to its reader (the tender).
+    TxPackets,
+    /// Frames the kernel dropped because the tap's queue was full.
+    TxDropped,
+}
+
+/// Reads one counter of `tap` in the calling thread's namespace.
+pub fn tap_counter(tap: &str, which: TapCounter) -> u64 {
+    let dev = fs::read_to_string("/proc/thread-self/net/dev").unwrap();
+    let line = dev
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix(&format!("{tap}:")))
+        .unwrap_or_else(|| panic!("no {tap} in /proc/thread-self/net/dev"));
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop ...
+    match which {
+        TapCounter::TxPackets => fields[9],
+        TapCounter::TxDropped => fields[11],
+    }
+}
+
+/// A raw packet socket bound to one interface.
+struct PacketSocket(std::os::fd::OwnedFd);
+
+impl PacketSocket {
+    fn bind(ifname: &str) -> Self {
+        use std::os::fd::FromRawFd;
+        let name = std::ffi::CString::new(ifname).unwrap();
+        // SAFETY: plain socket and if_nametoindex calls, results checked.
+        let (fd, index) = unsafe {
+            (
+                libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0),
+                libc::if_nametoindex(name.as_ptr()),
+            )
+        };
+        assert!(fd >= 0 && index != 0, "packet socket on {ifname}");
+        // SAFETY: `fd` is a fresh socket we own.
+        let socket = Self(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid start.
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = index as i32;
+        // SAFETY: `addr` is a valid sockaddr_ll of the size passed.
+        let rc = unsafe {
+            libc::bind(
+                fd,
+                &addr as *const libc::sockaddr_ll as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            )
+        };
+        assert_eq!(rc, 0, "bind to {ifname}");
+        socket
+    }
+
+    fn send(&self, frame: &[u8]) {
+        use std::os::fd::AsRawFd;
+        loop {
+            // SAFETY: `frame` is readable for its length.
+            let n =
+                unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+            if n == frame.len() as isize {
+                return;
+            }
+            let err = std::io::Error::last_os_error();
+            assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "send: {err}");
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+}
