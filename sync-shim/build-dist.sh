@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs ringtender's hvt bindings for C libOSes into DESTDIR (default
-# <repo>/dist): include/solo5.h, lib/solo5_hvt.o, lib/solo5_hvt.lds,
+# <repo>/dist): include/solo5.h, include/solo5_ring.h, lib/solo5_hvt.o, lib/solo5_hvt.lds,
 # lib/pkgconfig/solo5-bindings-hvt.pc, bin/x86_64-solo5-none-static-cc.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -11,7 +11,9 @@ exports=(_start __stack_chk_guard __stack_chk_fail
     solo5_exit solo5_abort solo5_tls_size solo5_tls_tp_offset solo5_tls_init solo5_set_tls_base
     solo5_clock_monotonic solo5_clock_wall solo5_yield solo5_console_write
     solo5_net_acquire solo5_net_write solo5_net_read
-    solo5_block_acquire solo5_block_write solo5_block_read)
+    solo5_block_acquire solo5_block_write solo5_block_read
+    solo5_ring_available solo5_ring_net_send solo5_ring_net_borrow solo5_ring_net_release
+    solo5_ring_net_dropped solo5_ring_block_submit solo5_ring_block_reap solo5_ring_block_window)
 
 cargo build --release -p ringtender-sync-shim --manifest-path "$repo/Cargo.toml"
 mkdir -p "$dest/include" "$dest/lib/pkgconfig" "$dest/bin"
@@ -38,6 +40,7 @@ if [ -n "$missing" ]; then
 fi
 
 install -m 0644 "$here/toolchain/solo5.h" "$dest/include/solo5.h"
+install -m 0644 "$here/toolchain/solo5_ring.h" "$dest/include/solo5_ring.h"
 install -m 0644 "$here/toolchain/solo5_hvt.lds" "$dest/lib/solo5_hvt.lds"
 install -m 0755 "$here/toolchain/x86_64-solo5-none-static-cc" "$dest/bin/x86_64-solo5-none-static-cc"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)

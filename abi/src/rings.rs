@@ -59,6 +59,9 @@ pub const AREA_HOST_READ_COUNTER: u64 = 64;
 /// Area offset of the host-owned `host_sleeping` word (u64): non-zero when the
 /// guest must ring the doorbell after publishing.
 pub const AREA_HOST_SLEEPING: u64 = 72;
+/// Area offset of the host-owned rx drop counter (u64): frames the host
+/// dropped because the host→guest channel was full (lossy mode only).
+pub const AREA_RX_DROPPED: u64 = 80;
 /// Offset of the first channel in a device area.
 pub const AREA_CHANNELS: u64 = 0x1000;
 

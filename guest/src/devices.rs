@@ -9,12 +9,13 @@ use ringtender_abi::mft::{
 use ringtender_abi::solo5::{BlockInfo, NetInfo, Solo5Result, SOLO5_NET_HLEN, SOLO5_R_EINVAL};
 
 use ringtender_abi::solo5::{SOLO5_R_AGAIN, SOLO5_R_EUNSPEC, SOLO5_R_OK};
-use ringtender_muen_compat::block::{BLOCK_KIND_READ, BLOCK_KIND_WRITE};
-use ringtender_muen_compat::SharedMemory;
+use ringtender_muen_compat::block::{
+    BLOCK_KIND_READ, BLOCK_KIND_WRITE, BLOCK_STATUS_INVALID, BLOCK_STATUS_OK,
+};
 
 use crate::boot;
 use crate::hypercall::hypercall;
-use crate::rings::{self, DeviceRings};
+use crate::rings::{self, BlockOp, DeviceRings};
 
 /// The tender-completed manifest entries (read-only memory).
 fn entries() -> &'static [MftEntry] {
@@ -105,9 +106,9 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
         return (SOLO5_R_EINVAL, 0);
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
-        let copied = ring.receive(handle, |region, offset, len| {
-            region.read_bytes(offset, &mut buf[..len]);
-            len
+        let copied = ring.receive(handle, |frame| {
+            buf[..frame.len()].copy_from_slice(frame);
+            frame.len()
         });
         return match copied {
             Some(len) => (SOLO5_R_OK, len),
@@ -134,6 +135,11 @@ fn block_args_ok(handle: u64, offset: u64, len: usize) -> bool {
     }
 }
 
+/// Tag of the blocking calls' requests; ring API tags must differ. A
+/// blocking call on a handle with ring API requests in flight discards
+/// their completions, so a libOS uses one or the other at a time.
+pub const SHIM_TAG: u32 = u32::MAX;
+
 /// One block request through the ring, waiting for its own completion
 /// (the one place the shim spins: a block completion is due).
 fn block_via_ring(
@@ -144,25 +150,32 @@ fn block_via_ring(
     buf: u64,
     len: usize,
 ) -> Solo5Result {
-    let tag = loop {
-        if let Some(tag) = ring.submit(handle, kind, offset, buf, len as u64) {
-            break tag;
-        }
-        // Window full of other requests (ring API users): collect them first.
-        core::hint::spin_loop();
+    let op = BlockOp {
+        kind,
+        tag: SHIM_TAG,
+        offset,
+        buffer: buf,
+        length: len as u64,
     };
+    while ring.submit_batch(handle, [op]) == 0 {
+        // Window full of ring API requests: the host answers them.
+        core::hint::spin_loop();
+    }
     loop {
         match ring.reap() {
-            Some(resp) if resp.tag == tag => {
-                return match resp.status {
-                    0 => SOLO5_R_OK,
-                    2 => SOLO5_R_EINVAL,
-                    _ => SOLO5_R_EUNSPEC,
-                };
-            }
+            Some(resp) if resp.tag == SHIM_TAG => return block_status(resp.status),
             Some(_) => {}
             None => core::hint::spin_loop(),
         }
+    }
+}
+
+/// The Solo5 result for a block response status.
+pub fn block_status(status: u64) -> Solo5Result {
+    match status {
+        BLOCK_STATUS_OK => SOLO5_R_OK,
+        BLOCK_STATUS_INVALID => SOLO5_R_EINVAL,
+        _ => SOLO5_R_EUNSPEC,
     }
 }
 

@@ -9,8 +9,9 @@ use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
 use ringtender_abi::rings::{
     RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER,
-    AREA_HOST_SLEEPING, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BOOT_INFO_RING_DIR_OFFSET,
-    CHANNEL_HEADER_SIZE, HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
+    AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE,
+    BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, HVT_FEATURE_RT_RINGS, RING_DIR_VERSION,
+    RT_RING_DOORBELL_PIO,
 };
 use ringtender_muen_compat::block::{BlockRequest, BlockResponse};
 use ringtender_muen_compat::{
@@ -32,7 +33,22 @@ pub struct BlockRings {
     area: u64,
     requests: Writer<RawRegion>,
     responses: Reader<RawRegion>,
-    next_tag: u32,
+}
+
+/// One block request of the ring API.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockOp {
+    /// `BLOCK_KIND_READ`, `BLOCK_KIND_WRITE` or `BLOCK_KIND_SYNC` (flush:
+    /// every write completed before it is on stable storage).
+    pub kind: u16,
+    /// The caller's tag, echoed in the completion.
+    pub tag: u32,
+    /// Byte offset on the device (a multiple of the block size).
+    pub offset: u64,
+    /// Guest address of the data.
+    pub buffer: u64,
+    /// Bytes: a multiple of the block size, one or many blocks.
+    pub length: u64,
 }
 
 /// A device's rings.
@@ -183,7 +199,6 @@ pub fn init() -> bool {
                     area: e.area,
                     requests,
                     responses,
-                    next_tag: 0,
                 })
             }
             _ => DeviceRings::None,
@@ -195,29 +210,43 @@ pub fn init() -> bool {
 impl NetRings {
     /// Queues one frame for sending; false if the tx ring is full.
     pub fn send(&mut self, handle: u64, frame: &[u8]) -> bool {
-        let host_rc = load(self.area + AREA_HOST_READ_COUNTER);
-        if frame.len() > self.frame_max || self.tx.free_slots(host_rc) == 0 {
-            kick_if_sleeping(self.area, handle);
-            return false;
-        }
-        let slot = self.tx.slot_offset(0);
-        self.tx.begin(1);
-        self.tx.memory().write_bytes(slot, frame);
-        self.tx
-            .memory()
-            .write_bytes(slot + self.frame_max, &(frame.len() as u16).to_le_bytes());
-        self.tx.commit(1);
-        kick_if_sleeping(self.area, handle);
-        true
+        self.send_batch(handle, [frame]) == 1
     }
 
-    /// Lends the next received frame to `f` (no copy), then releases it.
-    /// None if nothing is pending.
-    pub fn receive<R>(
+    /// Queues frames in order until one does not fit (ring full or frame
+    /// too long), publishes them at once and rings the doorbell at most
+    /// once; returns how many were queued.
+    pub fn send_batch<'a>(
         &mut self,
         handle: u64,
-        f: impl FnOnce(&RawRegion, usize, usize) -> R,
-    ) -> Option<R> {
+        frames: impl IntoIterator<Item = &'a [u8]>,
+    ) -> usize {
+        let free = self.tx.free_slots(load(self.area + AREA_HOST_READ_COUNTER));
+        let mut queued = 0u64;
+        for frame in frames {
+            if queued == free || frame.len() > self.frame_max {
+                break;
+            }
+            let slot = self.tx.slot_offset(queued);
+            self.tx.memory().write_bytes(slot, frame);
+            self.tx
+                .memory()
+                .write_bytes(slot + self.frame_max, &(frame.len() as u16).to_le_bytes());
+            queued += 1;
+        }
+        if queued > 0 {
+            self.tx.begin(queued);
+            self.tx.commit(queued);
+        }
+        kick_if_sleeping(self.area, handle);
+        queued as usize
+    }
+
+    /// The next received frame, in place in the rx ring (address, length),
+    /// or None if nothing is pending. The host does not touch it until
+    /// [`NetRings::release`]: it never writes past the published read
+    /// counter, lossy mode included (it drops new frames instead).
+    pub fn borrow(&mut self) -> Option<(*const u8, usize)> {
         let offset = loop {
             match self.rx.peek() {
                 Ok(offset) => break offset,
@@ -231,11 +260,33 @@ impl NetRings {
             .memory()
             .read_bytes(offset + self.frame_max, &mut raw);
         let len = usize::from(u16::from_le_bytes(raw)).min(self.frame_max);
-        let result = f(self.rx.memory(), offset, len);
-        let valid = self.rx.consume() == ReadResult::Success;
+        // SAFETY: `offset + len` lies inside the channel region (`peek`
+        // returns an element offset; `len` is clamped to the frame area).
+        Some((unsafe { self.rx.memory().as_ptr().add(offset) }, len))
+    }
+
+    /// Gives the frame of the last [`NetRings::borrow`] back to the host.
+    pub fn release(&mut self, handle: u64) {
+        self.rx.consume();
         store(self.area + AREA_GUEST_READ_COUNTER, self.rx.rc());
         kick_if_sleeping(self.area, handle);
-        valid.then_some(result)
+    }
+
+    /// Lends the next received frame to `f` (no copy), then releases it.
+    /// None if nothing is pending.
+    pub fn receive<R>(&mut self, handle: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let (ptr, len) = self.borrow()?;
+        // SAFETY: `borrow` returned `len` bytes inside the rx channel, which
+        // the host leaves alone until `release`.
+        let result = f(unsafe { core::slice::from_raw_parts(ptr, len) });
+        self.release(handle);
+        Some(result)
+    }
+
+    /// Frames the host dropped because this rx ring was full (lossy mode
+    /// only; always 0 in lossless mode).
+    pub fn dropped(&self) -> u64 {
+        load(self.area + AREA_RX_DROPPED)
     }
 
     /// Whether a received frame is waiting.
@@ -245,42 +296,46 @@ impl NetRings {
 }
 
 impl BlockRings {
+    /// Requests that can be in flight at once.
+    pub fn window(&self) -> u64 {
+        self.requests.elements()
+    }
+
     /// Free request slots (the in-flight window left).
     pub fn free(&self) -> u64 {
         self.requests
             .free_slots(load(self.area + AREA_HOST_READ_COUNTER))
     }
 
-    /// Submits one request; returns its tag, or None if the window is full.
-    pub fn submit(
+    /// Submits requests in order until the window is full, publishing each
+    /// and ringing the doorbell at most once; returns how many went in.
+    pub fn submit_batch(
         &mut self,
         handle: u64,
-        kind: u16,
-        offset: u64,
-        buffer: u64,
-        length: u64,
-    ) -> Option<u32> {
-        if self.free() == 0 {
-            return None;
+        requests: impl IntoIterator<Item = BlockOp>,
+    ) -> usize {
+        let mut submitted = 0;
+        for op in requests {
+            let req = BlockRequest {
+                kind: op.kind,
+                device: handle as u16,
+                tag: op.tag,
+                length: op.length,
+                device_offset: op.offset,
+                buffer_offset: op.buffer,
+            };
+            let host_rc = load(self.area + AREA_HOST_READ_COUNTER);
+            if self
+                .requests
+                .try_write(bytemuck::bytes_of(&req), host_rc)
+                .is_err()
+            {
+                break;
+            }
+            submitted += 1;
         }
-        let tag = self.next_tag;
-        self.next_tag = self.next_tag.wrapping_add(1);
-        let req = BlockRequest {
-            kind,
-            device: handle as u16,
-            tag,
-            length,
-            device_offset: offset,
-            buffer_offset: buffer,
-        };
-        self.requests
-            .try_write(
-                bytemuck::bytes_of(&req),
-                load(self.area + AREA_HOST_READ_COUNTER),
-            )
-            .ok()?;
         kick_if_sleeping(self.area, handle);
-        Some(tag)
+        submitted
     }
 
     /// Takes one completion if there is one.

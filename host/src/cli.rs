@@ -64,6 +64,9 @@ pub enum TenderOption {
     Classic,
     /// `--engine=uring|portable`: force the rings' I/O engine.
     Engine(crate::rings::engine::EngineChoice),
+    /// `--net-lossy`: drop frames for a full rx ring instead of leaving them
+    /// queued in the tap, and count them.
+    NetLossy,
 }
 
 /// An option the tender could not accept.
@@ -132,6 +135,9 @@ pub fn parse_option(arg: &str) -> Result<TenderOption, OptionError> {
     if arg == "--classic" {
         return Ok(TenderOption::Classic);
     }
+    if arg == "--net-lossy" {
+        return Ok(TenderOption::NetLossy);
+    }
     if let Some(value) = arg.strip_prefix("--engine=") {
         use crate::rings::engine::EngineChoice;
         return match value {
@@ -195,6 +201,7 @@ Core options:
   [ --mem=512 ] (guest memory in MB)
   [ --classic ] (serve devices through hypercalls only, no rings)
   [ --engine=uring|portable ] (I/O engine of the rings; default io_uring if available)
+  [ --net-lossy ] (drop and count frames arriving while a guest's receive ring is full)
     --help (display this help)
     --version (display version information)
 Compiled-in modules: net block

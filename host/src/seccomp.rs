@@ -15,6 +15,7 @@ use seccompiler::{
 };
 
 use crate::error::TenderError;
+use crate::rings::engine::IORING_UNREGISTER_FILES;
 
 const KVMIO: u64 = 0xae;
 const KVM_RUN: u64 = KVMIO << 8 | 0x80;
@@ -92,6 +93,15 @@ fn build(fds: &AllowedFds) -> Result<BpfProgram, seccompiler::Error> {
     let urings: Vec<u64> = fds.urings.iter().map(|&f| fd(f)).collect();
     if !urings.is_empty() {
         rules.insert(libc::SYS_io_uring_enter, one_of(0, &urings)?);
+        // Only to drop the registered files at shutdown.
+        let unregister = u64::from(IORING_UNREGISTER_FILES);
+        rules.insert(
+            libc::SYS_io_uring_register,
+            urings
+                .iter()
+                .map(|&ring| SeccompRule::new(vec![arg_eq(0, ring)?, arg_eq(1, unregister)?]))
+                .collect::<Result<_, _>>()?,
+        );
     }
     rules.insert(libc::SYS_timerfd_settime, one_of(0, &[fd(fds.timer)])?);
     rules.insert(

@@ -170,6 +170,27 @@ fn disable_offloads(name: &[u8; IFNAMSIZ]) {
     }
 }
 
+/// Reads and discards up to `max` frames waiting on the tap at `fd`
+/// (non-blocking); returns how many there were.
+pub fn discard_frames(fd: RawFd, max: usize) -> io::Result<usize> {
+    let mut buf = [0u8; 65536];
+    for discarded in 0..max {
+        // SAFETY: `buf` is writable for its whole length.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n == 0 {
+            return Ok(discarded);
+        }
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                Some(libc::EAGAIN) => Ok(discarded),
+                _ => Err(err),
+            };
+        }
+    }
+    Ok(max)
+}
+
 /// A random locally administered unicast MAC address.
 pub fn random_mac() -> io::Result<[u8; 6]> {
     let mut mac = [0u8; 6];

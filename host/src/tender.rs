@@ -25,7 +25,7 @@ use crate::manifest::Manifest;
 use crate::net::NetDevice;
 use crate::page_tables::PagePerm;
 use crate::poll::WaitSet;
-use crate::rings::engine::EngineChoice;
+use crate::rings::RingOptions;
 use crate::rings::{RingLayout, RingPoll};
 use crate::tap::{self, Tap};
 use crate::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
@@ -93,7 +93,7 @@ pub fn guest_mem_size(mb: u64) -> Result<u64, TenderError> {
 struct Attachments {
     devices: Vec<Device>,
     classic: bool,
-    engine: EngineChoice,
+    ring_options: RingOptions,
     macs: Vec<Option<[u8; 6]>>,
     sector_sizes: Vec<Option<u16>>,
 }
@@ -111,7 +111,7 @@ fn apply_options(
     let mut att = Attachments {
         devices: (0..n).map(|_| Device::None).collect(),
         classic: false,
-        engine: EngineChoice::Auto,
+        ring_options: RingOptions::default(),
         macs: vec![None; n],
         sector_sizes: vec![None; n],
     };
@@ -123,7 +123,8 @@ fn apply_options(
         match option {
             TenderOption::Mem(mb) => *mem_mb = mb,
             TenderOption::Classic => att.classic = true,
-            TenderOption::Engine(choice) => att.engine = choice,
+            TenderOption::Engine(choice) => att.ring_options.engine = choice,
+            TenderOption::NetLossy => att.ring_options.net_lossy = true,
             TenderOption::Net { name, iface } => {
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_NET_BASIC)
@@ -341,7 +342,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             plan,
             &att.devices,
             &machine.vm,
-            att.engine,
+            att.ring_options,
             &mut wait_set,
             warn,
         )?),

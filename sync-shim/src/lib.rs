@@ -1,4 +1,4 @@
-//! The C API of `solo5.h`, exported with C linkage over `ringtender-guest`,
+//! The C API of `solo5.h` and of ringtender's `solo5_ring.h`, exported with C linkage over `ringtender-guest`,
 //! plus the entry point, the stack protector and the ELF notes every
 //! unikernel built with these bindings carries.
 //!
@@ -10,3 +10,4 @@ mod entry;
 mod libc_mem;
 mod notes;
 mod solo5_api;
+mod solo5_ring_api;

@@ -134,6 +134,16 @@ pub struct RingFds {
     pub uring: Option<RawFd>,
 }
 
+/// How the rings are served (from the command line).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RingOptions {
+    /// The I/O engine.
+    pub engine: EngineChoice,
+    /// Drop (and count) frames for full rx rings instead of leaving them
+    /// in the tap.
+    pub net_lossy: bool,
+}
+
 /// Writes the directory, creates the host's channels, registers the doorbell
 /// and starts the worker. The vCPU's wait set gets the worker's wake-up fd.
 pub fn start(
@@ -141,7 +151,7 @@ pub fn start(
     plan: &RingLayout,
     devices: &[Device],
     vm: &VmFd,
-    choice: EngineChoice,
+    options: RingOptions,
     wait_set: &mut WaitSet,
     notice: impl Fn(&str),
 ) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
@@ -198,6 +208,7 @@ pub fn start(
                     element as usize - 2,
                     tx,
                     rx_writer,
+                    options.net_lossy,
                 );
                 rx.push((handle as u64, ring.rx_counters().0, ring.rx_counters().1));
                 files.push(net.raw_fd());
@@ -248,7 +259,7 @@ pub fn start(
     wait_set
         .add_internal(shared.guest_wake.as_raw_fd(), GUEST_WAKE_EVENT)
         .map_err(|e| setup("epoll", e))?;
-    let engine = engine::build(choice, &files, notice)?;
+    let engine = engine::build(options.engine, &files, notice)?;
     let epoll = worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?;
     let fds = RingFds {
         eventfds: vec![doorbell.as_raw_fd(), shared.guest_wake.as_raw_fd()],

@@ -4,7 +4,7 @@
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
-use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER};
+use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER, AREA_RX_DROPPED};
 use ringtender_muen_compat::{ReadResult, Reader, SharedMemory, Writer};
 
 use super::engine::{IoEngine, IoKind, IoOp};
@@ -23,6 +23,9 @@ pub struct NetRing {
     pub armed: bool,
     /// Whether the last rx pass found the rx ring full (tap left unread).
     rx_blocked: bool,
+    /// Lossy mode: frames for a full rx ring are dropped and counted.
+    lossy: bool,
+    dropped: u64,
     file: u32,
     area: u64,
     frame_max: usize,
@@ -41,11 +44,14 @@ impl NetRing {
         frame_max: usize,
         tx: Reader<GuestRegion>,
         rx: Writer<GuestRegion>,
+        lossy: bool,
     ) -> Self {
         Self {
             tap_fd,
             armed: false,
             rx_blocked: false,
+            lossy,
+            dropped: 0,
             file,
             area,
             frame_max,
@@ -59,6 +65,12 @@ impl NetRing {
     /// Whether the guest has published frames the host has not taken.
     pub fn tx_pending(&mut self) -> bool {
         self.tx.has_pending_data()
+    }
+
+    /// Whether the tap must be watched even with a full rx ring (lossy
+    /// mode drops what arrives then).
+    pub fn lossy(&self) -> bool {
+        self.lossy
     }
 
     /// Whether the rx ring was full at the last pass and now has room: the
@@ -142,6 +154,22 @@ impl NetRing {
         Ok(true)
     }
 
+    /// Lossy mode with a full rx ring: reads a batch of waiting frames off
+    /// the tap, drops them and publishes the count at `AREA_RX_DROPPED`.
+    fn drop_rx(&mut self, ram: &GuestRam) -> Result<(), TenderError> {
+        let n = crate::tap::discard_frames(self.tap_fd, BATCH as usize).map_err(|source| {
+            TenderError::Io {
+                what: "reading",
+                source,
+            }
+        })?;
+        if n > 0 {
+            self.dropped += n as u64;
+            ram.store_u64(self.area + AREA_RX_DROPPED, self.dropped, Ordering::Release)?;
+        }
+        Ok(())
+    }
+
     /// Reads frames from the tap into free rx slots; true if any arrived.
     pub fn pump_rx(
         &mut self,
@@ -151,6 +179,9 @@ impl NetRing {
         let free = self.rx_free(ram)?.min(BATCH);
         self.rx_blocked = free == 0;
         if free == 0 {
+            if self.lossy {
+                self.drop_rx(ram)?;
+            }
             return Ok(false);
         }
         self.rx.begin(free);

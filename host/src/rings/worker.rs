@@ -200,7 +200,7 @@ impl WorkerState {
         fence(Ordering::SeqCst);
         if !self.guest_pending()? {
             for (i, net) in self.nets.iter_mut().enumerate() {
-                let want = net.rx_free(&self.ram)? > 0;
+                let want = net.lossy() || net.rx_free(&self.ram)? > 0;
                 if want != net.armed {
                     let events = if want { libc::EPOLLIN as u32 } else { 0 };
                     epoll_ctl(

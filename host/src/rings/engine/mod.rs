@@ -43,10 +43,15 @@ pub struct IoOp {
     pub offset: Option<u64>,
 }
 
+/// `io_uring_register` opcode that drops the registered files (the only
+/// one the locked-down ring and the seccomp filter allow).
+pub const IORING_UNREGISTER_FILES: u32 = 3;
+
 /// Which engine the tender uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EngineChoice {
     /// io_uring if the host allows it, else portable with a notice.
+    #[default]
     Auto,
     /// io_uring or fail.
     Uring,

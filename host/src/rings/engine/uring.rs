@@ -11,7 +11,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use io_uring::{opcode, register::Restriction, squeue, types, IoUring};
 
-use super::{IoEngine, IoKind, IoOp, PortableEngine};
+use super::{IoEngine, IoKind, IoOp, PortableEngine, IORING_UNREGISTER_FILES};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -40,6 +40,7 @@ impl UringEngine {
             Restriction::sqe_op(opcode::Write::CODE),
             Restriction::sqe_op(opcode::Fsync::CODE),
             Restriction::sqe_flags_required(squeue::Flags::FIXED_FILE.bits()),
+            Restriction::register_op(IORING_UNREGISTER_FILES as u8),
         ];
         submitter.register_restrictions(&mut restrictions)?;
         submitter.register_enable_rings()?;
@@ -109,6 +110,16 @@ impl UringEngine {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for UringEngine {
+    /// Releases the registered files now, in this thread: left to the
+    /// ring's teardown they are released later by a kernel worker, and a tap
+    /// stays busy for a moment after the tender exits, so a unikernel
+    /// restarted at once on it could not attach it.
+    fn drop(&mut self) {
+        let _ = self.ring.submitter().unregister_files();
     }
 }
 
