@@ -39,6 +39,16 @@ if [ -n "$missing" ]; then
     exit 1
 fi
 
+# The RNG3 note with RING3_FLAG_RINGS cleared, for `-z solo5-rings=no`.
+objcopy -O binary --only-section=.note.ringtender.ring3 "$dest/lib/solo5_hvt.o" "$work/ring3.note"
+flags=$(od -An -tu4 -j24 -N4 "$work/ring3.note" | tr -d ' ')
+if [ "$flags" != 3 ]; then
+    echo "build-dist.sh: unexpected RNG3 flags '$flags' in solo5_hvt.o" >&2
+    exit 1
+fi
+printf '\001' | dd of="$work/ring3.note" bs=1 seek=24 conv=notrunc status=none
+install -m 0644 "$work/ring3.note" "$dest/lib/solo5_hvt_norings.note"
+
 install -m 0644 "$here/toolchain/solo5.h" "$dest/include/solo5.h"
 install -m 0644 "$here/toolchain/solo5_ring.h" "$dest/include/solo5_ring.h"
 install -m 0644 "$here/toolchain/solo5_hvt.lds" "$dest/lib/solo5_hvt.lds"

@@ -291,7 +291,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let rings_bytes = want_rings.then(|| rings::layout(&att.devices, 0).bytes);
     let layout = MemoryLayout::new(
         guest_mem_size(mem_mb)?,
-        mode == GuestMode::Ring0 && has_net && !att.classic,
+        !want_rings && has_net && !att.classic,
         rings_bytes,
     );
     let image = elf::parse_image(&file, layout.guest_mem, HVT_GUEST_MIN_BASE)

@@ -2,7 +2,8 @@
 # Builds every C test unikernel in tests/unikernels/c/<name>/ into
 # OUTDIR/test_<name>.hvt (default <repo>/build/unikernels) with the installed
 # bindings (<repo>/dist, from sync-shim/build-dist.sh) and solo5-elftool, and
-# copies the Rust test unikernels there as test_rust_<name>.hvt.
+# copies the Rust test unikernels there as test_rust_<name>.hvt. A test
+# directory may hold an "ldflags" file of extra link options.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -22,7 +23,9 @@ for dir in "$here"/c/*/; do
     "$elftool" gen-manifest "$dir/manifest.json" "$work/manifest_$name.c"
     "$cc" -O2 -Wall -Werror -Wno-array-bounds -I "$here/c/include" -c "$dir/$name.c" -o "$work/$name.o"
     "$cc" -c "$work/manifest_$name.c" -o "$work/manifest_$name.o"
-    "$cc" -z solo5-abi=hvt -o "$out/test_$name.hvt" "$work/$name.o" "$work/manifest_$name.o"
+    ldflags=()
+    [ -f "$dir/ldflags" ] && read -ra ldflags < "$dir/ldflags"
+    "$cc" -z solo5-abi=hvt "${ldflags[@]}" -o "$out/test_$name.hvt" "$work/$name.o" "$work/manifest_$name.o"
 done
 for crate in "$here"/rust/*/; do
     [ -f "$crate/Cargo.toml" ] || continue
