@@ -418,36 +418,41 @@ fn net_answers_arp_and_ping() {
     );
 }
 
+/// Two NICs served through the rings at once, with each engine.
 #[test]
 fn net_two_interfaces() {
-    let ns = NetNs::new();
-    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
-    ns.add_tap("tap1", Some("10.1.0.1/24"), 1500);
-    let dir = TempDir::new();
-    let path = unikernel("net_2if");
-    let (child, log) = common::start_in_ns(
-        &ns,
-        &[
-            "--mem=8",
-            "--net:service0=tap0",
-            "--net:service1=tap1",
-            "--",
-            path.to_str().unwrap(),
-            "limit",
-            "20",
-        ],
-        &dir,
-        "Serving",
-    );
-    let ping0 = ns.ping("10.0.0.2", 10);
-    let ping1 = ns.ping("10.1.0.2", 10);
-    let out = wait(child, Duration::from_secs(20));
-    let stdout = fs::read_to_string(&log).unwrap();
-    assert!(
-        ping0.contains("10 received") && ping1.contains("10 received"),
-        "{ping0}\n{ping1}\n{stdout}"
-    );
-    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    for engine in ["--engine=uring", "--engine=portable"] {
+        let ns = NetNs::new();
+        ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
+        ns.add_tap("tap1", Some("10.1.0.1/24"), 1500);
+        let dir = TempDir::new();
+        let path = unikernel("net_2if");
+        let (child, log) = common::start_in_ns(
+            &ns,
+            &[
+                engine,
+                "--mem=8",
+                "--net:service0=tap0",
+                "--net:service1=tap1",
+                "--",
+                path.to_str().unwrap(),
+                "limit",
+                "20",
+            ],
+            &dir,
+            "Serving",
+        );
+        let ping0 = ns.ping("10.0.0.2", 10);
+        let ping1 = ns.ping("10.1.0.2", 10);
+        let out = wait(child, Duration::from_secs(20));
+        let stdout = fs::read_to_string(&log).unwrap();
+        assert!(
+            ping0.contains("10 received") && ping1.contains("10 received"),
+            "{engine}: {ping0}\n{ping1}\n{stdout}"
+        );
+        assert!(stdout.contains("through ringtender rings"), "{stdout}");
+        assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    }
 }
 
 #[test]
