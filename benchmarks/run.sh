@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# benchmarks/run.sh: ringtender's ring path against the classic hypercall
+# path, side by side, on this machine. Builds what it needs, makes its own
+# network namespace, tap and block file, runs every workload against every
+# variant (interleaved, repeated), and writes benchmarks/results/report.md,
+# report.json and chart.svg.
+#
+#   benchmarks/run.sh [--quick] [--runs N] [--length-ms MS] [--out DIR]
+#
+# --quick: 5 runs of 200 ms per measurement (about a minute of measuring);
+# default: 5 runs of 1500 ms (about six minutes). Needs root and /dev/kvm.
+#
+# Upstream Solo5 rows: set RINGTENDER_UPSTREAM_HVT to upstream's solo5-hvt
+# (default: a solo5-hvt on PATH that is not ours) and
+# RINGTENDER_UPSTREAM_BENCH to benchmarks/unikernels/bench/bench.c built
+# with upstream's toolchain (see the README). This script never downloads
+# or builds upstream.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+target=${CARGO_TARGET_DIR:-$repo/target}
+
+runs=5
+length=1500
+out="$here/results"
+while [ $# -gt 0 ]; do
+    case $1 in
+        --quick) length=200 ;;
+        --runs) runs=$2; shift ;;
+        --length-ms) length=$2; shift ;;
+        --out) out=$2; shift ;;
+        *) echo "run.sh: unknown option $1" >&2; exit 1 ;;
+    esac
+    shift
+done
+
+[ -w /dev/kvm ] || { echo "run.sh: /dev/kvm is missing or not writable" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run.sh: must run as root (network namespaces, taps)" >&2; exit 1; }
+
+echo "== building" >&2
+cargo build --release --manifest-path "$repo/Cargo.toml" -p ringtender-host -p ringtender-bench >&2
+"$repo/sync-shim/build-dist.sh" "$repo/dist" >/dev/null
+build="$repo/build/bench"
+mkdir -p "$build"
+cc="$repo/dist/bin/x86_64-solo5-none-static-cc"
+src="$here/unikernels/bench"
+"$target/release/solo5-elftool" gen-manifest "$src/manifest.json" "$build/manifest.c"
+"$cc" -O2 -Wall -Werror -DRINGTENDER_RING_API -I "$repo/dist/include" -c "$src/bench.c" -o "$build/bench.o"
+"$cc" -c "$build/manifest.c" -o "$build/manifest.o"
+"$cc" -o "$build/bench.hvt" "$build/bench.o" "$build/manifest.o"
+
+upstream=()
+up_hvt=${RINGTENDER_UPSTREAM_HVT:-}
+if [ -z "$up_hvt" ] && command -v solo5-hvt >/dev/null; then
+    candidate=$(command -v solo5-hvt)
+    if ! "$candidate" --version 2>&1 | grep -q ringtender; then
+        up_hvt=$candidate
+    fi
+fi
+if [ -n "$up_hvt" ] && [ -n "${RINGTENDER_UPSTREAM_BENCH:-}" ]; then
+    upstream=(--upstream-tender "$up_hvt" --upstream-kernel "$RINGTENDER_UPSTREAM_BENCH")
+    echo "== upstream rows: $up_hvt with $RINGTENDER_UPSTREAM_BENCH" >&2
+else
+    echo "== no upstream rows (set RINGTENDER_UPSTREAM_HVT and RINGTENDER_UPSTREAM_BENCH)" >&2
+fi
+
+echo "== measuring: $runs runs, $length ms per measurement" >&2
+"$target/release/ringtender-bench" --ours "$target/release/solo5-hvt" --kernel "$build/bench.hvt" \
+    "${upstream[@]}" --runs "$runs" --length-ms "$length" --out "$out"

@@ -1,0 +1,282 @@
+//! `ringtender-bench`: measures every workload under every variant, runs
+//! interleaved, and writes the report (`benchmarks/run.sh` drives it).
+//!
+//! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt
+//!        [--upstream-tender TENDER --upstream-kernel BENCH.hvt]
+//!        [--runs N] [--length-ms MS] [--out DIR]
+
+mod ceiling;
+mod error;
+mod guest_run;
+mod machine;
+mod netns;
+mod report;
+mod stats;
+mod traffic;
+mod variant;
+mod workloads;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use error::BenchError;
+use report::Report;
+use stats::Sample;
+use variant::{Binaries, Devices, Variant};
+use workloads::Context;
+
+/// Bytes of the benchmark's block file.
+const IMAGE_BYTES: usize = 64 << 20;
+
+struct Options {
+    ours: String,
+    kernel: PathBuf,
+    upstream: Option<(String, PathBuf)>,
+    runs: usize,
+    length: Duration,
+    out: PathBuf,
+}
+
+fn parse(args: &[String]) -> Result<Options, BenchError> {
+    let mut map = BTreeMap::new();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it
+            .next()
+            .ok_or_else(|| BenchError::Setup(format!("{flag} needs a value")))?;
+        map.insert(flag.as_str(), value.clone());
+    }
+    let need = |k: &str| {
+        map.get(k)
+            .cloned()
+            .ok_or_else(|| BenchError::Setup(format!("missing {k}")))
+    };
+    let number = |k: &str, default: u64| -> Result<u64, BenchError> {
+        map.get(k).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| BenchError::Setup(format!("{k}: not a number")))
+        })
+    };
+    let upstream = match (map.get("--upstream-tender"), map.get("--upstream-kernel")) {
+        (Some(t), Some(k)) => Some((t.clone(), PathBuf::from(k))),
+        (None, None) => None,
+        _ => {
+            return Err(BenchError::Setup(
+                "--upstream-tender and --upstream-kernel go together".into(),
+            ))
+        }
+    };
+    let runs = number("--runs", 5)? as usize;
+    if runs == 0 {
+        return Err(BenchError::Setup("--runs must be at least 1".into()));
+    }
+    Ok(Options {
+        ours: need("--ours")?,
+        kernel: PathBuf::from(need("--kernel")?),
+        upstream,
+        runs,
+        length: Duration::from_millis(number("--length-ms", 1000)?),
+        out: PathBuf::from(
+            map.get("--out")
+                .cloned()
+                .unwrap_or_else(|| "results".into()),
+        ),
+    })
+}
+
+fn make_image(path: &std::path::Path) -> Result<(), BenchError> {
+    let mut data = vec![0u8; IMAGE_BYTES];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for chunk in data.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes());
+    }
+    let err = |e: std::io::Error| BenchError::Setup(format!("{}: {e}", path.display()));
+    fs::write(path, data).map_err(err)?;
+    // Written sequentially, the file sits in the page cache in large
+    // folios, where one 4 KiB write dirties up to megabytes
+    // (../shared/limits.md §3). Evict it and read it back 4 KiB at a time
+    // without readahead, as a unikernel's random reads would bring it in.
+    let file = fs::File::open(path).map_err(err)?;
+    file.sync_all().map_err(err)?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: posix_fadvise on our own descriptor; advice only.
+    unsafe {
+        libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_DONTNEED);
+        libc::posix_fadvise(fd, 0, 0, libc::POSIX_FADV_RANDOM);
+    }
+    let mut block = [0u8; 4096];
+    for offset in (0..IMAGE_BYTES as u64).step_by(block.len()) {
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut block, offset).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn run(options: Options) -> Result<Report, BenchError> {
+    let work = std::env::temp_dir().join(format!("ringtender-bench-{}", std::process::id()));
+    fs::create_dir_all(&work).map_err(|e| BenchError::Setup(format!("{}: {e}", work.display())))?;
+    let image = work.join("storage.img");
+    make_image(&image)?;
+    let ns = netns::NetNs::create_and_join(&format!("rtbench{}", std::process::id()))?;
+    ns.add_tap("tap0")?;
+    let mut variants = Vec::new();
+    if options.upstream.is_some() {
+        variants.push(Variant::Upstream);
+    }
+    variants.extend([
+        Variant::Classic,
+        Variant::Shim,
+        Variant::RingApi,
+        Variant::Ceiling,
+    ]);
+    let ctx = Context {
+        binaries: Binaries {
+            ours: options.ours,
+            ours_kernel: options.kernel,
+            upstream: options.upstream,
+        },
+        devices: Devices {
+            tap: "tap0".into(),
+            image,
+            sector: 4096,
+        },
+        length: options.length,
+    };
+    let mut samples = Vec::new();
+    let mut failures = Vec::new();
+    let total = options.runs * workloads::ALL.len();
+    for run in 0..options.runs {
+        let mut peak_rss: BTreeMap<usize, u64> = BTreeMap::new();
+        for (w, &workload) in workloads::ALL.iter().enumerate() {
+            let label = workload.label();
+            eprint!(
+                "[{:>3}/{total}] run {}: {label}:",
+                run * workloads::ALL.len() + w + 1,
+                run + 1
+            );
+            for (vi, &variant) in variants.iter().enumerate() {
+                match ctx.measure(workload, variant) {
+                    Ok(Some(m)) => {
+                        if let Some(first) = m.figures.first() {
+                            eprint!(
+                                " {} {} {};",
+                                variant.label(),
+                                report_number(first.value),
+                                first.name
+                            );
+                        }
+                        if let Some(rss) = m.max_rss_kib {
+                            let e = peak_rss.entry(vi).or_default();
+                            *e = (*e).max(rss);
+                        }
+                        for f in m.figures {
+                            samples.push(Sample {
+                                run,
+                                workload: label.clone(),
+                                figure: f.name,
+                                higher_is_better: f.higher_is_better,
+                                variant,
+                                value: f.value,
+                            });
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        eprint!(" {} FAILED;", variant.label());
+                        failures.push((run, label.clone(), variant, e.to_string()));
+                    }
+                }
+                let _ = std::io::stderr().flush();
+            }
+            eprintln!();
+        }
+        for (vi, rss) in peak_rss {
+            samples.push(Sample {
+                run,
+                workload: "tender memory".into(),
+                figure: "peak RSS MiB",
+                higher_is_better: false,
+                variant: variants[vi],
+                value: rss as f64 / 1024.0,
+            });
+        }
+    }
+    drop(ns);
+    let _ = fs::remove_dir_all(&work);
+    let rows = stats::rows(&samples, &variants);
+    let checks = report::checks(&rows);
+    Ok(Report {
+        machine: machine::Machine::describe(),
+        date: date(),
+        runs: options.runs,
+        length_ms: options.length.as_millis(),
+        variants,
+        samples,
+        rows,
+        checks,
+        failures,
+    })
+}
+
+fn report_number(v: f64) -> String {
+    if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse(&args).and_then(|options| {
+        let out = options.out.clone();
+        let report = run(options)?;
+        report::write(&report, &out)?;
+        Ok((report, out))
+    });
+    match result {
+        Ok((report, out)) => {
+            eprintln!("\nTargets:");
+            for c in &report.checks {
+                eprintln!(
+                    "  {}: {} (goal {}){}",
+                    c.what,
+                    c.ratio.map_or("n/a".into(), |r| format!("{r:.2}x")),
+                    c.target,
+                    if c.met { "" } else { "  NOT MET" }
+                );
+            }
+            eprintln!(
+                "report written to {}/report.{{md,json}} and chart.svg",
+                out.display()
+            );
+            if report.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!(
+                    "{} measurements failed (listed in the report)",
+                    report.failures.len()
+                );
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("ringtender-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

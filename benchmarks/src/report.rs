@@ -1,0 +1,272 @@
+//! The report: a markdown table, a JSON file and an SVG chart.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+
+use crate::error::BenchError;
+use crate::machine::Machine;
+use crate::stats::{Row, Sample};
+use crate::variant::Variant;
+
+/// Everything a run produced.
+#[derive(serde::Serialize)]
+pub struct Report {
+    /// The machine.
+    pub machine: Machine,
+    /// When (UTC, from `date`).
+    pub date: String,
+    /// Runs of every workload.
+    pub runs: usize,
+    /// Milliseconds each measurement ran.
+    pub length_ms: u128,
+    /// Variants, in column order.
+    pub variants: Vec<Variant>,
+    /// Every sample.
+    pub samples: Vec<Sample>,
+    /// The summary.
+    pub rows: Vec<Row>,
+    /// The targets the project set itself.
+    pub checks: Vec<Check>,
+    /// Measurements that failed, as (run, workload, variant, error).
+    pub failures: Vec<(usize, String, Variant, String)>,
+}
+
+/// One target and whether this run met it.
+#[derive(serde::Serialize)]
+pub struct Check {
+    /// What is compared.
+    pub what: String,
+    /// The measured ratio.
+    pub ratio: Option<f64>,
+    /// The target.
+    pub target: String,
+    /// Met?
+    pub met: bool,
+}
+
+fn cell<'a>(
+    rows: &'a [Row],
+    workload: &str,
+    figure: &str,
+    v: Variant,
+) -> Option<&'a crate::stats::Cell> {
+    rows.iter()
+        .find(|r| r.workload == workload && r.figure == figure)?
+        .cells
+        .iter()
+        .find(|c| c.variant == v)
+}
+
+/// The project's targets (issue 5), measured.
+pub fn checks(rows: &[Row]) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let ratio = |w: &str, f: &str, v: Variant| cell(rows, w, f, v).and_then(|c| c.vs_classic);
+    for v in [Variant::Shim, Variant::RingApi] {
+        for w in ["net tx 64 B", "net rx 64 B"] {
+            let r = ratio(w, "frames/s", v);
+            checks.push(Check {
+                what: format!("{w} frames/s, {} / classic", v.label()),
+                ratio: r,
+                target: ">= 10x".into(),
+                met: r.is_some_and(|r| r >= 10.0),
+            });
+        }
+    }
+    for w in [
+        "block 4 KiB random reads (QD1 blocking API; QD32 ring API)",
+        "block 4 KiB random writes (QD1 blocking API; QD32 ring API)",
+    ] {
+        let r = ratio(w, "IOPS", Variant::RingApi);
+        checks.push(Check {
+            what: format!("{w}: ring API QD32 / classic QD1"),
+            ratio: r,
+            target: ">= 5x".into(),
+            met: r.is_some_and(|r| r >= 5.0),
+        });
+    }
+    for v in [Variant::Shim, Variant::RingApi] {
+        let r = ratio("net request/response", "p50 us", v);
+        checks.push(Check {
+            what: format!("request/response p50, {} / classic", v.label()),
+            ratio: r,
+            target: "<= 1x (lower is better)".into(),
+            met: r.is_some_and(|r| r <= 1.0),
+        });
+    }
+    checks
+}
+
+fn number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The markdown report.
+pub fn markdown(report: &Report) -> String {
+    let m = &report.machine;
+    let mut out = String::new();
+    let _ = writeln!(out, "# ringtender benchmark report\n");
+    let _ = writeln!(
+        out,
+        "Machine: {} ({} CPUs), Linux {}, /dev/kvm: {}. {}.\n",
+        m.cpu, m.cpus, m.kernel, m.kvm, report.date
+    );
+    let _ = writeln!(
+        out,
+        "{} runs, each workload {} ms per variant, variants interleaved within each run. \
+         Cells: median [min - max] over runs; \"x classic\" is the median of the per-run \
+         ratios against our classic hypercall path; \"of ceiling\" compares the median with \
+         the host program doing the same tap or file work without a guest.\n",
+        report.runs, report.length_ms
+    );
+    let _ = writeln!(
+        out,
+        "## Targets\n\n| target | measured | goal | met |\n| --- | --- | --- | --- |"
+    );
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            c.what,
+            c.ratio.map_or("n/a".into(), |r| format!("{r:.2}x")),
+            c.target,
+            if c.met { "yes" } else { "**no**" }
+        );
+    }
+    let mut workload = String::new();
+    for row in &report.rows {
+        if row.workload != workload {
+            workload = row.workload.clone();
+            let _ = writeln!(
+                out,
+                "\n## {workload}\n\n| figure | variant | median | min - max | x classic | of ceiling |\n| --- | --- | --- | --- | --- | --- |"
+            );
+        }
+        for c in &row.cells {
+            let _ = writeln!(
+                out,
+                "| {}{} | {} | {} | {} - {} | {} | {} |",
+                row.figure,
+                if row.higher_is_better {
+                    ""
+                } else {
+                    " (lower is better)"
+                },
+                c.variant.label(),
+                number(c.median),
+                number(c.min),
+                number(c.max),
+                c.vs_classic.map_or("".into(), |r| format!("{r:.2}x")),
+                c.of_ceiling
+                    .map_or("".into(), |r| format!("{:.0}%", r * 100.0)),
+            );
+        }
+    }
+    if !report.failures.is_empty() {
+        let _ = writeln!(out, "\n## Failed measurements\n");
+        for (run, w, v, e) in &report.failures {
+            let _ = writeln!(out, "- run {run}, {w}, {}: {e}", v.label());
+        }
+    }
+    out
+}
+
+/// A bar chart of "x classic" (log scale) for the first figure of every
+/// workload.
+pub fn svg(report: &Report) -> String {
+    let colours = [
+        (Variant::Upstream, "#9e9e9e"),
+        (Variant::Shim, "#1f77b4"),
+        (Variant::RingApi, "#2ca02c"),
+        (Variant::Ceiling, "#ff7f0e"),
+    ];
+    let mut rows: Vec<&Row> = Vec::new();
+    for r in &report.rows {
+        if !rows.iter().any(|x| x.workload == r.workload) {
+            rows.push(r);
+        }
+    }
+    let (left, bar, gap, width) = (420.0, 12.0, 14.0, 900.0);
+    let scale =
+        |ratio: f64| ((ratio.max(0.01).log10() + 2.0) / 5.0 * (width - left - 40.0)).max(0.0);
+    let mut body = String::new();
+    let mut y = 40.0;
+    for row in &rows {
+        let _ = writeln!(
+            body,
+            r#"<text x="{}" y="{}" text-anchor="end" font-size="11">{} ({})</text>"#,
+            left - 6.0,
+            y + bar,
+            xml(&row.workload),
+            xml(row.figure)
+        );
+        for (variant, colour) in colours {
+            let Some(c) = row.cells.iter().find(|c| c.variant == variant) else {
+                continue;
+            };
+            let Some(ratio) = c.vs_classic else { continue };
+            let _ = writeln!(
+                body,
+                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="10">{ratio:.2}x</text>"#,
+                scale(ratio),
+                left + scale(ratio) + 3.0,
+                y + bar - 2.0
+            );
+            y += bar + 2.0;
+        }
+        y += gap;
+    }
+    let one = left + scale(1.0);
+    let mut legend = String::new();
+    for (i, (variant, colour)) in colours.iter().enumerate() {
+        let x = 20.0 + i as f64 * 200.0;
+        let _ = write!(
+            legend,
+            r#"<rect x="{x}" y="{:.0}" width="10" height="10" fill="{colour}"/><text x="{}" y="{:.0}" font-size="11">{}</text>"#,
+            y + 10.0,
+            x + 14.0,
+            y + 19.0,
+            xml(variant.label())
+        );
+    }
+    format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{:.0}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="white"/>
+<text x="20" y="20" font-size="14">Each variant against our classic hypercall path (log scale; 1x at the line; latency rows: lower is better)</text>
+<line x1="{one:.1}" y1="30" x2="{one:.1}" y2="{:.0}" stroke="black" stroke-dasharray="3,3"/>
+{body}{legend}
+</svg>
+"#,
+        y + 40.0,
+        y
+    )
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Writes report.md, report.json and chart.svg into `dir`.
+pub fn write(report: &Report, dir: &Path) -> Result<(), BenchError> {
+    let err = |e: std::io::Error| BenchError::Report(format!("{}: {e}", dir.display()));
+    fs::create_dir_all(dir).map_err(err)?;
+    fs::write(dir.join("report.md"), markdown(report)).map_err(err)?;
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| BenchError::Report(format!("json: {e}")))?;
+    fs::write(dir.join("report.json"), json).map_err(err)?;
+    fs::write(dir.join("chart.svg"), svg(report)).map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! The variants measured side by side, and how each one is started.
+
+use std::path::PathBuf;
+
+/// One way of doing the work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Variant {
+    /// Upstream's `solo5-hvt` with a unikernel built by upstream's toolchain.
+    Upstream,
+    /// Our tender, classic hypercall path forced (`--classic`).
+    Classic,
+    /// Our tender, rings under the unchanged classic API (the sync shim).
+    Shim,
+    /// Our tender, the ring API used directly.
+    RingApi,
+    /// A host program doing the same tap or file work, no guest.
+    Ceiling,
+}
+
+impl Variant {
+    /// The label in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Upstream => "upstream hvt",
+            Self::Classic => "ours, classic",
+            Self::Shim => "ours, rings (sync shim)",
+            Self::RingApi => "ours, ring API",
+            Self::Ceiling => "host ceiling",
+        }
+    }
+
+    /// The `API` argument of the bench unikernel.
+    pub fn api(self) -> &'static str {
+        if self == Self::RingApi {
+            "ring"
+        } else {
+            "classic"
+        }
+    }
+}
+
+/// Where the tenders and the bench unikernels are.
+pub struct Binaries {
+    /// Our `solo5-hvt`.
+    pub ours: String,
+    /// The bench unikernel built with our bindings.
+    pub ours_kernel: PathBuf,
+    /// Upstream's `solo5-hvt` and the bench unikernel built by upstream.
+    pub upstream: Option<(String, PathBuf)>,
+}
+
+/// The harness's devices.
+pub struct Devices {
+    /// The tap the guest gets as `service0`.
+    pub tap: String,
+    /// The block file the guest gets as `storage`.
+    pub image: PathBuf,
+    /// Its sector size.
+    pub sector: u64,
+}
+
+impl Binaries {
+    /// The tender and its arguments running the bench unikernel with
+    /// `guest_args` under `variant` (None for the ceiling, or upstream
+    /// when it was not given).
+    pub fn command(
+        &self,
+        variant: Variant,
+        devices: &Devices,
+        guest_args: &[String],
+    ) -> Option<(String, Vec<String>)> {
+        let (tender, kernel) = match variant {
+            Variant::Upstream => {
+                let (t, k) = self.upstream.as_ref()?;
+                (t.clone(), k.clone())
+            }
+            Variant::Classic | Variant::Shim | Variant::RingApi => {
+                (self.ours.clone(), self.ours_kernel.clone())
+            }
+            Variant::Ceiling => return None,
+        };
+        let mut args = vec![
+            "--mem=64".to_string(),
+            format!("--net:service0={}", devices.tap),
+            format!("--block:storage={}", devices.image.display()),
+            format!("--block-sector-size:storage={}", devices.sector),
+        ];
+        if variant == Variant::Classic {
+            args.push("--classic".into());
+        }
+        args.push("--".into());
+        args.push(kernel.display().to_string());
+        args.extend(guest_args.iter().cloned());
+        Some((tender, args))
+    }
+}

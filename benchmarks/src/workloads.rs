@@ -1,0 +1,372 @@
+//! The workloads, each measured the same way for every variant.
+
+use std::time::Duration;
+
+use crate::ceiling;
+use crate::error::BenchError;
+use crate::guest_run::{Finished, GuestRun};
+use crate::netns::tap_rx_packets;
+use crate::traffic::{self, RoundTrips};
+use crate::variant::{Binaries, Devices, Variant};
+
+/// One workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Guest sends frames of this many bytes as fast as it can.
+    NetTx(usize),
+    /// The host injects 64-byte frames as fast as it can.
+    NetRx,
+    /// Host client, guest echo, one request in flight.
+    RequestResponse,
+    /// Block I/O: request size, random or sequential, write or read, and
+    /// the queue depth the ring API keeps (the blocking API always has 1).
+    Block {
+        /// Bytes per request.
+        size: usize,
+        /// Random offsets (else sequential).
+        random: bool,
+        /// Writes (else reads).
+        write: bool,
+        /// Requests in flight with the ring API.
+        ring_qd: usize,
+    },
+    /// Hello: exec to `solo5_app_main`, and to exit.
+    Startup,
+}
+
+/// Every workload, in report order.
+pub const ALL: [Workload; 9] = [
+    Workload::NetTx(64),
+    Workload::NetTx(1514),
+    Workload::NetRx,
+    Workload::RequestResponse,
+    Workload::Block {
+        size: 4096,
+        random: true,
+        write: false,
+        ring_qd: 32,
+    },
+    Workload::Block {
+        size: 4096,
+        random: true,
+        write: true,
+        ring_qd: 32,
+    },
+    Workload::Block {
+        size: 65536,
+        random: false,
+        write: false,
+        ring_qd: 8,
+    },
+    Workload::Block {
+        size: 65536,
+        random: false,
+        write: true,
+        ring_qd: 8,
+    },
+    Workload::Startup,
+];
+
+impl Workload {
+    /// The label in the report.
+    pub fn label(self) -> String {
+        match self {
+            Self::NetTx(size) => format!("net tx {size} B"),
+            Self::NetRx => "net rx 64 B".into(),
+            Self::RequestResponse => "net request/response".into(),
+            Self::Block {
+                size,
+                random,
+                write,
+                ring_qd,
+            } => format!(
+                "block {} KiB {} {} (QD1 blocking API; QD{ring_qd} ring API)",
+                size / 1024,
+                if random { "random" } else { "sequential" },
+                if write { "writes" } else { "reads" },
+            ),
+            Self::Startup => "start-up (hello)".into(),
+        }
+    }
+}
+
+/// One measured figure.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Figure {
+    /// What it is ("frames/s", "p99 us", ...).
+    pub name: &'static str,
+    /// Its value.
+    pub value: f64,
+    /// Whether more is better.
+    pub higher_is_better: bool,
+}
+
+fn more(name: &'static str, value: f64) -> Figure {
+    Figure {
+        name,
+        value,
+        higher_is_better: true,
+    }
+}
+
+fn less(name: &'static str, value: f64) -> Figure {
+    Figure {
+        name,
+        value,
+        higher_is_better: false,
+    }
+}
+
+/// One measurement's figures and the tender's peak RSS (KiB), if a tender ran.
+pub struct Measurement {
+    /// The figures.
+    pub figures: Vec<Figure>,
+    /// The tender's peak resident set.
+    pub max_rss_kib: Option<u64>,
+}
+
+/// What every measurement needs.
+pub struct Context {
+    /// Tenders and unikernels.
+    pub binaries: Binaries,
+    /// Tap and block file.
+    pub devices: Devices,
+    /// How long each measurement runs.
+    pub length: Duration,
+}
+
+fn per_second(count: u64, elapsed: Duration) -> f64 {
+    if elapsed.is_zero() {
+        0.0
+    } else {
+        count as f64 / elapsed.as_secs_f64()
+    }
+}
+
+fn latency_figures(rt: &RoundTrips) -> Vec<Figure> {
+    let us = |q: f64| rt.histogram.value_at_quantile(q) as f64 / 1000.0;
+    vec![
+        less("p50 us", us(0.5)),
+        less("p99 us", us(0.99)),
+        less("p99.9 us", us(0.999)),
+        less("max us", rt.histogram.max() as f64 / 1000.0),
+        more("transactions/s", per_second(rt.completed, rt.elapsed)),
+        less("lost requests", rt.lost as f64),
+    ]
+}
+
+impl Context {
+    fn start(&self, variant: Variant, args: &[String]) -> Option<Result<GuestRun, BenchError>> {
+        let (tender, argv) = self.binaries.command(variant, &self.devices, args)?;
+        Some(GuestRun::start(&tender, &argv))
+    }
+
+    fn limit(&self) -> Duration {
+        self.length * 4 + Duration::from_secs(20)
+    }
+
+    fn ms(&self) -> String {
+        self.length.as_millis().to_string()
+    }
+
+    /// Measures `workload` under `variant`; None where it does not apply.
+    pub fn measure(
+        &self,
+        workload: Workload,
+        variant: Variant,
+    ) -> Result<Option<Measurement>, BenchError> {
+        match workload {
+            Workload::NetTx(size) => self.net_tx(variant, size),
+            Workload::NetRx => self.net_rx(variant),
+            Workload::RequestResponse => self.request_response(variant),
+            Workload::Block {
+                size,
+                random,
+                write,
+                ring_qd,
+            } => self.block(variant, size, random, write, ring_qd),
+            Workload::Startup => self.startup(variant),
+        }
+    }
+
+    fn guest(
+        &self,
+        variant: Variant,
+        args: &[String],
+        during: impl FnOnce() -> Result<(), BenchError>,
+    ) -> Option<Result<Finished, BenchError>> {
+        let run = self.start(variant, args)?;
+        Some(run.and_then(|mut run| {
+            run.wait_ready(Duration::from_secs(30))?;
+            during()?;
+            run.finish(self.limit())
+        }))
+    }
+
+    fn net_tx(&self, variant: Variant, size: usize) -> Result<Option<Measurement>, BenchError> {
+        let tap = &self.devices.tap;
+        let before = tap_rx_packets(tap)?;
+        let gbits = |pps: f64| pps * size as f64 * 8.0 / 1e9;
+        if variant == Variant::Ceiling {
+            let (sent, elapsed) = ceiling::tx(tap, size, self.length)?;
+            let pps = per_second(sent, elapsed);
+            return Ok(Some(Measurement {
+                figures: vec![more("frames/s", pps), more("Gbit/s", gbits(pps))],
+                max_rss_kib: None,
+            }));
+        }
+        let args = ["tx", variant.api(), &self.ms(), &size.to_string()].map(String::from);
+        let Some(done) = self.guest(variant, &args, || Ok(())) else {
+            return Ok(None);
+        };
+        let done = done?;
+        let (sent, ns) = done.result("sent")?;
+        let counted = tap_rx_packets(tap)? - before;
+        if counted != sent {
+            return Err(BenchError::Run(format!(
+                "{}: the guest sent {sent} frames, the tap counted {counted}",
+                variant.label()
+            )));
+        }
+        let pps = per_second(counted, Duration::from_nanos(ns));
+        Ok(Some(Measurement {
+            figures: vec![more("frames/s", pps), more("Gbit/s", gbits(pps))],
+            max_rss_kib: Some(done.max_rss_kib),
+        }))
+    }
+
+    fn net_rx(&self, variant: Variant) -> Result<Option<Measurement>, BenchError> {
+        let tap = &self.devices.tap;
+        let figures = |received: u64, injected: u64, span: Duration| {
+            vec![
+                more("frames/s", per_second(received, span)),
+                less(
+                    "dropped %",
+                    100.0 * injected.saturating_sub(received) as f64 / injected.max(1) as f64,
+                ),
+            ]
+        };
+        if variant == Variant::Ceiling {
+            let (received, injected, span) = ceiling::rx(tap, self.length)?;
+            return Ok(Some(Measurement {
+                figures: figures(received, injected, span),
+                max_rss_kib: None,
+            }));
+        }
+        let limit = (self.length * 2 + Duration::from_secs(5)).as_millis();
+        let args = ["rx", variant.api(), &limit.to_string()].map(String::from);
+        let mut injected = 0;
+        let Some(done) = self.guest(variant, &args, || {
+            injected = traffic::inject(tap, self.length)?;
+            traffic::send_end_marker(tap)
+        }) else {
+            return Ok(None);
+        };
+        let done = done?;
+        let (received, ns) = done.result("received")?;
+        Ok(Some(Measurement {
+            figures: figures(received, injected, Duration::from_nanos(ns)),
+            max_rss_kib: Some(done.max_rss_kib),
+        }))
+    }
+
+    fn request_response(&self, variant: Variant) -> Result<Option<Measurement>, BenchError> {
+        let tap = &self.devices.tap;
+        if variant == Variant::Ceiling {
+            let rt = ceiling::request_response(tap, self.length)?;
+            return Ok(Some(Measurement {
+                figures: latency_figures(&rt),
+                max_rss_kib: None,
+            }));
+        }
+        let args = ["echo", variant.api(), "5000"].map(String::from);
+        let mut trips = None;
+        let Some(done) = self.guest(variant, &args, || {
+            trips = Some(traffic::request_response(tap, self.length)?);
+            traffic::send_end_marker(tap)
+        }) else {
+            return Ok(None);
+        };
+        let done = done?;
+        let rt = trips.ok_or_else(|| BenchError::Run("no round trips".into()))?;
+        Ok(Some(Measurement {
+            figures: latency_figures(&rt),
+            max_rss_kib: Some(done.max_rss_kib),
+        }))
+    }
+
+    fn block(
+        &self,
+        variant: Variant,
+        size: usize,
+        random: bool,
+        write: bool,
+        ring_qd: usize,
+    ) -> Result<Option<Measurement>, BenchError> {
+        let figures = |ops: u64, elapsed: Duration| {
+            let iops = per_second(ops, elapsed);
+            vec![more("IOPS", iops), more("MB/s", iops * size as f64 / 1e6)]
+        };
+        if variant == Variant::Ceiling {
+            let (ops, elapsed) = ceiling::block(
+                &self.devices.image,
+                ring_qd,
+                random,
+                write,
+                size,
+                self.length,
+            )?;
+            return Ok(Some(Measurement {
+                figures: figures(ops, elapsed),
+                max_rss_kib: None,
+            }));
+        }
+        let qd = if variant == Variant::RingApi {
+            ring_qd
+        } else {
+            1
+        };
+        let args = [
+            "blk",
+            variant.api(),
+            &qd.to_string(),
+            &self.ms(),
+            if random { "rand" } else { "seq" },
+            if write { "write" } else { "read" },
+            &size.to_string(),
+        ]
+        .map(String::from);
+        let Some(done) = self.guest(variant, &args, || Ok(())) else {
+            return Ok(None);
+        };
+        let done = done?;
+        let (ops, ns) = done.result("ops")?;
+        Ok(Some(Measurement {
+            figures: figures(ops, Duration::from_nanos(ns)),
+            max_rss_kib: Some(done.max_rss_kib),
+        }))
+    }
+
+    fn startup(&self, variant: Variant) -> Result<Option<Measurement>, BenchError> {
+        if matches!(variant, Variant::Ceiling | Variant::RingApi) {
+            return Ok(None);
+        }
+        let Some(run) = self.start(variant, &["hello".to_string()]) else {
+            return Ok(None);
+        };
+        let run = run?;
+        let started_wall = run.started_wall_ns;
+        let done = run.finish(self.limit())?;
+        let (wall, _) = done.result("wall")?;
+        Ok(Some(Measurement {
+            figures: vec![
+                less(
+                    "exec to main ms",
+                    wall.saturating_sub(started_wall) as f64 / 1e6,
+                ),
+                less("exec to exit ms", done.elapsed.as_secs_f64() * 1e3),
+            ],
+            max_rss_kib: Some(done.max_rss_kib),
+        }))
+    }
+}
