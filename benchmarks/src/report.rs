@@ -144,6 +144,7 @@ pub fn markdown(report: &Report) -> String {
             if c.met { "yes" } else { "**no**" }
         );
     }
+    summary(report, &mut out);
     let mut workload = String::new();
     for row in &report.rows {
         if row.workload != workload {
@@ -180,6 +181,43 @@ pub fn markdown(report: &Report) -> String {
         }
     }
     out
+}
+
+/// One line per workload (its first figure): each variant's median, and
+/// its ratio against classic.
+fn summary(report: &Report, out: &mut String) {
+    let _ = write!(
+        out,
+        "\n## Summary (medians; ratio against ours, classic)\n\n| workload | figure |"
+    );
+    for v in &report.variants {
+        let _ = write!(out, " {} |", v.label());
+    }
+    let _ = write!(out, "\n| --- | --- |");
+    for _ in &report.variants {
+        let _ = write!(out, " --- |");
+    }
+    let _ = writeln!(out);
+    let mut seen: Vec<&str> = Vec::new();
+    for row in &report.rows {
+        if seen.contains(&row.workload.as_str()) {
+            continue;
+        }
+        seen.push(&row.workload);
+        let _ = write!(out, "| {} | {} |", row.workload, row.figure);
+        for v in &report.variants {
+            let text =
+                row.cells
+                    .iter()
+                    .find(|c| c.variant == *v)
+                    .map_or(String::new(), |c| match c.vs_classic {
+                        Some(r) => format!("{} ({r:.2}x)", number(c.median)),
+                        None => number(c.median),
+                    });
+            let _ = write!(out, " {text} |");
+        }
+        let _ = writeln!(out);
+    }
 }
 
 /// A bar chart of "x classic" (log scale) for the first figure of every

@@ -1,6 +1,20 @@
 //! SIGINT and SIGTERM end the tender with upstream's message and status 1.
 
 use std::io;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use crate::rings::engine::IORING_UNREGISTER_FILES;
+
+/// The rings' io_uring instance, whose registered files the handler drops
+/// before exiting (-1: none).
+static URING_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// Makes the handlers drop the registered files of io_uring `fd` before the
+/// tender exits: left to the ring's asynchronous teardown, a tap stays
+/// attached for a moment after the tender is gone (`docs/ring-abi.md` §6).
+pub fn release_uring_files_on_signal(fd: i32) {
+    URING_FD.store(fd, Ordering::SeqCst);
+}
 
 const PREFIX: &[u8] = b"solo5-hvt: Exiting on signal ";
 
@@ -23,9 +37,20 @@ extern "C" fn on_signal(signal: libc::c_int) {
     len += buf.len() - i;
     line[len] = b'\n';
     len += 1;
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; `line` is a local buffer.
+    let uring = URING_FD.load(Ordering::SeqCst);
+    // SAFETY: write(2), io_uring_register(2) and _exit(2) are plain system
+    // calls, async-signal-safe; `line` is a local buffer.
     unsafe {
         libc::write(2, line.as_ptr() as *const libc::c_void, len);
+        if uring >= 0 {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                uring,
+                IORING_UNREGISTER_FILES,
+                std::ptr::null::<libc::c_void>(),
+                0,
+            );
+        }
         libc::_exit(1);
     }
 }

@@ -369,6 +369,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         fds.doorbells.extend(&ring_fds.eventfds);
         fds.epolls.push(ring_fds.epoll);
         fds.urings.extend(ring_fds.uring);
+        if let Some(uring) = ring_fds.uring {
+            signals::release_uring_files_on_signal(uring);
+        }
     }
     for (index, dev) in att.devices.iter().enumerate() {
         match dev {

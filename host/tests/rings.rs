@@ -366,8 +366,9 @@ fn rx_lossy_drop_counter() {
     }
 }
 
-/// A tap is free again as soon as the tender exits (io_uring's registered
-/// files are dropped before exit), so a guest restarted at once attaches it.
+/// A tap is free again as soon as the tender exits, normally or on a
+/// signal (io_uring's registered files are dropped before exit), so a guest
+/// restarted at once attaches it.
 #[test]
 fn tap_free_at_once_after_exit() {
     let ns = NetNs::new();
@@ -396,6 +397,30 @@ fn tap_free_at_once_after_exit() {
             .spawn()
             .unwrap();
         wait(child, Duration::from_secs(20)).assert_success();
+    }
+    // Ended by SIGTERM while it waits for frames: upstream's message and
+    // status, and the tap is free at once all the same.
+    for _ in 0..3 {
+        let image = dir.zero_file("storage-term.img", 1 << 20);
+        let block = format!("--block:storage={}", image.display());
+        let (child, _log) = start_in_ns(
+            &ns,
+            &[
+                "--engine=uring",
+                "--mem=16",
+                "--net:service0=tap0",
+                &block,
+                "--",
+                path.to_str().unwrap(),
+                "rx",
+            ],
+            &dir,
+            "Ready",
+        );
+        // SAFETY: kill(2) of our own child.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+        let out = wait(child, Duration::from_secs(10));
+        out.assert_error_line("Exiting on signal 15");
     }
 }
 
