@@ -89,16 +89,23 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
 }
 
 fn make_image(path: &std::path::Path) -> Result<(), BenchError> {
-    let mut data = vec![0u8; IMAGE_BYTES];
-    let mut x = 0x2545_f491_4f6c_dd1du64;
-    for chunk in data.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        chunk.copy_from_slice(&x.to_le_bytes());
-    }
     let err = |e: std::io::Error| BenchError::Setup(format!("{}: {e}", path.display()));
-    fs::write(path, data).map_err(err)?;
+    // Written 1 MiB at a time: the harness's peak RSS must stay small, for
+    // a child started by vfork reports the parent's peak as its own.
+    let mut out = std::io::BufWriter::new(fs::File::create(path).map_err(err)?);
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..IMAGE_BYTES / chunk.len() {
+        for word in chunk.chunks_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        out.write_all(&chunk).map_err(err)?;
+    }
+    out.flush().map_err(err)?;
+    drop(out);
     // Written sequentially, the file sits in the page cache in large
     // folios, where one 4 KiB write dirties up to megabytes
     // (../shared/limits.md §3). Evict it and read it back 4 KiB at a time
