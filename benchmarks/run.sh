@@ -5,10 +5,11 @@
 # variant (interleaved, repeated), and writes benchmarks/results/report.md,
 # report.json and chart.svg.
 #
-#   benchmarks/run.sh [--quick] [--runs N] [--length-ms MS] [--out DIR]
+#   benchmarks/run.sh [--quick] [--runs N] [--length-ms MS] [--out DIR] [--only TEXT]
 #
 # --quick: 5 runs of 200 ms per measurement (about a minute of measuring);
-# default: 5 runs of 1500 ms (about six minutes). Needs root and /dev/kvm.
+# default: 5 runs of 1500 ms (about ten minutes). --only runs the workloads
+# whose name contains TEXT (e.g. "net rx"). Needs root and /dev/kvm.
 #
 # Upstream Solo5 rows: set RINGTENDER_UPSTREAM_HVT to upstream's solo5-hvt
 # (default: a solo5-hvt on PATH that is not ours) and
@@ -23,12 +24,14 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 runs=5
 length=1500
 out="$here/results"
+only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) length=200 ;;
         --runs) runs=$2; shift ;;
         --length-ms) length=$2; shift ;;
         --out) out=$2; shift ;;
+        --only) only=(--only "$2"); shift ;;
         *) echo "run.sh: unknown option $1" >&2; exit 1 ;;
     esac
     shift
@@ -66,4 +69,4 @@ fi
 
 echo "== measuring: $runs runs, $length ms per measurement" >&2
 "$target/release/ringtender-bench" --ours "$target/release/solo5-hvt" --kernel "$build/bench.hvt" \
-    "${upstream[@]}" --runs "$runs" --length-ms "$length" --out "$out"
+    "${upstream[@]}" "${only[@]}" --runs "$runs" --length-ms "$length" --out "$out"

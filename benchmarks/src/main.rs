@@ -3,7 +3,7 @@
 //!
 //! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt
 //!        [--upstream-tender TENDER --upstream-kernel BENCH.hvt]
-//!        [--runs N] [--length-ms MS] [--out DIR]
+//!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT]
 
 mod ceiling;
 mod error;
@@ -39,6 +39,7 @@ struct Options {
     runs: usize,
     length: Duration,
     out: PathBuf,
+    only: Option<String>,
 }
 
 fn parse(args: &[String]) -> Result<Options, BenchError> {
@@ -85,6 +86,7 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
                 .cloned()
                 .unwrap_or_else(|| "results".into()),
         ),
+        only: map.get("--only").cloned(),
     })
 }
 
@@ -163,16 +165,28 @@ fn run(options: Options) -> Result<Report, BenchError> {
         },
         length: options.length,
     };
+    let selected: Vec<workloads::Workload> = workloads::ALL
+        .into_iter()
+        .filter(|w| {
+            options
+                .only
+                .as_ref()
+                .is_none_or(|t| w.label().contains(t.as_str()))
+        })
+        .collect();
+    if selected.is_empty() {
+        return Err(BenchError::Setup("--only matches no workload".into()));
+    }
     let mut samples = Vec::new();
     let mut failures = Vec::new();
-    let total = options.runs * workloads::ALL.len();
+    let total = options.runs * selected.len();
     for run in 0..options.runs {
         let mut peak_rss: BTreeMap<usize, u64> = BTreeMap::new();
-        for (w, &workload) in workloads::ALL.iter().enumerate() {
+        for (w, &workload) in selected.iter().enumerate() {
             let label = workload.label();
             eprint!(
                 "[{:>3}/{total}] run {}: {label}:",
-                run * workloads::ALL.len() + w + 1,
+                run * selected.len() + w + 1,
                 run + 1
             );
             for (vi, &variant) in variants.iter().enumerate() {

@@ -19,7 +19,8 @@ impl PortableEngine {
         }
     }
 
-    fn one(&self, ram: &GuestRam, op: &IoOp) -> Result<i64, TenderError> {
+    /// Runs one operation; its result (bytes or `-errno`).
+    pub fn one(&self, ram: &GuestRam, op: &IoOp) -> Result<i64, TenderError> {
         let fd = self.files[op.file as usize];
         let len = u64::from(op.len);
         let outcome = match (op.kind, op.offset) {
