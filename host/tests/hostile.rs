@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::time::Duration;
 
-use common::{start_in_ns, unikernel, wait, NetNs, TempDir};
+use common::{start_with_devices, wait};
 
 /// How the tender treated one attack.
 #[derive(Debug, PartialEq, Eq)]
@@ -23,28 +23,9 @@ enum Verdict {
 /// Runs the hostile guest with `attack` on `engine`; returns the verdict,
 /// the guest's stdout and the block file's bytes afterwards.
 fn attack(engine: &str, attack: &str) -> (Verdict, String, Vec<u8>) {
-    let ns = NetNs::new();
-    ns.add_tap("tap0", None, 1500);
-    let dir = TempDir::new();
-    let image = dir.zero_file("storage.img", 1 << 20);
-    let path = unikernel("hostile");
-    let block = format!("--block:storage={}", image.display());
-    let (child, log) = start_in_ns(
-        &ns,
-        &[
-            engine,
-            "--mem=16",
-            "--net:service0=tap0",
-            &block,
-            "--",
-            path.to_str().unwrap(),
-            attack,
-        ],
-        &dir,
-        "Ready",
-    );
+    let (child, guest) = start_with_devices(&[engine], "hostile", &[attack]);
     let out = wait(child, Duration::from_secs(20));
-    let stdout = fs::read_to_string(&log).unwrap();
+    let stdout = fs::read_to_string(&guest.log).unwrap();
     assert_eq!(
         out.signal, None,
         "{attack}: the tender died of a signal: {out:#?}"
@@ -61,7 +42,7 @@ fn attack(engine: &str, attack: &str) -> (Verdict, String, Vec<u8>) {
         }
         _ => panic!("{attack}: {out:#?}\n{stdout}"),
     };
-    (verdict, stdout, fs::read(&image).unwrap())
+    (verdict, stdout, fs::read(&guest.image).unwrap())
 }
 
 const CHANNEL_ATTACKS: [&str; 11] = [

@@ -73,7 +73,6 @@ fn seq_frame(seq: u64) -> Vec<u8> {
 fn rx_integrity(engine: &str) {
     let ns = NetNs::new();
     ns.add_tap("tap0", None, 1500);
-    ns.exec(&["ip", "link", "set", "tap0", "txqueuelen", "10000"]);
     let dir = TempDir::new();
     let path = unikernel("netseq");
     let (child, log) = start_in_ns(
@@ -204,30 +203,15 @@ fn file_digest(image: &std::path::Path, block_size: usize) -> u64 {
     digest
 }
 
-/// Runs the ringapi guest with `args` in a fresh namespace with one tap and
-/// a fresh 1 MiB file; returns its stdout, the namespace and the file.
-fn run_ringapi(engine: &str, args: &[&str]) -> (String, NetNs, TempDir) {
-    let ns = NetNs::new();
-    ns.add_tap("tap0", None, 1500);
-    let dir = TempDir::new();
-    let image = dir.zero_file("storage.img", 1 << 20);
-    let path = unikernel("ringapi");
-    let block = format!("--block:storage={}", image.display());
-    let mut full = vec![
-        engine,
-        "--mem=16",
-        "--net:service0=tap0",
-        &block,
-        "--",
-        path.to_str().unwrap(),
-    ];
-    full.extend_from_slice(args);
-    let (child, log) = start_in_ns(&ns, &full, &dir, "Ready");
+/// Runs the ringapi guest with `args` on `engine` until it exits; returns
+/// its stdout and what it ran with.
+fn run_ringapi(engine: &str, args: &[&str]) -> (String, common::GuestDevices) {
+    let (child, guest) = common::start_with_devices(&[engine], "ringapi", args);
     let out = wait(child, Duration::from_secs(60));
-    let stdout = fs::read_to_string(&log).unwrap();
+    let stdout = fs::read_to_string(&guest.log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(stdout.contains("SUCCESS"), "{stdout}");
-    (stdout, ns, dir)
+    (stdout, guest)
 }
 
 fn printed_digest(stdout: &str) -> u64 {
@@ -244,9 +228,9 @@ fn printed_digest(stdout: &str) -> u64 {
 /// acknowledged write on the file afterwards.
 fn block_random(engine: &str) {
     for qd in ["1", "64"] {
-        let (stdout, _ns, dir) = run_ringapi(engine, &["block", qd, "20000", "42"]);
+        let (stdout, guest) = run_ringapi(engine, &["block", qd, "20000", "42"]);
         assert!(stdout.contains("ops 20000 "), "{stdout}");
-        let digest = file_digest(&dir.join("storage.img"), 512);
+        let digest = file_digest(&guest.image, 512);
         assert_eq!(digest, printed_digest(&stdout), "{engine} qd {qd}");
     }
 }
@@ -264,10 +248,14 @@ fn block_random_qd1_qd64_portable() {
 /// Net and block at once: frames in batches through the ring API while
 /// block requests run at queue depth 32.
 fn net_and_block(engine: &str) {
-    let (stdout, ns, dir) = run_ringapi(engine, &["mixed", "200000", "20000", "7"]);
+    let (stdout, guest) = run_ringapi(engine, &["mixed", "200000", "20000", "7"]);
     assert!(stdout.contains("frames 200000"), "{stdout}");
-    assert_eq!(counter(&ns, "tap0", "rx_packets"), 200_000, "{stdout}");
-    let digest = file_digest(&dir.join("storage.img"), 512);
+    assert_eq!(
+        counter(&guest.ns, "tap0", "rx_packets"),
+        200_000,
+        "{stdout}"
+    );
+    let digest = file_digest(&guest.image, 512);
     assert_eq!(digest, printed_digest(&stdout), "{engine}");
 }
 
@@ -285,47 +273,28 @@ fn net_and_block_at_once_portable() {
 /// by a guest that spins `delay_ns` per frame; returns what the guest
 /// reported as (received, gaps, dropped).
 fn ring_rx(options: &[&str], frames: u64, delay_ns: &str) -> (u64, u64, u64) {
-    let ns = NetNs::new();
-    // No frames of the kernel's own (IPv6 neighbour discovery) in the counts.
-    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
-    ns.add_tap("tap0", None, 1500);
-    ns.exec(&["ip", "link", "set", "tap0", "txqueuelen", "10000"]);
-    let dir = TempDir::new();
-    let image = dir.zero_file("storage.img", 1 << 20);
-    let path = unikernel("ringapi");
-    let block = format!("--block:storage={}", image.display());
-    let mut args = options.to_vec();
-    args.extend_from_slice(&[
-        "--mem=16",
-        "--net:service0=tap0",
-        &block,
-        "--",
-        path.to_str().unwrap(),
-        "rx",
-        delay_ns,
-    ]);
-    let (child, log) = start_in_ns(&ns, &args, &dir, "Ready");
-    common::inject_frames(&ns, "tap0", frames, 4096, seq_frame)
+    let (mut child, guest) = common::start_with_devices(options, "ringapi", &["rx", delay_ns]);
+    let ns = &guest.ns;
+    common::inject_frames(ns, "tap0", frames, 4096, seq_frame)
         .join()
         .unwrap();
-    let tap_dropped = counter(&ns, "tap0", "tx_dropped");
+    let tap_dropped = counter(ns, "tap0", "tx_dropped");
     // Let the guest drain its ring so the end marker finds room (in lossy
     // mode a marker meeting a full ring is dropped: then send another).
     std::thread::sleep(Duration::from_millis(200));
-    let mut child = child;
     let start = std::time::Instant::now();
     while child.try_wait().unwrap().is_none() {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "guest never saw the end marker"
         );
-        common::inject_frames(&ns, "tap0", 1, 1, |_| seq_frame(u64::MAX))
+        common::inject_frames(ns, "tap0", 1, 1, |_| seq_frame(u64::MAX))
             .join()
             .unwrap();
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = wait(child, Duration::from_secs(5));
-    let stdout = fs::read_to_string(&log).unwrap();
+    let stdout = fs::read_to_string(&guest.log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert_eq!(tap_dropped, 0, "{stdout}");
     let line = stdout
@@ -430,7 +399,6 @@ fn tap_free_at_once_after_exit() {
 #[test]
 fn upstream_net_ring_spoken_by_a_guest() {
     let ns = NetNs::new();
-    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
     ns.add_tap("tap0", None, 1500);
     let dir = TempDir::new();
     let path = unikernel("net637");

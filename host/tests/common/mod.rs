@@ -167,11 +167,13 @@ pub struct NetNs {
 }
 
 impl NetNs {
-    /// Creates the namespace with loopback up.
+    /// Creates the namespace with loopback up and without IPv6, so the
+    /// kernel sends no frames of its own through the taps.
     pub fn new() -> Self {
         let name = unique("rt");
         sh(&["ip", "netns", "add", &name]);
         let ns = Self { name };
+        ns.exec(&["sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1"]);
         ns.exec(&["ip", "link", "set", "lo", "up"]);
         ns
     }
@@ -190,10 +192,12 @@ impl NetNs {
         cmd
     }
 
-    /// Creates tap `name`, up, with `addr` (CIDR) if given and `mtu`.
+    /// Creates tap `name`, up, with `addr` (CIDR) if given, `mtu`, and a
+    /// queue of 10,000 frames (room for the injectors' windows).
     pub fn add_tap(&self, name: &str, addr: Option<&str>, mtu: u32) {
         self.exec(&["ip", "tuntap", "add", name, "mode", "tap"]);
         self.exec(&["ip", "link", "set", name, "mtu", &mtu.to_string()]);
+        self.exec(&["ip", "link", "set", name, "txqueuelen", "10000"]);
         if let Some(addr) = addr {
             self.exec(&["ip", "addr", "add", addr, "dev", name]);
         }
@@ -232,6 +236,54 @@ pub fn start_in_ns(ns: &NetNs, args: &[&str], dir: &TempDir, ready: &str) -> (Ch
         .unwrap();
     wait_for_text(&log, ready);
     (child, log)
+}
+
+/// What a guest started by [`start_with_devices`] runs with: a namespace
+/// of its own with tap `tap0` as `service0`, a fresh 1 MiB zero file as
+/// `storage`, and its stdout.
+pub struct GuestDevices {
+    /// The guest's stdout.
+    pub log: PathBuf,
+    /// The block file.
+    pub image: PathBuf,
+    /// The namespace (removed on drop).
+    pub ns: NetNs,
+    /// Holds the file and the log.
+    pub dir: TempDir,
+}
+
+/// Starts unikernel `kernel` with `guest_args` and the tender `options`
+/// (`--mem=16` and the two devices added); returns once it printed "Ready".
+pub fn start_with_devices(
+    options: &[&str],
+    kernel: &str,
+    guest_args: &[&str],
+) -> (Child, GuestDevices) {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let path = unikernel(kernel);
+    let block = format!("--block:storage={}", image.display());
+    let mut args = options.to_vec();
+    args.extend_from_slice(&[
+        "--mem=16",
+        "--net:service0=tap0",
+        &block,
+        "--",
+        path.to_str().unwrap(),
+    ]);
+    args.extend_from_slice(guest_args);
+    let (child, log) = start_in_ns(&ns, &args, &dir, "Ready");
+    (
+        child,
+        GuestDevices {
+            log,
+            image,
+            ns,
+            dir,
+        },
+    )
 }
 
 /// Polls `path` until it contains `text` (at most 10 s).

@@ -29,6 +29,17 @@ static inline void put_u64(uint64_t v)
     puts(&buf[i]);
 }
 
+/* Parses a decimal number after any spaces; returns where it stopped. */
+static inline const char *t_parse_u64(const char *p, uint64_t *v)
+{
+    while (*p == ' ')
+        p++;
+    *v = 0;
+    while (*p >= '0' && *p <= '9')
+        *v = *v * 10 + (uint64_t)(*p++ - '0');
+    return p;
+}
+
 static inline int t_streq(const char *a, const char *b)
 {
     while (*a && *a == *b) {

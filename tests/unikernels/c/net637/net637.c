@@ -63,16 +63,6 @@ static void put(struct entry e)
     submit();
 }
 
-static uint64_t parse_u64(const char *p)
-{
-    uint64_t v = 0;
-    while (*p == ' ')
-        p++;
-    while (*p >= '0' && *p <= '9')
-        v = v * 10 + (uint64_t)(*p++ - '0');
-    return v;
-}
-
 int solo5_app_main(const struct solo5_start_info *si)
 {
     solo5_handle_t h;
@@ -92,7 +82,8 @@ int solo5_app_main(const struct solo5_start_info *si)
     while (*p == ' ')
         p++;
     if (p[0] == 't') {
-        uint64_t n = parse_u64(p + 2);
+        uint64_t n;
+        t_parse_u64(p + 2, &n);
         for (uint64_t seq = 0; seq < n; seq++) {
             uint8_t *f = tx_bufs[ring->ent_tail & (RING_SIZE - 1)];
             memset(f, 0xff, 6);

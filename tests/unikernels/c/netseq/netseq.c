@@ -11,16 +11,6 @@ TEST_LIBC_IMPL
 
 static uint8_t frame[16384];
 
-static const char *parse_u64(const char *p, uint64_t *v)
-{
-    while (*p == ' ')
-        p++;
-    *v = 0;
-    while (*p >= '0' && *p <= '9')
-        *v = *v * 10 + (uint64_t)(*p++ - '0');
-    return p;
-}
-
 static void put_seq(uint8_t *f, uint64_t seq)
 {
     for (int i = 0; i < 8; i++)
@@ -46,9 +36,9 @@ int solo5_app_main(const struct solo5_start_info *si)
         p++;
     int tx = p[0] == 't';
     uint64_t n = 0, size = 64;
-    p = parse_u64(p + 2, &n);
+    p = t_parse_u64(p + 2, &n);
     if (*p)
-        parse_u64(p, &size);
+        t_parse_u64(p, &size);
     if (size < 22 || size > ni.mtu + SOLO5_NET_HLEN)
         return SOLO5_EXIT_FAILURE;
     puts("Ready\n");

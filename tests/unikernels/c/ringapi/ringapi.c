@@ -86,16 +86,6 @@ static void fail(const char *what, uint64_t n)
     solo5_exit(SOLO5_EXIT_FAILURE);
 }
 
-static const char *parse_u64(const char *p, uint64_t *v)
-{
-    while (*p == ' ')
-        p++;
-    *v = 0;
-    while (*p >= '0' && *p <= '9')
-        *v = *v * 10 + (uint64_t)(*p++ - '0');
-    return p;
-}
-
 /* Submits one random request into free slot s; 0 if none could be chosen now. */
 static int submit_one(int s, uint64_t *flushes)
 {
@@ -278,15 +268,15 @@ int solo5_app_main(const struct solo5_start_info *si)
     uint64_t qd = 32, ops = 0, frames = 0, delay = 0;
     int mode = p[0];
     if (mode == 'b') {
-        p = parse_u64(p + 5, &qd);
-        p = parse_u64(p, &ops);
-        parse_u64(p, &rng_state);
+        p = t_parse_u64(p + 5, &qd);
+        p = t_parse_u64(p, &ops);
+        t_parse_u64(p, &rng_state);
     } else if (mode == 'm') {
-        p = parse_u64(p + 5, &frames);
-        p = parse_u64(p, &ops);
-        parse_u64(p, &rng_state);
+        p = t_parse_u64(p + 5, &frames);
+        p = t_parse_u64(p, &ops);
+        t_parse_u64(p, &rng_state);
     } else if (mode == 'r') {
-        parse_u64(p + 2, &delay);
+        t_parse_u64(p + 2, &delay);
     } else {
         fail("unknown mode", 0);
     }
