@@ -20,27 +20,32 @@ fn counter(ns: &NetNs, tap: &str, name: &str) -> u64 {
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
-/// The guest sends a million sequence-numbered frames; every one reaches the
-/// tap (the tap's own counter), none dropped by the ring.
-fn tx_integrity(engine: &str) {
+/// Starts the netseq guest with `args` on `engine` in a namespace of its
+/// own with tap `tap0`, once it printed "Ready".
+fn start_netseq(
+    engine: &str,
+    args: &[&str],
+) -> (std::process::Child, std::path::PathBuf, NetNs, TempDir) {
     let ns = NetNs::new();
     ns.add_tap("tap0", None, 1500);
     let dir = TempDir::new();
     let path = unikernel("netseq");
-    let (child, log) = start_in_ns(
-        &ns,
-        &[
-            engine,
-            "--mem=16",
-            "--net:service0=tap0",
-            "--",
-            path.to_str().unwrap(),
-            "tx",
-            &FRAMES.to_string(),
-        ],
-        &dir,
-        "Ready",
-    );
+    let mut full = vec![
+        engine,
+        "--mem=16",
+        "--net:service0=tap0",
+        "--",
+        path.to_str().unwrap(),
+    ];
+    full.extend_from_slice(args);
+    let (child, log) = start_in_ns(&ns, &full, &dir, "Ready");
+    (child, log, ns, dir)
+}
+
+/// The guest sends a million sequence-numbered frames; every one reaches the
+/// tap (the tap's own counter), none dropped by the ring.
+fn tx_integrity(engine: &str) {
+    let (child, log, ns, _dir) = start_netseq(engine, &["tx", &FRAMES.to_string()]);
     let out = wait(child, Duration::from_secs(60));
     let stdout = fs::read_to_string(&log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
@@ -71,23 +76,7 @@ fn seq_frame(seq: u64) -> Vec<u8> {
 /// A million sequence-numbered frames injected into the tap reach the
 /// guest, every one, in order, none twice.
 fn rx_integrity(engine: &str) {
-    let ns = NetNs::new();
-    ns.add_tap("tap0", None, 1500);
-    let dir = TempDir::new();
-    let path = unikernel("netseq");
-    let (child, log) = start_in_ns(
-        &ns,
-        &[
-            engine,
-            "--mem=16",
-            "--net:service0=tap0",
-            "--",
-            path.to_str().unwrap(),
-            "rx",
-        ],
-        &dir,
-        "Ready",
-    );
+    let (child, log, ns, _dir) = start_netseq(engine, &["rx"]);
     let injector = common::inject_frames(&ns, "tap0", FRAMES, 4096, seq_frame);
     injector.join().unwrap();
     let tap_dropped = counter(&ns, "tap0", "tx_dropped");
