@@ -30,6 +30,7 @@ pub struct NetRings {
 
 /// One block device's channels.
 pub struct BlockRings {
+    handle: u64,
     area: u64,
     requests: Writer<RawRegion>,
     responses: Reader<RawRegion>,
@@ -196,6 +197,7 @@ pub fn init() -> bool {
                     continue;
                 };
                 DeviceRings::Block(BlockRings {
+                    handle: handle as u64,
                     area: e.area,
                     requests,
                     responses,
@@ -353,6 +355,8 @@ impl BlockRings {
             }
         }
         store(self.area + AREA_GUEST_READ_COUNTER, self.responses.rc());
+        // A worker that found our response ring full sleeps until we reap.
+        kick_if_sleeping(self.area, self.handle);
         Some(bytemuck::pod_read_unaligned(&raw))
     }
 }

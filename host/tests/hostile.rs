@@ -1,124 +1,468 @@
-//! A guest that attacks its own rings (`tests/unikernels/c/hostile`): the
-//! tender never crashes or hangs, and either keeps serving the guest or
-//! stops it with exit status 1 and one clear line; bad block requests are
-//! refused and never touch memory outside what the guest may access, or
-//! the file.
+//! Hostile guests: the `hostile` test unikernel scribbles over its own ring
+//! memory (channel headers, counters, element lengths, block request
+//! fields, host-owned words, the ring directory) and then does I/O. For
+//! every scenario and both I/O engines the tender must end within a time
+//! limit, without a signal, and either keep serving the guest (status 0,
+//! SURVIVED, nothing on stderr) or stop it with status 1 and one line on
+//! stderr. It must never touch memory outside the guest's RAM, nor file
+//! blocks it was not asked to write: the tap's counters, the block file and
+//! what the guest saw (response statuses, counters, its own memory) show
+//! what the tender did.
+//!
+//! Every scenario here is answered inside the ring protocol, so the guest
+//! must survive (status 1 would be the tender giving up where the protocol
+//! has an answer): a malformed channel is not served, a malformed element
+//! is consumed and ignored, a malformed block request is answered with
+//! status 2 (`SOLO5_R_EINVAL`) without I/O. The time limit is `wait`'s:
+//! a run that exceeds it is killed and fails the test.
 
 mod common;
 
 use std::fs;
+use std::process::Stdio;
 use std::time::Duration;
 
-use common::{start_with_devices, wait};
+use common::{unikernel, wait, NetNs, Outcome, TempDir};
 
-/// How the tender treated one attack.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    /// The guest ran on and printed SURVIVED.
-    Survived,
-    /// The tender stopped it with status 1 and one line on stderr.
-    Stopped(String),
+/// Byte the block file is filled with before each run.
+const FILL: u8 = 0x5a;
+const SECTOR: usize = 512;
+const FILE_SIZE: usize = 4 << 20;
+/// Bytes of each frame the guest sends.
+const FRAME: u64 = 60;
+/// The boot info's first word, `mem_size`, for `--mem=16`.
+const BOOT_MEM_SIZE: [u8; 8] = (16u64 << 20).to_le_bytes();
+/// Sector 7 after the guest's proof-of-life write.
+const ALIVE: (usize, &[u8]) = (7, &[b'H'; SECTOR]);
+
+/// What a scenario must leave behind.
+struct Expect {
+    /// Lines the guest prints (each after "hostile: ").
+    lines: &'static [&'static str],
+    /// Frames the tender wrote to the tap.
+    frames: u64,
+    /// Sectors of the block file that changed, each with its first bytes;
+    /// every other sector keeps [`FILL`].
+    sectors: &'static [(usize, &'static [u8])],
 }
 
-/// Runs the hostile guest with `attack` on `engine`; returns the verdict,
-/// the guest's stdout and the block file's bytes afterwards.
-fn attack(engine: &str, attack: &str) -> (Verdict, String, Vec<u8>) {
-    let (child, guest) = start_with_devices(&[engine], "hostile", &[attack]);
+/// What one run left.
+struct Run {
+    out: Outcome,
+    frames: u64,
+    bytes: u64,
+    file: Vec<u8>,
+}
+
+fn tap_statistic(ns: &NetNs, name: &str) -> u64 {
+    let out = ns
+        .command("cat")
+        .arg(format!("/sys/class/net/tap0/statistics/{name}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Runs `scenario` with `engine`, a fresh tap and a block file of [`FILL`].
+fn run(engine: &str, scenario: &str) -> Run {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let dir = TempDir::new();
+    let image = dir.join("storage.img");
+    fs::write(&image, vec![FILL; FILE_SIZE]).unwrap();
+    let child = ns
+        .command(common::tender())
+        .args([
+            engine,
+            "--mem=16",
+            "--net:service0=tap0",
+            &format!("--block:storage={}", image.display()),
+            "--",
+            unikernel("hostile").to_str().unwrap(),
+            scenario,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let out = wait(child, Duration::from_secs(20));
-    let stdout = fs::read_to_string(&guest.log).unwrap();
-    assert_eq!(
-        out.signal, None,
-        "{attack}: the tender died of a signal: {out:#?}"
-    );
-    let verdict = match out.status {
-        Some(0) if stdout.contains("SURVIVED") => Verdict::Survived,
-        Some(1) => {
-            assert_eq!(
-                out.stderr.lines().count(),
-                1,
-                "{attack}: one line expected: {out:#?}\n{stdout}"
-            );
-            Verdict::Stopped(out.stderr.trim().to_string())
+    Run {
+        out,
+        frames: tap_statistic(&ns, "rx_packets"),
+        bytes: tap_statistic(&ns, "rx_bytes"),
+        file: fs::read(&image).unwrap(),
+    }
+}
+
+/// Runs `scenario` on both engines and checks the outcome against `expect`.
+fn scenario(name: &str, expect: Expect) {
+    for engine in ["--engine=uring", "--engine=portable"] {
+        let run = run(engine, name);
+        let out = &run.out;
+        let context = format!("{name} {engine}: {out:#?}");
+        assert_eq!(out.signal, None, "{context}");
+        assert_eq!(out.status, Some(0), "{context}");
+        assert!(out.stdout.contains("\nSURVIVED\n"), "{context}");
+        assert!(out.stderr.is_empty(), "{context}");
+        assert!(!out.stdout.contains("CHECK FAILED"), "{context}");
+        let printed: Vec<&str> = out
+            .stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("hostile: "))
+            .collect();
+        for line in expect.lines {
+            assert!(printed.contains(line), "missing {line:?}: {context}");
         }
-        _ => panic!("{attack}: {out:#?}\n{stdout}"),
-    };
-    (verdict, stdout, fs::read(&guest.image).unwrap())
-}
-
-const CHANNEL_ATTACKS: [&str; 11] = [
-    "tx-size",
-    "tx-elements",
-    "tx-protocol",
-    "tx-epoch",
-    "tx-wc-ahead",
-    "tx-len-0",
-    "tx-len-max",
-    "tx-len-mtu",
-    "rx-rc-ahead",
-    "host-words",
-    "rx-header",
-];
-
-/// Corrupted headers, counters and lengths: the guest loses its own
-/// frames at worst; the tender keeps serving it.
-fn channel_attacks(engine: &str) {
-    for name in CHANNEL_ATTACKS {
-        let (verdict, stdout, _) = attack(engine, name);
-        assert_eq!(verdict, Verdict::Survived, "{engine} {name}: {stdout}");
+        assert_eq!(run.frames, expect.frames, "tap frames: {context}");
+        assert_eq!(run.bytes, expect.frames * FRAME, "tap bytes: {context}");
+        assert_eq!(run.file.len(), FILE_SIZE, "{context}");
+        for (index, data) in run.file.chunks(SECTOR).enumerate() {
+            match expect.sectors.iter().find(|(s, _)| *s == index) {
+                Some((_, prefix)) => {
+                    assert_eq!(&data[..prefix.len()], *prefix, "sector {index}: {context}")
+                }
+                None => assert!(
+                    data.iter().all(|&b| b == FILL),
+                    "sector {index} changed: {context}"
+                ),
+            }
+        }
     }
 }
 
+/// A guest→host channel the host cannot accept: not served at all (no
+/// frame, no block response, no file change), the guest keeps running.
+const IGNORED: Expect = Expect {
+    lines: &[
+        "solo5_net_write: status 0",
+        "write sector 7: no response",
+        "host took no frame: yes",
+    ],
+    frames: 0,
+    sectors: &[],
+};
+
 #[test]
-fn channel_attacks_io_uring() {
-    channel_attacks("--engine=uring");
+fn g2h_size_too_large() {
+    scenario("g2h-size", IGNORED);
 }
 
 #[test]
-fn channel_attacks_portable() {
-    channel_attacks("--engine=portable");
+fn g2h_elements_beyond_region() {
+    scenario("g2h-elements", IGNORED);
 }
 
-/// Block requests the host must refuse: buffers outside what the guest may
-/// access (past its RAM, the tender's pages, its read-only boot info, an
-/// address that wraps), lengths and offsets the device cannot take, an
-/// unknown kind. Each is answered EINVAL (result 2), the guest runs on,
-/// and the file holds only what the guest's valid writes put there.
-fn block_attacks(engine: &str) {
-    for name in [
-        "blk-buf-past-ram",
-        "blk-buf-tender",
-        "blk-buf-bootinfo",
-        "blk-buf-huge",
-        "blk-len-huge",
-        "blk-len-odd",
-        "blk-past-end",
-        "blk-wrap",
+#[test]
+fn g2h_wrong_protocol() {
+    scenario("g2h-protocol", IGNORED);
+}
+
+#[test]
+fn g2h_wrong_transport() {
+    scenario("g2h-transport", IGNORED);
+}
+
+#[test]
+fn g2h_epoch_zero() {
+    scenario("g2h-epoch0", IGNORED);
+}
+
+/// Header fields changed without a new epoch: the host keeps the geometry
+/// it copied and serves on.
+#[test]
+fn g2h_fields_without_new_epoch() {
+    scenario(
+        "g2h-same-epoch",
+        Expect {
+            lines: &["valid frame taken: yes", "write sector 7: status 0"],
+            frames: 2,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// Smaller elements in a new epoch: the net length field is found at the
+/// end of each 80-byte element, and a 16-byte block request is read as 16
+/// bytes (the bait in the next 16 would make a valid write).
+#[test]
+fn g2h_smaller_elements() {
+    scenario(
+        "g2h-small",
+        Expect {
+            lines: &[
+                "host took 3 frames of 80-byte elements: yes",
+                "16-byte write request: status 2",
+            ],
+            frames: 3,
+            sectors: &[],
+        },
+    );
+}
+
+/// wsc and wc far ahead of anything written: the host drains and serves
+/// what follows.
+#[test]
+fn write_counter_far_ahead() {
+    scenario(
+        "wc-ahead",
+        Expect {
+            lines: &["valid frame taken: yes", "write sector 7: status 0"],
+            frames: 1,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// A whole ring of frames with a bad length field: none reaches the tap,
+/// all are acknowledged (the guest's ring does not stay full), and the next
+/// valid frame goes out.
+const BAD_LENGTHS: Expect = Expect {
+    lines: &[
+        "host acknowledged a ring full of bad lengths: yes",
+        "valid frame taken: yes",
+    ],
+    frames: 1,
+    sectors: &[],
+};
+
+#[test]
+fn net_length_zero() {
+    scenario("net-len0", BAD_LENGTHS);
+}
+
+#[test]
+fn net_length_65535() {
+    scenario("net-len65535", BAD_LENGTHS);
+}
+
+#[test]
+fn net_length_one_past_frame_max() {
+    scenario("net-len-over", BAD_LENGTHS);
+}
+
+/// Buffers past the end of guest RAM, straddling it, or wrapping around:
+/// refused without I/O (the file is unchanged, and so is the guest's last
+/// 256 bytes of RAM that a partial read would have overwritten).
+#[test]
+fn block_buffer_outside_guest_ram() {
+    scenario(
+        "blk-buf-past",
+        Expect {
+            lines: &[
+                "read into the last 256 bytes of RAM and beyond: status 2",
+                "last 256 bytes of RAM unchanged: yes",
+                "write from the last 256 bytes of RAM and beyond: status 2",
+                "read into the end of RAM: status 2",
+                "write from the end of RAM: status 2",
+                "read into 2^40: status 2",
+                "write from 2^40: status 2",
+                "read into 2^64 - 256: status 2",
+                "write from 2^64 - 256: status 2",
+                "write sector 7: status 0",
+            ],
+            frames: 0,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// Buffers in the tender's low pages: nothing below 1 MiB may be written
+/// (GDT, TSS, IDT, trap stubs, page tables, boot info) nor read, except the
+/// boot area, which the guest can read itself anyway: writing it to the
+/// disk leaks nothing (sector 9 then starts with `mem_size`, 16 MiB).
+#[test]
+fn block_buffer_in_tender_low_pages() {
+    scenario(
+        "blk-buf-low",
+        Expect {
+            lines: &[
+                "read into 0x1000 (GDT, TSS): status 2",
+                "read into 0x2000 (IDT): status 2",
+                "read into 0x3000 (trap stubs): status 2",
+                "read into 0x20000 (page tables): status 2",
+                "read into 0x10000 (boot info): status 2",
+                "boot info unchanged: yes",
+                "write from 0: status 2",
+                "write from 0x1000 (GDT, TSS): status 2",
+                "write from 0x20000 (page tables): status 2",
+                "write from 0x10000 (boot info) to sector 9: status 0",
+                "write sector 7: status 0",
+            ],
+            frames: 0,
+            sectors: &[ALIVE, (9, &BOOT_MEM_SIZE)],
+        },
+    );
+}
+
+/// A read into the guest's read-only code is refused.
+#[test]
+fn block_buffer_in_guest_code() {
+    scenario(
+        "blk-buf-text",
+        Expect {
+            lines: &[
+                "read into the code of solo5_app_main: status 2",
+                "code unchanged: yes",
+                "write sector 7: status 0",
+            ],
+            frames: 0,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// Lengths of 0, not a sector multiple, over 1 MiB, or overflowing are
+/// refused; exactly 1 MiB works.
+#[test]
+fn block_request_lengths() {
+    scenario(
+        "blk-len",
+        Expect {
+            lines: &[
+                "read of length 0: status 2",
+                "read of length 511: status 2",
+                "write of length 513: status 2",
+                "read of length 1 MiB + 512: status 2",
+                "read of length 2 MiB: status 2",
+                "read of length 2^40: status 2",
+                "write of length 2^64 - 512: status 2",
+                "read of length 1 MiB: status 0",
+                "first byte 0x5a",
+                "1 MiB read all equal: yes",
+                "write sector 7: status 0",
+            ],
+            frames: 0,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// Offsets at or past the capacity, misaligned, or overflowing: refused,
+/// the file unchanged.
+#[test]
+fn block_request_offsets() {
+    scenario(
+        "blk-offset",
+        Expect {
+            lines: &[
+                "read at the capacity: status 2",
+                "write at the capacity: status 2",
+                "write of 1024 at the last sector: status 2",
+                "write at offset 1: status 2",
+                "write at offset 2^64 - 512: status 2",
+                "read at offset 2^63: status 2",
+                "write sector 7: status 0",
+            ],
+            frames: 0,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// Unknown kinds with otherwise valid write fields: status 2, and sector 8
+/// they point at is not written. A sync ignores its other fields.
+#[test]
+fn block_request_kinds() {
+    scenario(
         "blk-kind",
-    ] {
-        let (verdict, stdout, data) = attack(engine, name);
-        assert_eq!(verdict, Verdict::Survived, "{engine} {name}: {stdout}");
-        assert!(stdout.contains("result 2\n"), "{engine} {name}: {stdout}");
-        assert!(
-            data[..512].iter().all(|&b| b == b'A'),
-            "{engine} {name}: first block"
-        );
-        assert!(
-            data[512..].iter().all(|&b| b == 0),
-            "{engine} {name}: rest of the file"
-        );
-    }
-    // Request counters pushed far ahead: the host treats it as an overrun
-    // and resynchronises; the guest may lose requests, the tender stays up.
-    let (verdict, stdout, _) = attack(engine, "blk-wc-ahead");
-    assert_eq!(verdict, Verdict::Survived, "{engine}: {stdout}");
+        Expect {
+            lines: &[
+                "kind 0: status 2",
+                "kind 3 (discard): status 2",
+                "kind 5: status 2",
+                "kind 65535: status 2",
+                "sync with garbage fields: status 0",
+                "write sector 7: status 0",
+            ],
+            frames: 0,
+            sectors: &[ALIVE],
+        },
+    );
 }
 
+/// The guest's read counters of the host→guest channels far ahead: the
+/// host sees full rings (POLL returns, no request is taken) and resumes
+/// once the counter is put back.
 #[test]
-fn block_attacks_io_uring() {
-    block_attacks("--engine=uring");
+fn guest_read_counters_far_ahead() {
+    scenario(
+        "rx-rc-ahead",
+        Expect {
+            lines: &[
+                "20 yields returned",
+                "write sector 7 (response ring looks full): no response",
+                "write sector 7 (read counter put back): status 0",
+                "valid frame taken: yes",
+            ],
+            frames: 1,
+            sectors: &[ALIVE],
+        },
+    );
 }
 
+/// Host-owned read counters overwritten: the host never reads them and
+/// puts the true value back when it next consumes.
 #[test]
-fn block_attacks_portable() {
-    block_attacks("--engine=portable");
+fn host_read_counters_overwritten() {
+    scenario(
+        "host-rc",
+        Expect {
+            lines: &[
+                "solo5_net_write: status 1",
+                "valid frame taken: yes",
+                "write sector 7: status 0",
+                "host restored its block read counter: yes",
+            ],
+            frames: 1,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// `host_sleeping` overwritten with nonsense and with 0.
+#[test]
+fn host_sleeping_overwritten() {
+    scenario(
+        "host-sleeping",
+        Expect {
+            lines: &[
+                "solo5_net_write: status 0",
+                "write sector 7: status 0",
+                "host took both frames: yes",
+            ],
+            frames: 2,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// The host→guest channel headers overwritten: the host keeps writing by
+/// its own geometry; only the guest's own reader is confused.
+#[test]
+fn host_channel_headers_overwritten() {
+    scenario(
+        "h2g-header",
+        Expect {
+            lines: &[
+                "solo5_net_read: status 1",
+                "valid frame taken: yes",
+                "write sector 7: status 0",
+            ],
+            frames: 1,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
+/// The ring directory overwritten after start-up: the host never reads it again.
+#[test]
+fn ring_directory_overwritten() {
+    scenario(
+        "dir",
+        Expect {
+            lines: &["valid frame taken: yes", "write sector 7: status 0"],
+            frames: 1,
+            sectors: &[ALIVE],
+        },
+    );
 }

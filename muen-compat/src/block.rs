@@ -24,8 +24,10 @@ pub const BLOCK_STATUS_OK: u64 = 0;
 pub const BLOCK_STATUS_INVALID: u64 = 2;
 /// ringtender: the backend's I/O failed. Equal to `SOLO5_R_EUNSPEC`.
 pub const BLOCK_STATUS_IO_ERROR: u64 = 3;
-/// ringtender: a well-formed request of a kind this server does not
-/// implement (e.g. discard). A guest reports it as `SOLO5_R_EUNSPEC`.
+/// ringtender: a well-formed request of a kind a server does not implement.
+/// A guest reports it as `SOLO5_R_EUNSPEC`. ringtender's host does not use
+/// it: it answers every kind but read, write and sync (discard included)
+/// with [`BLOCK_STATUS_INVALID`].
 pub const BLOCK_STATUS_UNSUPPORTED: u64 = 4;
 
 /// A Muenblock request, 32 bytes.

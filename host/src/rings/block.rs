@@ -56,9 +56,16 @@ impl BlockRing {
         }
     }
 
-    /// Whether the guest has published requests the host has not taken.
-    pub fn pending(&mut self) -> bool {
-        self.requests.has_pending_data()
+    /// Whether the guest has published requests the host has not taken and
+    /// can take now (a response slot is free). With the guest's response
+    /// ring full the worker may sleep: the guest rings the doorbell when it
+    /// reaps.
+    pub fn pending(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
+        if !self.requests.has_pending_data() {
+            return Ok(false);
+        }
+        let guest_rc = ram.load_u64(self.area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
+        Ok(self.responses.free_slots(guest_rc) > 0)
     }
 
     /// Checks one request; the I/O it needs, or None when it is answered

@@ -5,6 +5,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
 use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER, AREA_RX_DROPPED};
+use ringtender_muen_compat::net::{net_frame_len, net_length_offset, LENGTH_FIELD};
 use ringtender_muen_compat::{ReadResult, Reader, SharedMemory, Writer};
 
 use super::engine::{IoEngine, IoKind, IoOp};
@@ -94,12 +95,14 @@ impl NetRing {
         )
     }
 
-    /// Sends every frame the guest queued (up to a batch); true if any.
+    /// Sends every frame the guest queued (up to a batch); true if the
+    /// guest's channel moved (frames sent, or elements taken and ignored).
     pub fn pump_tx(
         &mut self,
         ram: &GuestRam,
         engine: &mut dyn IoEngine,
     ) -> Result<bool, TenderError> {
+        let rc = self.tx.rc();
         self.ops.clear();
         while (self.ops.len() as u64) < BATCH {
             let offset = match self.tx.peek() {
@@ -112,13 +115,18 @@ impl NetRing {
                 }
                 Err(_) => break,
             };
-            let mut raw = [0u8; 2];
-            SharedMemory::read_bytes(self.tx.memory(), offset + self.frame_max, &mut raw);
-            let len = usize::from(u16::from_le_bytes(raw));
+            // The length field ends the element, whose size is the channel's:
+            // a guest may have made it smaller than ours.
+            let size = self.tx.element_size().unwrap_or(0);
+            let len = net_length_offset(size).and_then(|at| {
+                let mut raw = [0u8; LENGTH_FIELD];
+                SharedMemory::read_bytes(self.tx.memory(), offset + at, &mut raw);
+                net_frame_len(size, raw).ok()
+            });
             if self.tx.consume() != ReadResult::Success {
                 continue;
             }
-            if (14..=self.frame_max).contains(&len) {
+            if let Some(len @ 14..) = len {
                 self.ops.push(IoOp {
                     kind: IoKind::Write,
                     file: self.file,
@@ -128,7 +136,7 @@ impl NetRing {
                 });
             }
         }
-        if self.ops.is_empty() {
+        if self.ops.is_empty() && self.tx.rc() == rc {
             return Ok(false);
         }
         engine.run(ram, &self.ops, false, &mut self.results)?;

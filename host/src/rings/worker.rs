@@ -170,7 +170,12 @@ impl WorkerState {
                 return Ok(true);
             }
         }
-        Ok(self.blocks.iter_mut().any(|b| b.pending()))
+        for block in &mut self.blocks {
+            if block.pending(&self.ram)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Polls the rings for [`SPIN`]; true if work showed up.
