@@ -103,9 +103,21 @@ pub fn wait(mut child: Child, limit: Duration) -> Outcome {
     }
 }
 
+/// `--engine=E` when `RINGTENDER_TEST_ENGINE=E` is set (tests/run.sh runs
+/// the guest tests once per engine), ahead of `args`, so that an engine a
+/// test names itself wins; nothing for `--help` and `--version`.
+fn engine_option(args: &[&str]) -> Option<String> {
+    let engine = std::env::var("RINGTENDER_TEST_ENGINE").ok()?;
+    match args.first() {
+        None | Some(&"--help") | Some(&"--version") => None,
+        Some(_) => Some(format!("--engine={engine}")),
+    }
+}
+
 /// Runs the tender with `args`, for at most 30 s.
 pub fn run(args: &[&str]) -> Outcome {
     let child = Command::new(tender())
+        .args(engine_option(args))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -229,6 +241,7 @@ pub fn start_in_ns(ns: &NetNs, args: &[&str], dir: &TempDir, ready: &str) -> (Ch
     let log = dir.join(&unique("stdout-"));
     let child = ns
         .command(tender())
+        .args(engine_option(args))
         .args(args)
         .stdout(fs::File::create(&log).unwrap())
         .stderr(Stdio::piped())
