@@ -276,7 +276,7 @@ fn main() -> ExitCode {
                 eprintln!(
                     "  {}: {} (goal {}){}",
                     c.what,
-                    c.ratio.map_or("n/a".into(), |r| format!("{r:.2}x")),
+                    c.ratio.map_or("n/a".into(), report::ratio),
                     c.target,
                     if c.met { "" } else { "  NOT MET" }
                 );

@@ -97,6 +97,16 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
     checks
 }
 
+/// A ratio as "12.34x", with two significant digits below 0.1x.
+pub fn ratio(r: f64) -> String {
+    if r > 0.0 && r < 0.1 {
+        let digits = (1.0 - r.log10().floor()) as usize;
+        format!("{r:.digits$}x")
+    } else {
+        format!("{r:.2}x")
+    }
+}
+
 fn number(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
@@ -139,7 +149,7 @@ pub fn markdown(report: &Report) -> String {
             out,
             "| {} | {} | {} | {} |",
             c.what,
-            c.ratio.map_or("n/a".into(), |r| format!("{r:.2}x")),
+            c.ratio.map_or("n/a".into(), ratio),
             c.target,
             if c.met { "yes" } else { "**no**" }
         );
@@ -168,7 +178,7 @@ pub fn markdown(report: &Report) -> String {
                 number(c.median),
                 number(c.min),
                 number(c.max),
-                c.vs_classic.map_or("".into(), |r| format!("{r:.2}x")),
+                c.vs_classic.map_or("".into(), ratio),
                 c.of_ceiling
                     .map_or("".into(), |r| format!("{:.0}%", r * 100.0)),
             );
@@ -211,7 +221,7 @@ fn summary(report: &Report, out: &mut String) {
                     .iter()
                     .find(|c| c.variant == *v)
                     .map_or(String::new(), |c| match c.vs_classic {
-                        Some(r) => format!("{} ({r:.2}x)", number(c.median)),
+                        Some(r) => format!("{} ({})", number(c.median), ratio(r)),
                         None => number(c.median),
                     });
             let _ = write!(out, " {text} |");
@@ -256,10 +266,11 @@ pub fn svg(report: &Report) -> String {
             let Some(ratio) = c.vs_classic else { continue };
             let _ = writeln!(
                 body,
-                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="10">{ratio:.2}x</text>"#,
+                r#"<rect x="{left}" y="{y}" width="{:.1}" height="{bar}" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
                 scale(ratio),
                 left + scale(ratio) + 3.0,
-                y + bar - 2.0
+                y + bar - 2.0,
+                self::ratio(ratio)
             );
             y += bar + 2.0;
         }
@@ -307,4 +318,17 @@ pub fn write(report: &Report, dir: &Path) -> Result<(), BenchError> {
     fs::write(dir.join("report.json"), json).map_err(err)?;
     fs::write(dir.join("chart.svg"), svg(report)).map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio;
+
+    #[test]
+    fn small_ratios_keep_two_significant_digits() {
+        assert_eq!(ratio(23.456), "23.46x");
+        assert_eq!(ratio(0.0026), "0.0026x");
+        assert_eq!(ratio(0.05), "0.050x");
+        assert_eq!(ratio(0.0), "0.00x");
+    }
 }
