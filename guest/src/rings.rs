@@ -224,6 +224,14 @@ impl NetRings {
         frames: impl IntoIterator<Item = &'a [u8]>,
     ) -> usize {
         let free = self.tx.free_slots(load(self.area + AREA_HOST_READ_COUNTER));
+        let mut frames = frames.into_iter().peekable();
+        if free == 0 || frames.peek().is_none() {
+            kick_if_sleeping(self.area, handle);
+            return 0;
+        }
+        // Announce every free slot before writing any (SHMStream: wsc
+        // covers what is being written); publish only what was written.
+        self.tx.begin(free);
         let mut queued = 0u64;
         for frame in frames {
             if queued == free || frame.len() > self.frame_max {
@@ -236,10 +244,7 @@ impl NetRings {
                 .write_bytes(slot + self.frame_max, &(frame.len() as u16).to_le_bytes());
             queued += 1;
         }
-        if queued > 0 {
-            self.tx.begin(queued);
-            self.tx.commit(queued);
-        }
+        self.tx.commit(queued);
         kick_if_sleeping(self.area, handle);
         queued as usize
     }
