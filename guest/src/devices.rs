@@ -81,7 +81,7 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
         return SOLO5_R_EINVAL;
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
-        return if ring.send(handle, frame) {
+        return if ring.send(frame) {
             SOLO5_R_OK
         } else {
             SOLO5_R_AGAIN
@@ -106,7 +106,7 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
         return (SOLO5_R_EINVAL, 0);
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
-        let copied = ring.receive(handle, |frame| {
+        let copied = ring.receive(|frame| {
             buf[..frame.len()].copy_from_slice(frame);
             frame.len()
         });
@@ -144,7 +144,6 @@ pub const SHIM_TAG: u32 = u32::MAX;
 /// (the one place the shim spins: a block completion is due).
 fn block_via_ring(
     ring: &mut rings::BlockRings,
-    handle: u64,
     kind: u16,
     offset: u64,
     buf: u64,
@@ -157,7 +156,7 @@ fn block_via_ring(
         buffer: buf,
         length: len as u64,
     };
-    while ring.submit_batch(handle, [op]) == 0 {
+    while ring.submit_batch([op]) == 0 {
         // Window full of ring API requests: the host answers them.
         core::hint::spin_loop();
     }
@@ -208,7 +207,7 @@ fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5R
         return SOLO5_R_EINVAL;
     }
     if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
-        return block_via_ring(ring, handle, kind, offset, buf, len);
+        return block_via_ring(ring, kind, offset, buf, len);
     }
     let len = len as u64;
     if kind == BLOCK_KIND_WRITE {
@@ -260,13 +259,15 @@ fn ring_ready() -> u64 {
 /// nothing is ready.
 pub fn yield_until(deadline: u64) -> u64 {
     let mut now = crate::clock::monotonic();
-    let spin_end = deadline.min(now.saturating_add(POLL_SPIN_NS));
+    // Without rings there is nothing to look at: straight to POLL.
+    let spin_ns = if rings::any() { POLL_SPIN_NS } else { 0 };
+    let spin_end = deadline.min(now.saturating_add(spin_ns));
     loop {
         let ready = ring_ready();
         if ready != 0 {
             return ready;
         }
-        if !rings::any() || now >= spin_end {
+        if now >= spin_end {
             break;
         }
         core::hint::spin_loop();

@@ -22,6 +22,7 @@ use crate::boot;
 
 /// One net device's channels.
 pub struct NetRings {
+    handle: u64,
     area: u64,
     frame_max: usize,
     tx: Writer<RawRegion>,
@@ -121,6 +122,33 @@ pub fn any() -> bool {
     table.iter().any(|d| !matches!(d, DeviceRings::None))
 }
 
+/// Initialises the guest→host channel of `e` (we write it) and attaches to
+/// its host→guest channel (the host wrote it), with elements of the given
+/// sizes; None if the tender's layout does not fit them.
+fn channels(
+    e: &RingDirEntry,
+    protocol: u64,
+    g2h_size: u64,
+    h2g_size: u64,
+    epoch: u64,
+) -> Option<(Writer<RawRegion>, Reader<RawRegion>)> {
+    let elements = u64::from(e.elements);
+    let writer = Writer::init(
+        region(e.area, e.g2h_offset, g2h_size, elements),
+        protocol,
+        g2h_size as usize,
+        epoch,
+    )
+    .ok()?;
+    let reader = Reader::new(
+        region(e.area, e.h2g_offset, h2g_size, elements),
+        protocol,
+        h2g_size as usize,
+    )
+    .ok()?;
+    Some((writer, reader))
+}
+
 /// Sets up the rings the tender offers; false if it offers none.
 pub fn init() -> bool {
     let info = boot::info();
@@ -147,33 +175,22 @@ pub fn init() -> bool {
         if e.area == 0 {
             continue;
         }
-        let elements = u64::from(e.elements);
         let Some(slot) = device(handle as u64) else {
             continue;
         };
+        let handle = handle as u64;
         *slot = match e.kind {
             MFT_DEV_NET_BASIC => {
-                let Some(entry) = crate::devices::entry(handle as u64, MFT_DEV_NET_BASIC) else {
+                let Some(entry) = crate::devices::entry(handle, MFT_DEV_NET_BASIC) else {
                     continue;
                 };
                 let frame_max = usize::from(entry.net_mtu()) + 14;
                 let size = frame_max as u64 + 2;
-                let (Ok(tx), Ok(rx)) = (
-                    Writer::init(
-                        region(e.area, e.g2h_offset, size, elements),
-                        NET_PROTOCOL,
-                        size as usize,
-                        epoch,
-                    ),
-                    Reader::new(
-                        region(e.area, e.h2g_offset, size, elements),
-                        NET_PROTOCOL,
-                        size as usize,
-                    ),
-                ) else {
+                let Some((tx, rx)) = channels(&e, NET_PROTOCOL, size, size, epoch) else {
                     continue;
                 };
                 DeviceRings::Net(NetRings {
+                    handle,
                     area: e.area,
                     frame_max,
                     tx,
@@ -181,23 +198,17 @@ pub fn init() -> bool {
                 })
             }
             MFT_DEV_BLOCK_BASIC => {
-                let (Ok(requests), Ok(responses)) = (
-                    Writer::init(
-                        region(e.area, e.g2h_offset, BLOCK_REQUEST_SIZE, elements),
-                        BLOCK_PROTOCOL,
-                        BLOCK_REQUEST_SIZE as usize,
-                        epoch,
-                    ),
-                    Reader::new(
-                        region(e.area, e.h2g_offset, BLOCK_RESPONSE_SIZE, elements),
-                        BLOCK_PROTOCOL,
-                        BLOCK_RESPONSE_SIZE as usize,
-                    ),
+                let Some((requests, responses)) = channels(
+                    &e,
+                    BLOCK_PROTOCOL,
+                    BLOCK_REQUEST_SIZE,
+                    BLOCK_RESPONSE_SIZE,
+                    epoch,
                 ) else {
                     continue;
                 };
                 DeviceRings::Block(BlockRings {
-                    handle: handle as u64,
+                    handle,
                     area: e.area,
                     requests,
                     responses,
@@ -211,22 +222,18 @@ pub fn init() -> bool {
 
 impl NetRings {
     /// Queues one frame for sending; false if the tx ring is full.
-    pub fn send(&mut self, handle: u64, frame: &[u8]) -> bool {
-        self.send_batch(handle, [frame]) == 1
+    pub fn send(&mut self, frame: &[u8]) -> bool {
+        self.send_batch([frame]) == 1
     }
 
     /// Queues frames in order until one does not fit (ring full or frame
     /// too long), publishes them at once and rings the doorbell at most
     /// once; returns how many were queued.
-    pub fn send_batch<'a>(
-        &mut self,
-        handle: u64,
-        frames: impl IntoIterator<Item = &'a [u8]>,
-    ) -> usize {
+    pub fn send_batch<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
         let free = self.tx.free_slots(load(self.area + AREA_HOST_READ_COUNTER));
         let mut frames = frames.into_iter().peekable();
         if free == 0 || frames.peek().is_none() {
-            kick_if_sleeping(self.area, handle);
+            kick_if_sleeping(self.area, self.handle);
             return 0;
         }
         // Announce every free slot before writing any (SHMStream: wsc
@@ -245,7 +252,7 @@ impl NetRings {
             queued += 1;
         }
         self.tx.commit(queued);
-        kick_if_sleeping(self.area, handle);
+        kick_if_sleeping(self.area, self.handle);
         queued as usize
     }
 
@@ -273,20 +280,20 @@ impl NetRings {
     }
 
     /// Gives the frame of the last [`NetRings::borrow`] back to the host.
-    pub fn release(&mut self, handle: u64) {
+    pub fn release(&mut self) {
         self.rx.consume();
         store(self.area + AREA_GUEST_READ_COUNTER, self.rx.rc());
-        kick_if_sleeping(self.area, handle);
+        kick_if_sleeping(self.area, self.handle);
     }
 
     /// Lends the next received frame to `f` (no copy), then releases it.
     /// None if nothing is pending.
-    pub fn receive<R>(&mut self, handle: u64, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    pub fn receive<R>(&mut self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let (ptr, len) = self.borrow()?;
         // SAFETY: `borrow` returned `len` bytes inside the rx channel, which
         // the host leaves alone until `release`.
         let result = f(unsafe { core::slice::from_raw_parts(ptr, len) });
-        self.release(handle);
+        self.release();
         Some(result)
     }
 
@@ -316,16 +323,12 @@ impl BlockRings {
 
     /// Submits requests in order until the window is full, publishing each
     /// and ringing the doorbell at most once; returns how many went in.
-    pub fn submit_batch(
-        &mut self,
-        handle: u64,
-        requests: impl IntoIterator<Item = BlockOp>,
-    ) -> usize {
+    pub fn submit_batch(&mut self, requests: impl IntoIterator<Item = BlockOp>) -> usize {
         let mut submitted = 0;
         for op in requests {
             let req = BlockRequest {
                 kind: op.kind,
-                device: handle as u16,
+                device: self.handle as u16,
                 tag: op.tag,
                 length: op.length,
                 device_offset: op.offset,
@@ -341,7 +344,7 @@ impl BlockRings {
             }
             submitted += 1;
         }
-        kick_if_sleeping(self.area, handle);
+        kick_if_sleeping(self.area, self.handle);
         submitted
     }
 

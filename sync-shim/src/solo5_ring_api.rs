@@ -67,13 +67,10 @@ pub unsafe extern "C" fn solo5_ring_net_send(
     }
     // SAFETY: the caller passes `n` frames.
     let frames = unsafe { core::slice::from_raw_parts(frames, n) };
-    ring.send_batch(
-        handle,
-        frames.iter().map(|f| {
-            // SAFETY: the caller passes `len` readable bytes at `data`.
-            unsafe { core::slice::from_raw_parts(f.data, f.len) }
-        }),
-    )
+    ring.send_batch(frames.iter().map(|f| {
+        // SAFETY: the caller passes `len` readable bytes at `data`.
+        unsafe { core::slice::from_raw_parts(f.data, f.len) }
+    }))
 }
 
 /// `solo5_result_t solo5_ring_net_borrow(solo5_handle_t h, const uint8_t **frame, size_t *len)`.
@@ -106,7 +103,7 @@ pub unsafe extern "C" fn solo5_ring_net_borrow(
 #[no_mangle]
 pub extern "C" fn solo5_ring_net_release(handle: u64) {
     if let Some(ring) = net(handle) {
-        ring.release(handle);
+        ring.release();
     }
 }
 
@@ -137,16 +134,13 @@ pub unsafe extern "C" fn solo5_ring_block_submit(
     // The shim's own tag is refused: its completion would be taken for a
     // blocking call's. Requests stop there, as at a full window.
     let usable = reqs.iter().take_while(|r| r.tag != SHIM_TAG);
-    ring.submit_batch(
-        handle,
-        usable.map(|r| BlockOp {
-            kind: r.op as u16,
-            tag: r.tag,
-            offset: r.offset,
-            buffer: r.buf as u64,
-            length: r.len as u64,
-        }),
-    )
+    ring.submit_batch(usable.map(|r| BlockOp {
+        kind: r.op as u16,
+        tag: r.tag,
+        offset: r.offset,
+        buffer: r.buf as u64,
+        length: r.len as u64,
+    }))
 }
 
 /// `size_t solo5_ring_block_reap(solo5_handle_t h, struct solo5_ring_block_completion *out, size_t max)`.

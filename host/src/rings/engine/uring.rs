@@ -33,9 +33,9 @@ const QUEUE_DEPTH: u32 = 256;
 pub struct UringEngine {
     ring: IoUring,
     inline: PortableEngine,
-    ring_ops: Vec<IoOp>,
-    ring_index: Vec<usize>,
-    ring_results: Vec<i64>,
+    /// The operations of a batch that go through the ring, with their
+    /// index in the batch (the CQE's user data).
+    ring_ops: Vec<(usize, IoOp)>,
 }
 
 impl UringEngine {
@@ -57,8 +57,6 @@ impl UringEngine {
             ring,
             inline: PortableEngine::new(files),
             ring_ops: Vec::new(),
-            ring_index: Vec::new(),
-            ring_results: Vec::new(),
         })
     }
 
@@ -86,17 +84,17 @@ impl UringEngine {
             .user_data(index as u64))
     }
 
+    /// Runs `ops` (each with its index in `results`) as one submission.
     fn run_chunk(
-        &mut self,
+        ring: &mut IoUring,
         ram: &GuestRam,
-        ops: &[IoOp],
-        first: usize,
+        ops: &[(usize, IoOp)],
         results: &mut [i64],
     ) -> Result<(), TenderError> {
         {
-            let mut sq = self.ring.submission();
-            for (i, op) in ops.iter().enumerate() {
-                let entry = Self::entry(ram, op, first + i)?;
+            let mut sq = ring.submission();
+            for (index, op) in ops {
+                let entry = Self::entry(ram, op, *index)?;
                 // SAFETY: the buffer is guest RAM checked by `io_ptr`; guest RAM
                 // stays mapped for the tender's whole life and the batch is
                 // complete (all CQEs reaped) before this function returns.
@@ -106,7 +104,7 @@ impl UringEngine {
         }
         let mut done = 0;
         while done < ops.len() {
-            match self.ring.submit_and_wait(ops.len() - done) {
+            match ring.submit_and_wait(ops.len() - done) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => {
@@ -116,7 +114,7 @@ impl UringEngine {
                     })
                 }
             }
-            for cqe in self.ring.completion() {
+            for cqe in ring.completion() {
                 results[cqe.user_data() as usize] = i64::from(cqe.result());
                 done += 1;
             }
@@ -157,28 +155,17 @@ impl IoEngine for UringEngine {
         results.clear();
         results.resize(ops.len(), 0);
         self.ring_ops.clear();
-        self.ring_index.clear();
         for (i, op) in ops.iter().enumerate() {
             let file_write = op.kind == IoKind::Write && op.offset.is_some();
             if file_write {
                 results[i] = self.inline.one(ram, op)?;
             } else {
-                self.ring_ops.push(*op);
-                self.ring_index.push(i);
+                self.ring_ops.push((i, *op));
             }
         }
-        let ring_ops = std::mem::take(&mut self.ring_ops);
-        let mut ring_results = std::mem::take(&mut self.ring_results);
-        ring_results.clear();
-        ring_results.resize(ring_ops.len(), 0);
-        for (chunk, part) in ring_ops.chunks(QUEUE_DEPTH as usize).enumerate() {
-            self.run_chunk(ram, part, chunk * QUEUE_DEPTH as usize, &mut ring_results)?;
+        for chunk in self.ring_ops.chunks(QUEUE_DEPTH as usize) {
+            Self::run_chunk(&mut self.ring, ram, chunk, results)?;
         }
-        for (&i, &result) in self.ring_index.iter().zip(&ring_results) {
-            results[i] = result;
-        }
-        self.ring_ops = ring_ops;
-        self.ring_results = ring_results;
         Ok(())
     }
 }
