@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs ringtender's hvt bindings for C libOSes into DESTDIR (default
-# <repo>/dist): include/solo5.h, include/solo5_ring.h, lib/solo5_hvt.o, lib/solo5_hvt.lds,
-# lib/pkgconfig/solo5-bindings-hvt.pc, bin/x86_64-solo5-none-static-cc.
+# Installs ringtender's hvt and spt bindings for C libOSes into DESTDIR
+# (default <repo>/dist): include/solo5.h, include/solo5_ring.h,
+# lib/solo5_{hvt,spt}.o, lib/solo5_{hvt,spt}.lds,
+# lib/pkgconfig/solo5-bindings-{hvt,spt}.pc, bin/x86_64-solo5-none-static-cc.
+# The two objects are the same bindings; each linker script names its
+# target (see solo5.lds.in).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -28,32 +31,38 @@ for sym in "${exports[@]}"; do
     undefs+=(-u "$sym")
     keeps+=(--keep-global-symbol="$sym")
 done
-ld -r -o "$work/solo5_hvt.o" "${undefs[@]}" "$target/release/libringtender_sync_shim.a"
-objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_hvt.o" "$dest/lib/solo5_hvt.o"
+ld -r -o "$work/solo5_all.o" "${undefs[@]}" "$target/release/libringtender_sync_shim.a"
+objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_all.o" "$work/solo5.o"
 # Only the application's entry point and the linker script's symbols may stay undefined.
-expected=' (solo5_app_main|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'
-missing=$(readelf -sW "$dest/lib/solo5_hvt.o" | awk '$7 == "UND" && $8 != "" {print " " $8}' | grep -Ev "$expected" || true)
+expected=' (solo5_app_main|ringtender_target|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'
+missing=$(readelf -sW "$work/solo5.o" | awk '$7 == "UND" && $8 != "" {print " " $8}' | grep -Ev "$expected" || true)
 if [ -n "$missing" ]; then
-    echo "build-dist.sh: solo5_hvt.o has undefined symbols:" >&2
+    echo "build-dist.sh: the bindings object has undefined symbols:" >&2
     echo "$missing" >&2
     exit 1
 fi
 
 # The RNG3 note with RING3_FLAG_RINGS cleared, for `-z solo5-rings=no`.
-objcopy -O binary --only-section=.note.ringtender.ring3 "$dest/lib/solo5_hvt.o" "$work/ring3.note"
+objcopy -O binary --only-section=.note.ringtender.ring3 "$work/solo5.o" "$work/ring3.note"
 flags=$(od -An -tu4 -j24 -N4 "$work/ring3.note" | tr -d ' ')
 if [ "$flags" != 3 ]; then
-    echo "build-dist.sh: unexpected RNG3 flags '$flags' in solo5_hvt.o" >&2
+    echo "build-dist.sh: unexpected RNG3 flags '$flags' in the bindings object" >&2
     exit 1
 fi
 printf '\001' | dd of="$work/ring3.note" bs=1 seek=24 conv=notrunc status=none
-install -m 0644 "$work/ring3.note" "$dest/lib/solo5_hvt_norings.note"
+install -m 0644 "$work/ring3.note" "$dest/lib/solo5_norings.note"
 
 install -m 0644 "$here/toolchain/solo5.h" "$dest/include/solo5.h"
 install -m 0644 "$here/toolchain/solo5_ring.h" "$dest/include/solo5_ring.h"
-install -m 0644 "$here/toolchain/solo5_hvt.lds" "$dest/lib/solo5_hvt.lds"
 install -m 0755 "$here/toolchain/x86_64-solo5-none-static-cc" "$dest/bin/x86_64-solo5-none-static-cc"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)
-sed -e "s|@PREFIX@|$dest|" -e "s|@VERSION@|$version|" -e "s|@CC_INCLUDE@|$(${CC:-cc} -print-file-name=include)|" \
-    "$here/toolchain/solo5-bindings-hvt.pc.in" > "$dest/lib/pkgconfig/solo5-bindings-hvt.pc"
-echo "installed ringtender hvt bindings into $dest"
+for pair in hvt:1 spt:2; do
+    abi=${pair%:*}
+    install -m 0644 "$work/solo5.o" "$dest/lib/solo5_$abi.o"
+    sed -e "s|@TARGET@|$abi|g" -e "s|@TARGET_NUMBER@|${pair#*:}|" \
+        "$here/toolchain/solo5.lds.in" > "$dest/lib/solo5_$abi.lds"
+    sed -e "s|@PREFIX@|$dest|" -e "s|@VERSION@|$version|" -e "s|@TARGET@|$abi|g" \
+        -e "s|@CC_INCLUDE@|$(${CC:-cc} -print-file-name=include)|" \
+        "$here/toolchain/solo5-bindings.pc.in" > "$dest/lib/pkgconfig/solo5-bindings-$abi.pc"
+done
+echo "installed ringtender hvt and spt bindings into $dest"

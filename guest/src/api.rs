@@ -3,7 +3,7 @@
 
 pub use ringtender_abi::solo5::{BlockInfo, NetInfo, Solo5Result, StartInfo};
 
-use crate::{clock, console, devices, hypercall, log};
+use crate::{clock, console, devices, log, platform};
 
 /// Writes to the console (best effort).
 pub fn console_write(bytes: &[u8]) {
@@ -13,13 +13,13 @@ pub fn console_write(bytes: &[u8]) {
 /// Exits with `status` (upstream logs it at INFO first).
 pub fn exit(status: i32) -> ! {
     log!(Info, "Solo5: solo5_exit({}) called\n", status);
-    hypercall::halt(status)
+    platform::halt(status)
 }
 
 /// Aborts: exit status 255.
 pub fn abort() -> ! {
     log!(Info, "Solo5: solo5_abort() called\n");
-    hypercall::halt(255)
+    platform::halt(255)
 }
 
 /// Monotonic time, nanoseconds.

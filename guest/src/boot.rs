@@ -1,20 +1,28 @@
 //! Start-up: from the tender's boot info to the application's start info.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use ringtender_abi::hvt::BootInfo;
 use ringtender_abi::solo5::StartInfo;
+use ringtender_abi::spt::SptBootInfo;
 
 use crate::console::{self, Level};
-use crate::{clock, hypercall, log, mem, rings, tls};
+use crate::{clock, log, mem, platform, rings, spt, tls};
 
-static BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
+static HVT_BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
+static MANIFEST: AtomicU64 = AtomicU64::new(0);
 
-/// The boot info the tender passed (read-only memory, valid for the guest's life).
-pub fn info() -> &'static BootInfo {
-    // SAFETY: set once by `start` to the tender's boot info, which lives in
-    // memory mapped read-only and never changes.
-    unsafe { &*BOOT_INFO.load(Ordering::Relaxed) }
+/// The boot info `solo5-hvt` passed (read-only memory, valid for the
+/// guest's life); None on spt.
+pub fn hvt_info() -> Option<&'static BootInfo> {
+    // SAFETY: null, or set once by `start_hvt` to the tender's boot info,
+    // which lives in memory mapped read-only and never changes.
+    unsafe { HVT_BOOT_INFO.load(Ordering::Relaxed).as_ref() }
+}
+
+/// Address of the tender-completed manifest.
+pub fn manifest() -> u64 {
+    MANIFEST.load(Ordering::Relaxed)
 }
 
 /// The `--solo5:` options recognised at the start of the command line.
@@ -58,32 +66,56 @@ fn c_str_len(ptr: *const u8) -> usize {
     len
 }
 
-/// Runs the bindings' start-up and returns what `solo5_app_main` gets.
+/// Runs the bindings' start-up under `solo5-hvt` and returns what
+/// `solo5_app_main` gets.
 ///
 /// # Safety
 /// `boot` must be the boot info pointer the tender passed in RDI.
-pub unsafe fn start(boot: *const BootInfo) -> StartInfo {
-    BOOT_INFO.store(boot as *mut BootInfo, Ordering::Relaxed);
+pub unsafe fn start_hvt(boot: *const BootInfo) -> StartInfo {
+    HVT_BOOT_INFO.store(boot as *mut BootInfo, Ordering::Relaxed);
+    // SAFETY: the tender's boot info, valid for the guest's life.
+    let info = unsafe { &*boot };
+    MANIFEST.store(info.mft, Ordering::Relaxed);
     tls::set_base(0);
-    let info = info();
-    let cmdline_ptr = info.cmdline as *const u8;
+    clock::init(info.cpu_cycle_freq);
+    start(info.cmdline, info.mem_size, "hvt, ring 3")
+}
+
+/// Runs the bindings' start-up under `solo5-spt` and returns what
+/// `solo5_app_main` gets.
+///
+/// # Safety
+/// `boot` must be the boot info pointer the tender passed in RDI.
+pub unsafe fn start_spt(boot: *const SptBootInfo) -> StartInfo {
+    // SAFETY: the tender's boot info, valid for the guest's life.
+    let info = unsafe { boot.read() };
+    MANIFEST.store(info.mft, Ordering::Relaxed);
+    spt::init(info.epollfd, info.timerfd);
+    tls::set_base(0);
+    start(info.cmdline, info.mem_size, "spt")
+}
+
+/// What both targets do once their boot info is read: the command line's
+/// log options, the banner, the rings and the heap.
+fn start(cmdline_addr: u64, mem_size: u64, target: &str) -> StartInfo {
+    let cmdline_ptr = cmdline_addr as *const u8;
     // SAFETY: the tender wrote a NUL-terminated string at `cmdline`.
     let cmdline = unsafe { core::slice::from_raw_parts(cmdline_ptr, c_str_len(cmdline_ptr)) };
-    let app_cmdline = info.cmdline + parse_cmdline(cmdline) as u64;
+    let app_cmdline = cmdline_addr + parse_cmdline(cmdline) as u64;
     log!(
         Info,
-        "Solo5: ringtender bindings version {} (hvt, ring 3)\n",
-        env!("CARGO_PKG_VERSION")
+        "Solo5: ringtender bindings version {} ({})\n",
+        env!("CARGO_PKG_VERSION"),
+        target
     );
-    clock::init(info.cpu_cycle_freq);
     if rings::init() {
         log!(Info, "Solo5: device I/O through ringtender rings\n");
     }
-    let Some((heap_start, heap_size)) = mem::heap(info.mem_size) else {
+    let Some((heap_start, heap_size)) = mem::heap(mem_size) else {
         log!(Error, "Solo5: ABORT: mem.rs: Not enough memory\n");
-        hypercall::halt(255);
+        platform::halt(255);
     };
-    mem::log_map(info.mem_size, heap_start);
+    mem::log_map(mem_size, heap_start);
     StartInfo {
         cmdline: app_cmdline,
         heap_start,

@@ -1,11 +1,14 @@
-//! The TSC clock (upstream's tscclock): monotonic nanoseconds from `rdtsc`
-//! scaled by a 32-bit multiplier, and the wall clock by hypercall.
+//! Clocks. On hvt, the TSC clock (upstream's tscclock): monotonic
+//! nanoseconds from `rdtsc` scaled by a 32-bit multiplier, and the wall clock
+//! by hypercall. On spt, the host's `CLOCK_MONOTONIC` and `CLOCK_REALTIME`.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use ringtender_abi::hvt::{HcWalltime, Hypercall};
 
 use crate::hypercall::hypercall;
+use crate::platform::{target, Target};
+use crate::spt;
 
 static MULT: AtomicU64 = AtomicU64::new(0);
 static SHIFT: AtomicU64 = AtomicU64::new(0);
@@ -24,7 +27,7 @@ fn mul64_32(a: u64, b: u64, shift: u64) -> u64 {
     ((u128::from(a) * u128::from(b)) >> shift) as u64
 }
 
-/// Sets the clock up for a TSC of `freq` Hz.
+/// Sets the TSC clock up for a TSC of `freq` Hz (hvt).
 pub fn init(freq: u64) {
     let freq = u128::from(freq.max(1));
     let mut shift = 32u64;
@@ -44,6 +47,13 @@ pub fn init(freq: u64) {
 
 /// Monotonic time in nanoseconds.
 pub fn monotonic() -> u64 {
+    match target() {
+        Target::Hvt => tsc_monotonic(),
+        Target::Spt => spt::clock(spt::CLOCK_MONOTONIC),
+    }
+}
+
+fn tsc_monotonic() -> u64 {
     let now = rdtsc();
     let delta = now.wrapping_sub(TSC_BASE.load(Ordering::Relaxed));
     let time = TIME_BASE.load(Ordering::Relaxed)
@@ -59,7 +69,12 @@ pub fn monotonic() -> u64 {
 
 /// Wall-clock time in nanoseconds since the Unix epoch.
 pub fn wall() -> u64 {
-    let mut arg = HcWalltime::default();
-    hypercall(Hypercall::Walltime, &mut arg);
-    arg.nsecs
+    match target() {
+        Target::Hvt => {
+            let mut arg = HcWalltime::default();
+            hypercall(Hypercall::Walltime, &mut arg);
+            arg.nsecs
+        }
+        Target::Spt => spt::clock(spt::CLOCK_REALTIME),
+    }
 }

@@ -1,4 +1,5 @@
-//! Console output (PUTS hypercall) and the bindings' log levels.
+//! Console output (PUTS hypercall on hvt, `write(1)` on spt) and the
+//! bindings' log levels.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -6,6 +7,8 @@ use core::sync::atomic::{AtomicU8, Ordering};
 use ringtender_abi::hvt::{HcPuts, Hypercall};
 
 use crate::hypercall::hypercall;
+use crate::platform::{target, Target};
+use crate::spt;
 
 /// Log levels, as `--solo5:<level>` selects them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,11 +38,16 @@ pub fn enabled(level: Level) -> bool {
 
 /// Writes `bytes` to the console; best effort, never fails.
 pub fn write(bytes: &[u8]) {
-    let mut arg = HcPuts {
-        data: bytes.as_ptr() as u64,
-        len: bytes.len() as u64,
-    };
-    hypercall(Hypercall::Puts, &mut arg);
+    match target() {
+        Target::Hvt => {
+            let mut arg = HcPuts {
+                data: bytes.as_ptr() as u64,
+                len: bytes.len() as u64,
+            };
+            hypercall(Hypercall::Puts, &mut arg);
+        }
+        Target::Spt => spt::console_write(bytes),
+    }
 }
 
 /// A formatting buffer of upstream's size; longer output is truncated.

@@ -1,6 +1,7 @@
 //! Devices from the manifest: through the rings when the tender set them up
-//! (`rings`), else through the classic hypercalls. This is the sync shim's
-//! engine: the blocking API on top of asynchronous rings.
+//! (`rings`), else the classic way: hypercalls on hvt, system calls on the
+//! tender's descriptors on spt. This is the sync shim's engine: the blocking
+//! API on top of asynchronous rings.
 
 use ringtender_abi::hvt::{HcBlockRead, HcBlockWrite, HcNetRead, HcNetWrite, HcPoll, Hypercall};
 use ringtender_abi::mft::{
@@ -15,11 +16,13 @@ use ringtender_muen_compat::block::{
 
 use crate::boot;
 use crate::hypercall::hypercall;
+use crate::platform::{target, Target};
 use crate::rings::{self, BlockOp, DeviceRings};
+use crate::spt;
 
 /// The tender-completed manifest entries (read-only memory).
 fn entries() -> &'static [MftEntry] {
-    let mft = boot::info().mft as *const MftHeader;
+    let mft = boot::manifest() as *const MftHeader;
     // SAFETY: the tender placed a validated manifest at `boot_info.mft` in
     // memory mapped read-only for the guest's whole life.
     unsafe {
@@ -72,7 +75,12 @@ pub fn block_acquire(name: &[u8]) -> Option<(u64, BlockInfo)> {
     ))
 }
 
-/// Sends one frame through the NET_WRITE hypercall.
+/// The host descriptor the tender wrote into a manifest entry (spt).
+fn host_fd(e: &MftEntry) -> i32 {
+    e.hostfd as i32
+}
+
+/// Sends one frame.
 pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
     let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
         return SOLO5_R_EINVAL;
@@ -87,6 +95,9 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
             SOLO5_R_AGAIN
         };
     }
+    if target() == Target::Spt {
+        return spt::net_write(host_fd(e), frame);
+    }
     let mut arg = HcNetWrite {
         handle,
         data: frame.as_ptr() as u64,
@@ -97,7 +108,7 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
     arg.ret
 }
 
-/// Receives one frame through the NET_READ hypercall.
+/// Receives one frame.
 pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
     let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
         return (SOLO5_R_EINVAL, 0);
@@ -115,6 +126,9 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
             None => (SOLO5_R_AGAIN, 0),
         };
     }
+    if target() == Target::Spt {
+        return spt::net_read(host_fd(e), buf);
+    }
     let mut arg = HcNetRead {
         handle,
         data: buf.as_mut_ptr() as u64,
@@ -125,14 +139,16 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
     (arg.ret, arg.len as usize)
 }
 
-fn block_args_ok(handle: u64, offset: u64, len: usize) -> bool {
-    match entry(handle, MFT_DEV_BLOCK_BASIC) {
-        Some(e) => {
-            let bs = u64::from(e.block_size());
-            bs != 0 && len as u64 == bs && offset.is_multiple_of(bs)
-        }
-        None => false,
-    }
+/// The block device of `handle` if the transfer is one aligned block
+/// inside it.
+fn block_entry(handle: u64, offset: u64, len: usize) -> Option<&'static MftEntry> {
+    let e = entry(handle, MFT_DEV_BLOCK_BASIC)?;
+    let bs = u64::from(e.block_size());
+    let fits = e
+        .block_capacity()
+        .checked_sub(bs)
+        .is_some_and(|last| offset <= last);
+    (bs != 0 && len as u64 == bs && offset.is_multiple_of(bs) && fits).then_some(e)
 }
 
 /// Tag of the blocking calls' requests; ring API tags must differ. A
@@ -178,7 +194,7 @@ pub fn block_status(status: u64) -> Solo5Result {
     }
 }
 
-/// Writes one block (ring or BLOCK_WRITE hypercall).
+/// Writes one block.
 pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
     block_io(
         BLOCK_KIND_WRITE,
@@ -189,7 +205,7 @@ pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
     )
 }
 
-/// Reads one block (ring or BLOCK_READ hypercall).
+/// Reads one block.
 pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
     block_io(
         BLOCK_KIND_READ,
@@ -201,13 +217,16 @@ pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
 }
 
 /// One block transfer of `len` bytes at guest address `buf`, checked as
-/// the API requires, through the ring if there is one, else by hypercall.
+/// the API requires, through the ring if there is one, else the classic way.
 fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5Result {
-    if !block_args_ok(handle, offset, len) {
+    let Some(e) = block_entry(handle, offset, len) else {
         return SOLO5_R_EINVAL;
-    }
+    };
     if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
         return block_via_ring(ring, kind, offset, buf, len);
+    }
+    if target() == Target::Spt {
+        return spt::block_io(kind == BLOCK_KIND_WRITE, host_fd(e), offset, buf, len);
     }
     let len = len as u64;
     if kind == BLOCK_KIND_WRITE {
@@ -255,8 +274,8 @@ fn ring_ready() -> u64 {
 
 /// Waits until `deadline` (monotonic ns) or network input; returns the set
 /// of handles ready for input. Rings are looked at first; the POLL
-/// hypercall (which the host ends as soon as a ring has input) only when
-/// nothing is ready.
+/// hypercall (which the host ends as soon as a ring has input), or on spt
+/// the tender's epoll set, only when nothing is ready.
 pub fn yield_until(deadline: u64) -> u64 {
     let mut now = crate::clock::monotonic();
     // Without rings there is nothing to look at: straight to POLL.
@@ -272,6 +291,13 @@ pub fn yield_until(deadline: u64) -> u64 {
         }
         core::hint::spin_loop();
         now = crate::clock::monotonic();
+    }
+    if target() == Target::Spt {
+        let nets = entries()
+            .iter()
+            .filter(|e| e.mft_type == MFT_DEV_NET_BASIC)
+            .count();
+        return spt::wait(deadline, nets);
     }
     let mut arg = HcPoll {
         timeout_nsecs: deadline.saturating_sub(now),

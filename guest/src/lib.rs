@@ -1,8 +1,11 @@
-//! ringtender's guest bindings for the hvt target, in `no_std` Rust.
+//! ringtender's guest bindings for the hvt and spt targets, in `no_std` Rust.
 //!
-//! The guest runs at CPL 3 (see `docs/guest-contract.md`): it never executes
-//! a privileged instruction. The tender owns page tables, descriptor tables
-//! and trap reporting; the guest talks to it through PIO hypercalls.
+//! On hvt the guest runs at CPL 3 (see `docs/guest-contract.md`): it never
+//! executes a privileged instruction. The tender owns page tables,
+//! descriptor tables and trap reporting; the guest talks to it through PIO
+//! hypercalls. On spt the guest is a Linux process confined by seccomp and
+//! talks to the host through the few system calls its filter allows. One
+//! object serves both; [`platform`] tells which one this link is for.
 //!
 //! This crate is the platform layer; `ringtender-sync-shim` exports the C API
 //! of `solo5.h` on top of it, and Rust unikernels use [`api`] directly.
@@ -16,5 +19,7 @@ pub mod devices;
 pub mod hypercall;
 pub mod manifest;
 pub mod mem;
+pub mod platform;
 pub mod rings;
+pub mod spt;
 pub mod tls;

@@ -151,7 +151,9 @@ fn channels(
 
 /// Sets up the rings the tender offers; false if it offers none.
 pub fn init() -> bool {
-    let info = boot::info();
+    let Some(info) = boot::hvt_info() else {
+        return false;
+    };
     if info.host_features & HVT_FEATURE_RT_RINGS == 0 {
         return false;
     }

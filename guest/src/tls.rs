@@ -1,6 +1,8 @@
 //! Thread-local storage, x86_64 variant II: the TLS block is followed by the
-//! thread pointer, which points to itself. The base goes in FS with
-//! `wrfsbase` (the tender sets CR4.FSGSBASE; no privileged instruction).
+//! thread pointer, which points to itself. The base goes in FS.
+
+use crate::platform::{target, Target};
+use crate::spt;
 
 extern "C" {
     static _stdata: u8;
@@ -42,9 +44,15 @@ pub unsafe fn init(tls: usize) {
     }
 }
 
-/// Sets the FS base (TLS thread pointer).
+/// Sets the FS base (TLS thread pointer): `wrfsbase` on hvt, `arch_prctl`
+/// on spt (what upstream's filter allows).
 pub fn set_base(base: u64) {
-    // SAFETY: wrfsbase only changes this thread's FS base; CR4.FSGSBASE is
-    // set by the tender. A bad base faults on use, which the tender reports.
-    unsafe { core::arch::asm!("wrfsbase {}", in(reg) base, options(nostack, preserves_flags)) }
+    match target() {
+        // SAFETY: wrfsbase only changes this thread's FS base; CR4.FSGSBASE is
+        // set by the tender. A bad base faults on use, which the tender reports.
+        Target::Hvt => unsafe {
+            core::arch::asm!("wrfsbase {}", in(reg) base, options(nostack, preserves_flags))
+        },
+        Target::Spt => spt::set_fs_base(base),
+    }
 }

@@ -1,12 +1,18 @@
 //! The ELF notes and the fake interpreter every unikernel carries: ABI1
-//! (hvt, version 2), our RNG3 (runs at CPL 3, speaks rings), the OpenBSD
-//! ident note, and `.interp` so the host refuses to exec the file directly.
+//! (hvt or spt, version 2), our RNG3 (runs at CPL 3, speaks rings), the
+//! OpenBSD ident note, and `.interp` so the host refuses to exec the file
+//! directly.
+//!
+//! Both targets' ABI1 notes are here, in sections named after the target;
+//! the linker script keeps the one of its target as `.note.solo5.abi` and
+//! discards the other.
 
 use ringtender_abi::elf_note::{
     Abi1Descriptor, AbiTarget, Ring3Descriptor, ABI1_NOTE_TYPE, RING3_FLAG_CPL3, RING3_FLAG_RINGS,
     RING3_NOTE_TYPE, RING3_NOTE_VERSION, SOLO5_NOTE_NAME,
 };
 use ringtender_abi::hvt::HVT_ABI_VERSION;
+use ringtender_abi::spt::SPT_ABI_VERSION;
 
 /// A note with an 8-byte name field and a descriptor `D`.
 #[repr(C, align(4))]
@@ -28,20 +34,28 @@ const fn solo5_name() -> [u8; 8] {
     name
 }
 
+const fn abi1_note(target: AbiTarget, version: u32) -> Note<Abi1Descriptor> {
+    Note {
+        namesz: SOLO5_NOTE_NAME.len() as u32,
+        descsz: size_of::<Abi1Descriptor>() as u32,
+        note_type: ABI1_NOTE_TYPE,
+        name: solo5_name(),
+        desc: Abi1Descriptor {
+            abi_target: target as u32,
+            abi_version: version,
+            reserved0: 0,
+            reserved1: 0,
+        },
+    }
+}
+
 #[used]
-#[link_section = ".note.solo5.abi"]
-static ABI1_NOTE: Note<Abi1Descriptor> = Note {
-    namesz: SOLO5_NOTE_NAME.len() as u32,
-    descsz: size_of::<Abi1Descriptor>() as u32,
-    note_type: ABI1_NOTE_TYPE,
-    name: solo5_name(),
-    desc: Abi1Descriptor {
-        abi_target: AbiTarget::Hvt as u32,
-        abi_version: HVT_ABI_VERSION,
-        reserved0: 0,
-        reserved1: 0,
-    },
-};
+#[link_section = ".note.solo5.abi.hvt"]
+static ABI1_NOTE_HVT: Note<Abi1Descriptor> = abi1_note(AbiTarget::Hvt, HVT_ABI_VERSION);
+
+#[used]
+#[link_section = ".note.solo5.abi.spt"]
+static ABI1_NOTE_SPT: Note<Abi1Descriptor> = abi1_note(AbiTarget::Spt, SPT_ABI_VERSION);
 
 /// The RNG3 descriptor as bytes: a note descriptor starts 4-aligned, right
 /// after the name, so its u64 field must not pull in 8-byte alignment.

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds every C test unikernel in tests/unikernels/c/<name>/ into
-# OUTDIR/test_<name>.hvt (default <repo>/build/unikernels) with the installed
-# bindings (<repo>/dist, from sync-shim/build-dist.sh) and solo5-elftool, and
-# copies the Rust test unikernels there as test_rust_<name>.hvt. A test
-# directory may hold an "ldflags" file of extra link options.
+# OUTDIR/test_<name>.hvt and OUTDIR/test_<name>.spt (default
+# <repo>/build/unikernels) with the installed bindings (<repo>/dist, from
+# sync-shim/build-dist.sh) and solo5-elftool, and copies the Rust test
+# unikernels there as test_rust_<name>.{hvt,spt}. A test directory may hold
+# an "ldflags" file of extra link options and a "targets" file naming the
+# targets it is for (default: hvt spt).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -25,11 +27,16 @@ for dir in "$here"/c/*/; do
     "$cc" -c "$work/manifest_$name.c" -o "$work/manifest_$name.o"
     ldflags=()
     [ -f "$dir/ldflags" ] && read -ra ldflags < "$dir/ldflags"
-    "$cc" -z solo5-abi=hvt "${ldflags[@]}" -o "$out/test_$name.hvt" "$work/$name.o" "$work/manifest_$name.o"
+    targets=(hvt spt)
+    [ -f "$dir/targets" ] && read -ra targets < "$dir/targets"
+    for abi in "${targets[@]}"; do
+        "$cc" -z "solo5-abi=$abi" "${ldflags[@]}" -o "$out/test_$name.$abi" "$work/$name.o" "$work/manifest_$name.o"
+    done
 done
 for crate in "$here"/rust/*/; do
     [ -f "$crate/Cargo.toml" ] || continue
     bin=$(sed -n 's/^name = "\(.*\)"/\1/p' "$crate/Cargo.toml" | head -n 1)
     cp "$target/release/$bin" "$out/test_${bin//-/_}.hvt"
+    cp "$target/release/$bin-spt" "$out/test_${bin//-/_}.spt"
 done
 echo "built $(ls "$out" | wc -l) test unikernels into $out"

@@ -1,20 +1,37 @@
 //! Build script of every Rust test unikernel: links it like the C wrapper
-//! does (static, not PIE, with the bindings' linker script).
+//! does (static, not PIE, with the bindings' linker script), once per
+//! target: the binary named after the package is for hvt, the one with
+//! `-spt` appended for spt.
+use std::path::Path;
+
 fn main() {
-    let lds = concat!(
+    let template = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../../sync-shim/toolchain/solo5_hvt.lds"
+        "/../../../../sync-shim/toolchain/solo5.lds.in"
     );
-    for arg in [
-        "-nostdlib",
-        "-static",
-        "-no-pie",
-        "-Wl,--build-id=none",
-        "-Wl,-z,max-page-size=0x1000",
-        "-Wl,-u,_start",
-        &format!("-Wl,-T,{lds}"),
+    let text = std::fs::read_to_string(template).expect("linker script template");
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    let package = std::env::var("CARGO_PKG_NAME").expect("CARGO_PKG_NAME");
+    for (target, number, bin) in [
+        ("hvt", "1", package.clone()),
+        ("spt", "2", format!("{package}-spt")),
     ] {
-        println!("cargo:rustc-link-arg-bins={arg}");
+        let lds = Path::new(&out).join(format!("solo5_{target}.lds"));
+        let script = text
+            .replace("@TARGET_NUMBER@", number)
+            .replace("@TARGET@", target);
+        std::fs::write(&lds, script).expect("write linker script");
+        for arg in [
+            "-nostdlib",
+            "-static",
+            "-no-pie",
+            "-Wl,--build-id=none",
+            "-Wl,-z,max-page-size=0x1000",
+            "-Wl,-u,_start",
+            &format!("-Wl,-T,{}", lds.display()),
+        ] {
+            println!("cargo:rustc-link-arg-bin={bin}={arg}");
+        }
     }
-    println!("cargo:rerun-if-changed={lds}");
+    println!("cargo:rerun-if-changed={template}");
 }
