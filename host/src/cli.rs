@@ -1,7 +1,78 @@
-//! `solo5-hvt` command line, with upstream's syntax and messages.
+//! The `solo5-hvt` and `solo5-spt` command lines, with upstream's syntax
+//! and messages.
 
-/// Program name used in messages.
-pub const PROGRAM: &str = "solo5-hvt";
+use std::sync::OnceLock;
+
+/// Which tender a command line is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tender {
+    /// `solo5-hvt`.
+    Hvt,
+    /// `solo5-spt`.
+    Spt,
+}
+
+impl Tender {
+    /// The program name, as messages start with it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hvt => "solo5-hvt",
+            Self::Spt => "solo5-spt",
+        }
+    }
+}
+
+static TENDER: OnceLock<Tender> = OnceLock::new();
+
+/// Records which tender this process is (once, at the start of `main`), for
+/// the messages of code both tenders share.
+pub fn set_tender(tender: Tender) {
+    let _ = TENDER.set(tender);
+}
+
+/// The program name of this process's tender (`solo5-hvt` unless told).
+pub fn program() -> &'static str {
+    TENDER.get().copied().unwrap_or(Tender::Hvt).name()
+}
+
+/// The shared `main` of the tenders: `--help`, `--version` and a missing
+/// KERNEL are answered here, a run goes to `run`, and its error becomes one
+/// line on stderr (plus the usage text for a bad option) and status 1.
+pub fn main(
+    tender: Tender,
+    args: &[String],
+    run: impl FnOnce(RunArgs) -> Result<i32, crate::error::TenderError>,
+) -> i32 {
+    set_tender(tender);
+    let program = tender.name();
+    match parse_command(args) {
+        Command::Help => {
+            eprint!("{}", usage(tender));
+            1
+        }
+        Command::Version => {
+            eprint!("{}", version(tender));
+            0
+        }
+        Command::MissingKernel => {
+            eprintln!("{program}: Missing KERNEL operand");
+            eprint!("{}", usage(tender));
+            1
+        }
+        Command::Run(run_args) => match run(run_args) {
+            Ok(status) => status,
+            Err(crate::error::TenderError::Usage(msg)) => {
+                eprintln!("{program}: {msg}");
+                eprint!("{}", usage(tender));
+                1
+            }
+            Err(err) => {
+                eprintln!("{program}: {err}");
+                1
+            }
+        },
+    }
+}
 
 /// What the first pass over the arguments found.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,6 +138,8 @@ pub enum TenderOption {
     /// `--net-lossy`: drop frames for a full rx ring instead of leaving them
     /// queued in the tap, and count them.
     NetLossy,
+    /// `--x-exec-heap` (spt): map the heap and stack executable.
+    XExecHeap,
 }
 
 /// An option the tender could not accept.
@@ -124,8 +197,28 @@ fn name_value<'a>(arg: &'a str, prefix: &str) -> Option<Result<(&'a str, &'a str
     Some(parsed)
 }
 
-/// Parses one tender option.
-pub fn parse_option(arg: &str) -> Result<TenderOption, OptionError> {
+/// Parses one option of `tender`.
+pub fn parse_option(tender: Tender, arg: &str) -> Result<TenderOption, OptionError> {
+    let option = parse_any_option(arg)?;
+    let ours = match option {
+        TenderOption::Classic | TenderOption::Engine(_) | TenderOption::NetLossy => {
+            tender == Tender::Hvt
+        }
+        TenderOption::XExecHeap => tender == Tender::Spt,
+        _ => true,
+    };
+    if ours {
+        Ok(option)
+    } else {
+        Err(OptionError::Invalid)
+    }
+}
+
+fn parse_any_option(arg: &str) -> Result<TenderOption, OptionError> {
+    // Upstream compares the first 13 characters only.
+    if arg.starts_with("--x-exec-heap") {
+        return Ok(TenderOption::XExecHeap);
+    }
     if let Some(value) = arg.strip_prefix("--mem=") {
         return match value.parse::<u64>() {
             Ok(mb) if mb > 0 && mb < (1 << 44) => Ok(TenderOption::Mem(mb)),
@@ -191,10 +284,36 @@ pub fn parse_option(arg: &str) -> Result<TenderOption, OptionError> {
     Err(OptionError::Invalid)
 }
 
-/// The `--help` text.
-pub fn usage() -> String {
+/// The `--help` text of `tender`.
+pub fn usage(tender: Tender) -> String {
+    match tender {
+        Tender::Hvt => hvt_usage(),
+        Tender::Spt => spt_usage(),
+    }
+}
+
+fn spt_usage() -> String {
+    "usage: solo5-spt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
+KERNEL is the filename of the unikernel to run.
+ARGS are optional arguments passed to KERNEL.
+Core options:
+  [ --mem=512 ] (guest memory in MB)
+    --help (display this help)
+    --version (display version information)
+Compiled-in modules: core net block
+Compiled-in module options:
+  [ --x-exec-heap ] (make the heap and stack executable; dangerous, not recommended)
+  [ --net:NAME=IFACE | @NN ] (attach tap at IFACE or at fd @NN as network NAME)
+  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
+  [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
+  [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
+"
+    .to_string()
+}
+
+fn hvt_usage() -> String {
     format!(
-        "usage: {PROGRAM} [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
+        "usage: solo5-hvt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
 KERNEL is the filename of the unikernel to run.
 ARGS are optional arguments passed to KERNEL.
 Core options:
@@ -215,11 +334,15 @@ Compiled-in module options:
 }
 
 /// The `--version` text; orchestrators parse the `ABI version` line.
-pub fn version() -> String {
+pub fn version(tender: Tender) -> String {
+    let abi = match tender {
+        Tender::Hvt => ringtender_abi::hvt::HVT_ABI_VERSION,
+        Tender::Spt => ringtender_abi::spt::SPT_ABI_VERSION,
+    };
     format!(
-        "{PROGRAM} tender, version ringtender-{}\nABI version {}\n",
+        "{} tender, version ringtender-{}\nABI version {abi}\n",
+        tender.name(),
         env!("CARGO_PKG_VERSION"),
-        ringtender_abi::hvt::HVT_ABI_VERSION
     )
 }
 
@@ -257,42 +380,72 @@ mod tests {
 
     #[test]
     fn options_parse_as_upstream() {
-        assert_eq!(parse_option("--mem=16"), Ok(TenderOption::Mem(16)));
+        assert_eq!(
+            parse_option(Tender::Hvt, "--mem=16"),
+            Ok(TenderOption::Mem(16))
+        );
         assert!(matches!(
-            parse_option("--mem=0"),
+            parse_option(Tender::Hvt, "--mem=0"),
             Err(OptionError::Message(_))
         ));
         assert!(matches!(
-            parse_option("--mem=x"),
+            parse_option(Tender::Hvt, "--mem=x"),
             Err(OptionError::Message(_))
         ));
         assert_eq!(
-            parse_option("--net:service0=tap100"),
+            parse_option(Tender::Hvt, "--net:service0=tap100"),
             Ok(TenderOption::Net {
                 name: "service0".into(),
                 iface: "tap100".into()
             })
         );
         assert_eq!(
-            parse_option("--net:bad-name=tap0"),
+            parse_option(Tender::Hvt, "--net:bad-name=tap0"),
             Err(OptionError::Invalid)
         );
         assert_eq!(
-            parse_option("--block-sector-size:storage=4096"),
+            parse_option(Tender::Hvt, "--block-sector-size:storage=4096"),
             Ok(TenderOption::BlockSectorSize {
                 name: "storage".into(),
                 size: 4096
             })
         );
         assert!(matches!(
-            parse_option("--block-sector-size:storage=521"),
+            parse_option(Tender::Hvt, "--block-sector-size:storage=521"),
             Err(OptionError::Message(_))
         ));
         assert!(matches!(
-            parse_option("--block-sector-size:storage=256"),
+            parse_option(Tender::Hvt, "--block-sector-size:storage=256"),
             Err(OptionError::Message(_))
         ));
-        assert_eq!(parse_option("--bogus"), Err(OptionError::Invalid));
-        assert!(version().contains("\nABI version 2\n"));
+        assert_eq!(
+            parse_option(Tender::Hvt, "--bogus"),
+            Err(OptionError::Invalid)
+        );
+        assert!(version(Tender::Hvt).contains("\nABI version 2\n"));
+        assert!(version(Tender::Spt).starts_with("solo5-spt tender"));
+    }
+
+    #[test]
+    fn options_belong_to_their_tender() {
+        assert_eq!(
+            parse_option(Tender::Spt, "--x-exec-heap"),
+            Ok(TenderOption::XExecHeap)
+        );
+        assert_eq!(
+            parse_option(Tender::Hvt, "--x-exec-heap"),
+            Err(OptionError::Invalid)
+        );
+        assert_eq!(
+            parse_option(Tender::Spt, "--classic"),
+            Err(OptionError::Invalid)
+        );
+        assert_eq!(
+            parse_option(Tender::Spt, "--block:storage=/x.img"),
+            Ok(TenderOption::Block {
+                name: "storage".into(),
+                path: "/x.img".into()
+            })
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! ringtender host side: the `solo5-hvt` tender and `solo5-elftool`.
+//! ringtender host side: the `solo5-hvt` and `solo5-spt` tenders and
+//! `solo5-elftool`.
 //!
 //! The binaries in `src/bin` are thin; everything they do lives in these
 //! modules so that integration tests and later tenders (spt) share it.
@@ -7,6 +8,7 @@
 // range is what we mean, not an array of its elements.
 #![allow(clippy::single_range_in_vec_init)]
 
+pub mod attach;
 pub mod block;
 pub mod cli;
 pub mod cpu;
@@ -23,6 +25,7 @@ pub mod poll;
 pub mod rings;
 pub mod seccomp;
 pub mod signals;
+pub mod spt;
 pub mod tap;
 pub mod tender;
 pub mod trap;

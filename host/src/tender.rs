@@ -9,12 +9,11 @@ use ringtender_abi::hvt::{
     BootInfo, HVT_ABI_VERSION, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO,
     HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
 };
-use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
 use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_FEATURE_RT_RINGS};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
-use crate::block::BlockDevice;
-use crate::cli::{self, Command, OptionError, RunArgs, TenderOption, PROGRAM};
+use crate::attach;
+use crate::cli::{self, RunArgs, Tender};
 use crate::cpu::{self, GuestMode, ImageLayout};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
@@ -22,12 +21,9 @@ use crate::guest_memory::GuestRam;
 use crate::hypercall::{Device, Hypercalls, Outcome};
 use crate::kvm::Machine;
 use crate::manifest::Manifest;
-use crate::net::NetDevice;
 use crate::page_tables::PagePerm;
 use crate::poll::WaitSet;
-use crate::rings::RingOptions;
 use crate::rings::{RingLayout, RingPoll};
-use crate::tap::{self, Tap};
 use crate::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
 use crate::{rings, seccomp, signals, trap};
 
@@ -38,37 +34,11 @@ const DEFAULT_MEM_MB: u64 = 512;
 
 /// Runs the tender with `args` (argv) and returns the process exit status.
 pub fn main(args: Vec<String>) -> i32 {
-    match cli::parse_command(&args) {
-        Command::Help => {
-            eprint!("{}", cli::usage());
-            1
-        }
-        Command::Version => {
-            eprint!("{}", cli::version());
-            0
-        }
-        Command::MissingKernel => {
-            eprintln!("{PROGRAM}: Missing KERNEL operand");
-            eprint!("{}", cli::usage());
-            1
-        }
-        Command::Run(run_args) => match run(run_args) {
-            Ok(status) => status,
-            Err(TenderError::Usage(msg)) => {
-                eprintln!("{PROGRAM}: {msg}");
-                eprint!("{}", cli::usage());
-                1
-            }
-            Err(err) => {
-                eprintln!("{PROGRAM}: {err}");
-                1
-            }
-        },
-    }
+    cli::main(Tender::Hvt, &args, run)
 }
 
 fn warn(msg: &str) {
-    eprintln!("{PROGRAM}: {msg}");
+    eprintln!("{}: {msg}", cli::program());
 }
 
 /// Rounds `--mem` as upstream: down to 2 MiB, at least 2 MiB, at most 4 GiB.
@@ -87,142 +57,6 @@ pub fn guest_mem_size(mb: u64) -> Result<u64, TenderError> {
         warn(&format!("adjusting memory to {size} bytes"));
     }
     Ok(size)
-}
-
-/// Devices named on the command line, before the manifest is completed.
-struct Attachments {
-    devices: Vec<Device>,
-    classic: bool,
-    ring_options: RingOptions,
-    macs: Vec<Option<[u8; 6]>>,
-    sector_sizes: Vec<Option<u16>>,
-}
-
-fn not_declared(name: &str) -> TenderError {
-    TenderError::Device(format!("Resource not declared in manifest: '{name}'"))
-}
-
-fn apply_options(
-    options: &[String],
-    manifest: &Manifest,
-    mem_mb: &mut u64,
-) -> Result<Attachments, TenderError> {
-    let n = manifest.entries().len();
-    let mut att = Attachments {
-        devices: (0..n).map(|_| Device::None).collect(),
-        classic: false,
-        ring_options: RingOptions::default(),
-        macs: vec![None; n],
-        sector_sizes: vec![None; n],
-    };
-    for arg in options {
-        let option = cli::parse_option(arg).map_err(|e| match e {
-            OptionError::Invalid => TenderError::Usage(format!("Invalid option: `{arg}'")),
-            OptionError::Message(msg) => TenderError::Device(msg),
-        })?;
-        match option {
-            TenderOption::Mem(mb) => *mem_mb = mb,
-            TenderOption::Classic => att.classic = true,
-            TenderOption::Engine(choice) => att.ring_options.engine = choice,
-            TenderOption::NetLossy => att.ring_options.net_lossy = true,
-            TenderOption::Net { name, iface } => {
-                let index = manifest
-                    .find_by_name(&name, MFT_DEV_NET_BASIC)
-                    .ok_or_else(|| not_declared(&name))?;
-                let tap = Tap::attach(&iface).map_err(|e| {
-                    TenderError::Device(format!(
-                        "Could not attach interface: {iface}: {}",
-                        strerror(&e)
-                    ))
-                })?;
-                att.devices[index] = Device::Net(NetDevice { tap, mac: [0; 6] });
-            }
-            TenderOption::NetMac { name, mac } => {
-                let index = manifest
-                    .find_by_name(&name, MFT_DEV_NET_BASIC)
-                    .ok_or_else(|| not_declared(&name))?;
-                att.macs[index] = Some(mac);
-            }
-            TenderOption::Block { name, path } => {
-                let index = manifest
-                    .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
-                    .ok_or_else(|| not_declared(&name))?;
-                let dev = BlockDevice::open(&path).map_err(|_| {
-                    TenderError::Device(format!("Could not open block device: {path}"))
-                })?;
-                att.devices[index] = Device::Block(dev);
-            }
-            TenderOption::BlockSectorSize { name, size } => {
-                let index = manifest
-                    .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
-                    .ok_or_else(|| not_declared(&name))?;
-                att.sector_sizes[index] = Some(size as u16);
-            }
-        }
-    }
-    Ok(att)
-}
-
-fn strerror(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(pos) => text[..pos].to_string(),
-        None => text,
-    }
-}
-
-/// Completes the manifest from the attached devices; every declared device
-/// must be attached.
-fn complete_manifest(manifest: &mut Manifest, att: &mut Attachments) -> Result<(), TenderError> {
-    let mut missing = Vec::new();
-    for (index, entry) in manifest.entries_mut().iter_mut().enumerate() {
-        if entry.mft_type >= MFT_RESERVED_FIRST {
-            continue;
-        }
-        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
-        match &mut att.devices[index] {
-            Device::Net(dev) => {
-                dev.mac = match att.macs[index] {
-                    Some(mac) => mac,
-                    None => tap::random_mac()
-                        .map_err(|e| TenderError::Setup(format!("/dev/urandom: {e}")))?,
-                };
-                entry.set_net_mac(dev.mac);
-                entry.set_net_mtu(dev.tap.mtu.min(u32::from(u16::MAX)) as u16);
-                entry.hostfd = dev.raw_fd() as u64;
-                entry.attached = 1;
-            }
-            Device::Block(dev) => {
-                if let Some(size) = att.sector_sizes[index] {
-                    dev.block_size = size;
-                }
-                dev.check_geometry(&name)?;
-                entry.set_block_capacity(dev.capacity);
-                entry.set_block_size(dev.block_size);
-                entry.hostfd = dev.raw_fd() as u64;
-                entry.attached = 1;
-            }
-            Device::None => {
-                let kind = if entry.mft_type == MFT_DEV_NET_BASIC {
-                    "NET_BASIC"
-                } else {
-                    "BLOCK_BASIC"
-                };
-                missing.push(format!(
-                    "Device '{name}' of type {kind} declared but not attached."
-                ));
-            }
-        }
-    }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    for line in &missing {
-        warn(line);
-    }
-    Err(TenderError::Device(
-        "All declared devices must be attached. See --help for syntax.".into(),
-    ))
 }
 
 fn image_layout(image: &ElfImage) -> ImageLayout {
@@ -277,8 +111,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     }
     let mut manifest = elf::read_manifest(&file).map_err(kernel_error(kernel))?;
 
-    let mut mem_mb = DEFAULT_MEM_MB;
-    let mut att = apply_options(&args.options, &manifest, &mut mem_mb)?;
+    let mut att = attach::apply_options(Tender::Hvt, &args.options, &manifest)?;
     let ring3 = elf::ring3_flags(&file);
     let mode = if ring3 & RING3_FLAG_CPL3 != 0 {
         GuestMode::Ring3
@@ -290,13 +123,13 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let want_rings = ring3 & RING3_FLAG_RINGS != 0 && has_device && !att.classic;
     let rings_bytes = want_rings.then(|| rings::layout(&att.devices, 0).bytes);
     let layout = MemoryLayout::new(
-        guest_mem_size(mem_mb)?,
+        guest_mem_size(att.mem_mb.unwrap_or(DEFAULT_MEM_MB))?,
         !want_rings && has_net && !att.classic,
         rings_bytes,
     );
     let image = elf::parse_image(&file, layout.guest_mem, HVT_GUEST_MIN_BASE)
         .map_err(kernel_error(kernel))?;
-    complete_manifest(&mut manifest, &mut att)?;
+    attach::complete_manifest(&mut manifest, &mut att)?;
 
     let mut ram = GuestRam::new(layout.alloc)?;
     let mut machine = Machine::new(&ram)?;

@@ -3,7 +3,7 @@
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use crate::cli::PROGRAM;
+use crate::cli;
 use crate::error::TenderError;
 
 /// Spawns worker `name` running `work`, and returns once the thread runs.
@@ -22,7 +22,7 @@ pub fn spawn(
         .spawn(move || {
             let _ = started_tx.send(());
             if let Err(err) = work() {
-                eprintln!("{PROGRAM}: {err}");
+                eprintln!("{}: {err}", cli::program());
                 std::process::exit(1);
             }
         })

@@ -1,0 +1,167 @@
+//! Device attachment shared by the tenders: options applied in order (taps
+//! and block files opened with upstream's messages), then the manifest
+//! completed from what was attached.
+
+use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
+
+use crate::block::BlockDevice;
+use crate::cli::{self, OptionError, Tender, TenderOption};
+use crate::error::TenderError;
+use crate::hypercall::Device;
+use crate::manifest::Manifest;
+use crate::net::NetDevice;
+use crate::rings::RingOptions;
+use crate::tap::{self, Tap};
+
+/// What the command line asked for, devices attached, before the manifest
+/// is completed.
+pub struct Attachments {
+    /// One per manifest entry (index = handle).
+    pub devices: Vec<Device>,
+    /// `--mem`, if given.
+    pub mem_mb: Option<u64>,
+    /// `--classic` (hvt).
+    pub classic: bool,
+    /// `--engine`, `--net-lossy` (hvt).
+    pub ring_options: RingOptions,
+    /// `--x-exec-heap` (spt).
+    pub exec_heap: bool,
+    macs: Vec<Option<[u8; 6]>>,
+    sector_sizes: Vec<Option<u16>>,
+}
+
+fn not_declared(name: &str) -> TenderError {
+    TenderError::Device(format!("Resource not declared in manifest: '{name}'"))
+}
+
+/// Applies `tender`'s options in order: opens taps and block files, records
+/// the rest. The first bad one ends the tender with upstream's message.
+pub fn apply_options(
+    tender: Tender,
+    options: &[String],
+    manifest: &Manifest,
+) -> Result<Attachments, TenderError> {
+    let n = manifest.entries().len();
+    let mut att = Attachments {
+        devices: (0..n).map(|_| Device::None).collect(),
+        mem_mb: None,
+        classic: false,
+        ring_options: RingOptions::default(),
+        exec_heap: false,
+        macs: vec![None; n],
+        sector_sizes: vec![None; n],
+    };
+    for arg in options {
+        let option = cli::parse_option(tender, arg).map_err(|e| match e {
+            OptionError::Invalid => TenderError::Usage(format!("Invalid option: `{arg}'")),
+            OptionError::Message(msg) => TenderError::Device(msg),
+        })?;
+        match option {
+            TenderOption::Mem(mb) => att.mem_mb = Some(mb),
+            TenderOption::Classic => att.classic = true,
+            TenderOption::Engine(choice) => att.ring_options.engine = choice,
+            TenderOption::NetLossy => att.ring_options.net_lossy = true,
+            TenderOption::XExecHeap => att.exec_heap = true,
+            TenderOption::Net { name, iface } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_NET_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                let tap = Tap::attach(&iface).map_err(|e| {
+                    TenderError::Device(format!(
+                        "Could not attach interface: {iface}: {}",
+                        strerror(&e)
+                    ))
+                })?;
+                att.devices[index] = Device::Net(NetDevice { tap, mac: [0; 6] });
+            }
+            TenderOption::NetMac { name, mac } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_NET_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                att.macs[index] = Some(mac);
+            }
+            TenderOption::Block { name, path } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                let dev = BlockDevice::open(&path).map_err(|_| {
+                    TenderError::Device(format!("Could not open block device: {path}"))
+                })?;
+                att.devices[index] = Device::Block(dev);
+            }
+            TenderOption::BlockSectorSize { name, size } => {
+                let index = manifest
+                    .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
+                    .ok_or_else(|| not_declared(&name))?;
+                att.sector_sizes[index] = Some(size as u16);
+            }
+        }
+    }
+    Ok(att)
+}
+
+/// An I/O error's text without Rust's " (os error N)" suffix.
+pub fn strerror(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error") {
+        Some(pos) => text[..pos].to_string(),
+        None => text,
+    }
+}
+
+/// Completes the manifest from the attached devices; every declared device
+/// must be attached.
+pub fn complete_manifest(
+    manifest: &mut Manifest,
+    att: &mut Attachments,
+) -> Result<(), TenderError> {
+    let mut missing = Vec::new();
+    for (index, entry) in manifest.entries_mut().iter_mut().enumerate() {
+        if entry.mft_type >= MFT_RESERVED_FIRST {
+            continue;
+        }
+        let name = String::from_utf8_lossy(entry.name_bytes()).into_owned();
+        match &mut att.devices[index] {
+            Device::Net(dev) => {
+                dev.mac = match att.macs[index] {
+                    Some(mac) => mac,
+                    None => tap::random_mac()
+                        .map_err(|e| TenderError::Setup(format!("/dev/urandom: {e}")))?,
+                };
+                entry.set_net_mac(dev.mac);
+                entry.set_net_mtu(dev.tap.mtu.min(u32::from(u16::MAX)) as u16);
+                entry.hostfd = dev.raw_fd() as u64;
+                entry.attached = 1;
+            }
+            Device::Block(dev) => {
+                if let Some(size) = att.sector_sizes[index] {
+                    dev.block_size = size;
+                }
+                dev.check_geometry(&name)?;
+                entry.set_block_capacity(dev.capacity);
+                entry.set_block_size(dev.block_size);
+                entry.hostfd = dev.raw_fd() as u64;
+                entry.attached = 1;
+            }
+            Device::None => {
+                let kind = if entry.mft_type == MFT_DEV_NET_BASIC {
+                    "NET_BASIC"
+                } else {
+                    "BLOCK_BASIC"
+                };
+                missing.push(format!(
+                    "Device '{name}' of type {kind} declared but not attached."
+                ));
+            }
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    for line in &missing {
+        eprintln!("{}: {line}", cli::program());
+    }
+    Err(TenderError::Device(
+        "All declared devices must be attached. See --help for syntax.".into(),
+    ))
+}

@@ -1,0 +1,144 @@
+//! The spt guest's memory: one fixed anonymous mapping in the tender's own
+//! address space from `SPT_HOST_MEM_BASE` up to the guest's memory size, so
+//! that guest addresses are host addresses (upstream's layout). Page 0 to
+//! `SPT_HOST_MEM_BASE` stays unmapped.
+
+use std::io;
+
+use ringtender_abi::spt::SPT_HOST_MEM_BASE;
+
+use crate::elf::{ElfImage, SegmentProt};
+use crate::error::TenderError;
+
+/// The guest's mapping.
+pub struct GuestSpace {
+    size: u64,
+}
+
+fn prot_bits(prot: SegmentProt) -> libc::c_int {
+    let mut bits = libc::PROT_NONE;
+    if prot.read {
+        bits |= libc::PROT_READ;
+    }
+    if prot.write {
+        bits |= libc::PROT_WRITE;
+    }
+    if prot.exec {
+        bits |= libc::PROT_EXEC;
+    }
+    bits
+}
+
+impl GuestSpace {
+    /// Maps `[SPT_HOST_MEM_BASE, mem_size)` read-write (and executable with
+    /// `exec_heap`), failing rather than replacing anything already there.
+    pub fn map(mem_size: u64, exec_heap: bool) -> Result<Self, TenderError> {
+        let len = mem_size
+            .checked_sub(SPT_HOST_MEM_BASE)
+            .filter(|&len| len > 0)
+            .ok_or_else(|| TenderError::Setup("Guest memory size too small".into()))?;
+        let mut prot = libc::PROT_READ | libc::PROT_WRITE;
+        if exec_heap {
+            prot |= libc::PROT_EXEC;
+        }
+        // SAFETY: a new private anonymous mapping at a fixed address that
+        // MAP_FIXED_NOREPLACE refuses to place over any existing mapping.
+        let addr = unsafe {
+            libc::mmap(
+                SPT_HOST_MEM_BASE as *mut libc::c_void,
+                len as usize,
+                prot,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            let err = io::Error::last_os_error();
+            return Err(TenderError::Setup(
+                if err.raw_os_error() == Some(libc::EEXIST) {
+                    format!(
+                        "Maximum guest memory size ({} MB) exceeded.",
+                        mem_size >> 20
+                    )
+                } else {
+                    format!(
+                        "Error allocating guest memory: {}",
+                        crate::attach::strerror(&err)
+                    )
+                },
+            ));
+        }
+        if addr as u64 != SPT_HOST_MEM_BASE {
+            // A kernel without MAP_FIXED_NOREPLACE put it elsewhere.
+            unmap(addr as u64, len);
+            return Err(TenderError::Setup(
+                "Error allocating guest memory: not at the fixed address".into(),
+            ));
+        }
+        Ok(Self { size: mem_size })
+    }
+
+    /// The guest's memory size (the end of the mapping).
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Copies `bytes` to guest address `addr`, inside the mapping.
+    pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), TenderError> {
+        let end = addr.checked_add(bytes.len() as u64);
+        if addr < SPT_HOST_MEM_BASE || end.is_none_or(|end| end > self.size) {
+            return Err(TenderError::Setup(format!(
+                "guest address 0x{addr:x} outside guest memory"
+            )));
+        }
+        // SAFETY: `addr..addr + len` lies inside our writable mapping (checked
+        // above); no guest code runs yet, so nothing else touches it.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), addr as *mut u8, bytes.len());
+        }
+        Ok(())
+    }
+
+    /// Copies each segment's file bytes to its address and gives it its
+    /// protection, as upstream's loader does with `mprotect`.
+    pub fn load(&self, file: &[u8], image: &ElfImage) -> Result<(), TenderError> {
+        for seg in &image.segments {
+            let from = seg.file_offset as usize;
+            self.write(seg.vaddr, &file[from..from + seg.filesz as usize])?;
+        }
+        for seg in &image.segments {
+            // SAFETY: `start..end` is page aligned and inside the mapping
+            // (the loader checked both); changing its protection affects
+            // only guest memory.
+            let rc = unsafe {
+                libc::mprotect(
+                    seg.start as *mut libc::c_void,
+                    (seg.end - seg.start) as usize,
+                    prot_bits(seg.prot),
+                )
+            };
+            if rc != 0 {
+                return Err(TenderError::Setup(format!(
+                    "mprotect: {}",
+                    crate::attach::strerror(&io::Error::last_os_error())
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Unmaps `addr..addr + len`, a mapping made here that nothing refers into.
+fn unmap(addr: u64, len: u64) {
+    // SAFETY: per the above; a failure leaves the mapping, which is harmless.
+    unsafe { libc::munmap(addr as *mut libc::c_void, len as usize) };
+}
+
+impl Drop for GuestSpace {
+    /// Unmaps the guest (in the supervisor, once the guest process has its
+    /// own copy).
+    fn drop(&mut self) {
+        unmap(SPT_HOST_MEM_BASE, self.size - SPT_HOST_MEM_BASE);
+    }
+}
