@@ -285,14 +285,14 @@ fn parse_any_option(arg: &str) -> Result<TenderOption, OptionError> {
 }
 
 /// The `--help` text of `tender`.
-pub fn usage(tender: Tender) -> String {
+pub fn usage(tender: Tender) -> &'static str {
     match tender {
         Tender::Hvt => hvt_usage(),
         Tender::Spt => spt_usage(),
     }
 }
 
-fn spt_usage() -> String {
+fn spt_usage() -> &'static str {
     "usage: solo5-spt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
 KERNEL is the filename of the unikernel to run.
 ARGS are optional arguments passed to KERNEL.
@@ -308,12 +308,10 @@ Compiled-in module options:
   [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
   [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
 "
-    .to_string()
 }
 
-fn hvt_usage() -> String {
-    format!(
-        "usage: solo5-hvt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
+fn hvt_usage() -> &'static str {
+    "usage: solo5-hvt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
 KERNEL is the filename of the unikernel to run.
 ARGS are optional arguments passed to KERNEL.
 Core options:
@@ -330,7 +328,6 @@ Compiled-in module options:
   [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
   [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
 "
-    )
 }
 
 /// The `--version` text; orchestrators parse the `ABI version` line.

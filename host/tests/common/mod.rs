@@ -12,9 +12,41 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// A tender the guest tests run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `solo5-hvt` with `test_*.hvt`.
+    Hvt,
+    /// `solo5-spt` with `test_*.spt`.
+    Spt,
+}
+
+impl Target {
+    /// The tender's program name.
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::Hvt => "solo5-hvt",
+            Self::Spt => "solo5-spt",
+        }
+    }
+}
+
+/// The target under test: `RINGTENDER_TEST_TARGET=spt` (tests/run.sh runs
+/// the guest tests once per target), else hvt.
+pub fn target() -> Target {
+    match std::env::var("RINGTENDER_TEST_TARGET").as_deref() {
+        Err(_) | Ok("hvt") => Target::Hvt,
+        Ok("spt") => Target::Spt,
+        Ok(other) => panic!("RINGTENDER_TEST_TARGET must be hvt or spt, not {other:?}"),
+    }
+}
+
 /// The tender under test.
 pub fn tender() -> &'static str {
-    env!("CARGO_BIN_EXE_solo5-hvt")
+    match target() {
+        Target::Hvt => env!("CARGO_BIN_EXE_solo5-hvt"),
+        Target::Spt => env!("CARGO_BIN_EXE_solo5-spt"),
+    }
 }
 
 /// The repository root.
@@ -25,12 +57,17 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// A built test unikernel; a missing one fails the test.
+/// A built test unikernel for the target under test; a missing one fails
+/// the test.
 pub fn unikernel(name: &str) -> PathBuf {
     let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("build/unikernels"));
-    let path = dir.join(format!("test_{name}.hvt"));
+    let ext = match target() {
+        Target::Hvt => "hvt",
+        Target::Spt => "spt",
+    };
+    let path = dir.join(format!("test_{name}.{ext}"));
     assert!(
         path.is_file(),
         "{} is missing: run tests/run.sh (it builds the test unikernels)",
@@ -63,6 +100,26 @@ impl Outcome {
     pub fn assert_abort(&self) {
         assert_eq!(self.status, Some(255), "{self:#?}");
         assert!(self.stdout.contains("ABORT"), "{self:#?}");
+    }
+
+    /// A guest fault: upstream's hvt aborts (status 255, ABORT printed);
+    /// on spt the guest process dies of SIGSEGV (shell status 139) and the
+    /// supervisor says so.
+    pub fn assert_fault(&self) {
+        match target() {
+            Target::Hvt => self.assert_abort(),
+            Target::Spt => self.assert_killed_by(libc::SIGSEGV),
+        }
+    }
+
+    /// The tender died of signal `sig` after one line saying the guest did.
+    pub fn assert_killed_by(&self, sig: i32) {
+        assert_eq!(self.signal, Some(sig), "{self:#?}");
+        assert!(
+            self.stderr
+                .contains(&format!("guest killed by signal {sig} (")),
+            "{self:#?}"
+        );
     }
 
     /// A tender error: status 1, exactly one line on stderr containing `text`.
@@ -108,6 +165,9 @@ pub fn wait(mut child: Child, limit: Duration) -> Outcome {
 /// test names itself wins; nothing for `--help` and `--version`.
 fn engine_option(args: &[&str]) -> Option<String> {
     let engine = std::env::var("RINGTENDER_TEST_ENGINE").ok()?;
+    if target() != Target::Hvt {
+        return None;
+    }
     match args.first() {
         None | Some(&"--help") | Some(&"--version") => None,
         Some(_) => Some(format!("--engine={engine}")),
