@@ -1,4 +1,4 @@
-//! ringtender's ring ABI for hvt (and spt): discovery, device ring areas and
+//! ringtender's ring ABI for hvt and spt: discovery, device ring areas and
 //! element geometry. The channels themselves are Muen SHMStream v2
 //! (`ringtender-muen-compat`); `docs/ring-abi.md` is the specification.
 
@@ -53,6 +53,10 @@ crate::assert_layout!(RingDirEntry, 48, area => 0, kind => 8, elements => 12,
 /// Area offset of the guest-owned word: the guest's read counter of the
 /// host→guest channel (u64).
 pub const AREA_GUEST_READ_COUNTER: u64 = 0;
+/// Area offset of the guest-owned `guest_waiting` word (u64, spt): non-zero
+/// while the guest sleeps in `solo5_yield`, so that the worker writes the
+/// wake-up eventfd when it publishes.
+pub const AREA_GUEST_WAITING: u64 = 8;
 /// Area offset of the host-owned word: the host's read counter of the
 /// guest→host channel (u64).
 pub const AREA_HOST_READ_COUNTER: u64 = 64;
@@ -69,6 +73,13 @@ pub const AREA_CHANNELS: u64 = 0x1000;
 pub const NET_RING_ELEMENTS: u32 = 256;
 /// Elements per channel for block devices (the in-flight window).
 pub const BLOCK_RING_ELEMENTS: u32 = 64;
+/// Bytes of one data slot of a block area on spt. There the worker process
+/// sees only the shared ring memory, so each block area ends with
+/// `BLOCK_RING_ELEMENTS` slots right after its host→guest channel, and
+/// requests point into them (the guest copies through them).
+pub const SPT_BLOCK_SLOT_BYTES: u64 = 0x1_0000;
+/// Bytes of a block area's data slots on spt.
+pub const SPT_BLOCK_DATA_BYTES: u64 = SPT_BLOCK_SLOT_BYTES * BLOCK_RING_ELEMENTS as u64;
 /// Size of a block request element.
 pub const BLOCK_REQUEST_SIZE: u64 = 32;
 /// Size of a block response element.

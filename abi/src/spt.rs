@@ -33,3 +33,23 @@ pub struct SptBootInfo {
     pub timerfd: i32,
 }
 crate::assert_layout!(SptBootInfo, 40, mem_size => 0, kernel_end => 8, cmdline => 16, mft => 24, epollfd => 32, timerfd => 36);
+
+/// `SptRingInfo::magic`: "RTR1".
+pub const SPT_RING_INFO_MAGIC: u32 = 0x3152_5452;
+
+/// ringtender's extension of the spt boot info, present when the tender
+/// serves the guest's devices through rings: it sits right after
+/// [`SptBootInfo`] and the manifest moves after it. Upstream's tender puts
+/// the manifest there (its first word is the manifest version, never the
+/// magic), so a guest finds the extension only under our tender.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SptRingInfo {
+    /// [`SPT_RING_INFO_MAGIC`].
+    pub magic: u32,
+    /// eventfd the guest writes (8 bytes) to wake the I/O worker.
+    pub doorbell_fd: i32,
+    /// Address of the ring directory (in memory shared with the worker).
+    pub ring_dir: u64,
+}
+crate::assert_layout!(SptRingInfo, 16, magic => 0, doorbell_fd => 4, ring_dir => 8);

@@ -4,13 +4,14 @@ use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use ringtender_abi::hvt::BootInfo;
 use ringtender_abi::solo5::StartInfo;
-use ringtender_abi::spt::SptBootInfo;
+use ringtender_abi::spt::{SptBootInfo, SptRingInfo, SPT_BOOT_INFO_BASE, SPT_RING_INFO_MAGIC};
 
 use crate::console::{self, Level};
 use crate::{clock, log, mem, platform, rings, spt, tls};
 
 static HVT_BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
 static MANIFEST: AtomicU64 = AtomicU64::new(0);
+static SPT_RING_DIR: AtomicU64 = AtomicU64::new(0);
 
 /// The boot info `solo5-hvt` passed (read-only memory, valid for the
 /// guest's life); None on spt.
@@ -18,6 +19,12 @@ pub fn hvt_info() -> Option<&'static BootInfo> {
     // SAFETY: null, or set once by `start_hvt` to the tender's boot info,
     // which lives in memory mapped read-only and never changes.
     unsafe { HVT_BOOT_INFO.load(Ordering::Relaxed).as_ref() }
+}
+
+/// The ring directory and doorbell `solo5-spt` offers, if it does.
+pub fn spt_rings() -> Option<(u64, i32)> {
+    let dir = SPT_RING_DIR.load(Ordering::Relaxed);
+    (dir != 0).then(|| (dir, spt::doorbell_fd()))
 }
 
 /// Address of the tender-completed manifest.
@@ -90,7 +97,19 @@ pub unsafe fn start_spt(boot: *const SptBootInfo) -> StartInfo {
     // SAFETY: the tender's boot info, valid for the guest's life.
     let info = unsafe { boot.read() };
     MANIFEST.store(info.mft, Ordering::Relaxed);
-    spt::init(info.epollfd, info.timerfd);
+    let ext_addr = SPT_BOOT_INFO_BASE + size_of::<SptBootInfo>() as u64;
+    let mut doorbell = -1;
+    // Our extension sits between the boot info and the manifest; under
+    // upstream's tender the manifest starts right there.
+    if info.mft == ext_addr + size_of::<SptRingInfo>() as u64 {
+        // SAFETY: the tender wrote the boot block up to the manifest.
+        let ext = unsafe { (ext_addr as *const SptRingInfo).read() };
+        if ext.magic == SPT_RING_INFO_MAGIC {
+            SPT_RING_DIR.store(ext.ring_dir, Ordering::Relaxed);
+            doorbell = ext.doorbell_fd;
+        }
+    }
+    spt::init(info.epollfd, info.timerfd, doorbell);
     tls::set_base(0);
     start(info.cmdline, info.mem_size, "spt")
 }

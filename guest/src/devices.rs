@@ -293,11 +293,23 @@ pub fn yield_until(deadline: u64) -> u64 {
         now = crate::clock::monotonic();
     }
     if target() == Target::Spt {
-        let nets = entries()
-            .iter()
-            .filter(|e| e.mft_type == MFT_DEV_NET_BASIC)
-            .count();
-        return spt::wait(deadline, nets);
+        if spin_ns == 0 {
+            let nets = entries()
+                .iter()
+                .filter(|e| e.mft_type == MFT_DEV_NET_BASIC)
+                .count();
+            return spt::wait(deadline, nets);
+        }
+        // The worker writes the wake-up eventfd (in the epoll set beside
+        // the timer) when it publishes while we wait.
+        rings::set_waiting(true);
+        let mut ready = ring_ready();
+        if ready == 0 {
+            spt::wait(deadline, 1);
+            ready = ring_ready();
+        }
+        rings::set_waiting(false);
+        return ready;
     }
     let mut arg = HcPoll {
         timeout_nsecs: deadline.saturating_sub(now),

@@ -8,17 +8,21 @@ use core::sync::atomic::{fence, AtomicU64, Ordering};
 use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
 use ringtender_abi::rings::{
-    RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER,
-    AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE,
-    BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, HVT_FEATURE_RT_RINGS, RING_DIR_VERSION,
-    RT_RING_DOORBELL_PIO,
+    RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER, AREA_GUEST_WAITING,
+    AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE,
+    BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE,
+    HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO, SPT_BLOCK_SLOT_BYTES,
 };
-use ringtender_muen_compat::block::{BlockRequest, BlockResponse};
+use ringtender_muen_compat::block::{
+    BlockRequest, BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_WRITE, BLOCK_STATUS_OK,
+};
 use ringtender_muen_compat::{
     RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL,
 };
 
 use crate::boot;
+use crate::platform::{target, Target};
+use crate::spt;
 
 /// One net device's channels.
 pub struct NetRings {
@@ -35,6 +39,31 @@ pub struct BlockRings {
     area: u64,
     requests: Writer<RawRegion>,
     responses: Reader<RawRegion>,
+    /// spt: the area's data slots, which requests must point into.
+    slots: Option<DataSlots>,
+}
+
+/// What a request going through a data slot came with.
+#[derive(Clone, Copy)]
+struct SlotUse {
+    tag: u32,
+    kind: u16,
+    buffer: u64,
+    length: u64,
+}
+
+/// spt: the I/O worker sees only the shared ring memory, so block data goes
+/// through slots at the end of the device's area. A request's tag is its
+/// slot; the caller's tag and buffer wait here for its completion.
+struct DataSlots {
+    base: u64,
+    used: [Option<SlotUse>; BLOCK_RING_ELEMENTS as usize],
+}
+
+fn copy(from: u64, to: u64, len: u64) {
+    // SAFETY: one side is a data slot of the tender's ring memory, the other
+    // a buffer the API's caller passed for `len` bytes.
+    unsafe { core::ptr::copy_nonoverlapping(from as *const u8, to as *mut u8, len as usize) }
 }
 
 /// One block request of the ring API.
@@ -54,6 +83,9 @@ pub struct BlockOp {
 }
 
 /// A device's rings.
+// The table of these is static and never moved, and a `no_std` guest has
+// no allocator to box the block variant's slot table with.
+#[allow(clippy::large_enum_variant)]
 pub enum DeviceRings {
     /// No rings: the classic hypercalls serve it.
     None,
@@ -91,10 +123,16 @@ fn store(addr: u64, value: u64) {
 }
 
 /// Rings the doorbell of `area` if the host worker sleeps (after a fence,
-/// so our last store is visible before we read its flag).
+/// so our last store is visible before we read its flag): a PIO write on
+/// hvt, an eventfd write on spt.
 fn kick_if_sleeping(area: u64, handle: u64) {
     fence(Ordering::SeqCst);
-    if load(area + AREA_HOST_SLEEPING) != 0 {
+    if load(area + AREA_HOST_SLEEPING) == 0 {
+        return;
+    }
+    if target() == Target::Spt {
+        spt::ring_doorbell();
+    } else {
         // SAFETY: the doorbell port is open to us in the TSS I/O bitmap; the
         // tender serves it with an ioeventfd and reads nothing else.
         unsafe {
@@ -113,6 +151,22 @@ fn region(area: u64, offset: u64, size: u64, elements: u64) -> RawRegion {
             (CHANNEL_HEADER_SIZE + size * elements) as usize,
         )
     }
+}
+
+/// Tells the worker whether the guest sleeps waiting for input (spt), in
+/// every device area; a fence follows so the worker's next look sees it.
+pub fn set_waiting(waiting: bool) {
+    // SAFETY: single thread of execution (see `Table`); a shared look.
+    let table = unsafe { &*TABLE.0.get() };
+    for device in table {
+        let area = match device {
+            DeviceRings::Net(ring) => ring.area,
+            DeviceRings::Block(ring) => ring.area,
+            DeviceRings::None => continue,
+        };
+        store(area + AREA_GUEST_WAITING, u64::from(waiting));
+    }
+    fence(Ordering::SeqCst);
 }
 
 /// Whether any device is served through rings.
@@ -151,13 +205,13 @@ fn channels(
 
 /// Sets up the rings the tender offers; false if it offers none.
 pub fn init() -> bool {
-    let Some(info) = boot::hvt_info() else {
-        return false;
+    let dir = match boot::hvt_info() {
+        Some(info) if info.host_features & HVT_FEATURE_RT_RINGS != 0 => {
+            load(HVT_BOOT_INFO_BASE + BOOT_INFO_RING_DIR_OFFSET)
+        }
+        Some(_) => 0,
+        None => boot::spt_rings().map_or(0, |(dir, _)| dir),
     };
-    if info.host_features & HVT_FEATURE_RT_RINGS == 0 {
-        return false;
-    }
-    let dir = load(HVT_BOOT_INFO_BASE + BOOT_INFO_RING_DIR_OFFSET);
     if dir == 0 {
         return false;
     }
@@ -209,11 +263,16 @@ pub fn init() -> bool {
                 ) else {
                     continue;
                 };
+                let slots = (target() == Target::Spt).then(|| DataSlots {
+                    base: e.area + e.h2g_offset + e.h2g_bytes,
+                    used: [None; BLOCK_RING_ELEMENTS as usize],
+                });
                 DeviceRings::Block(BlockRings {
                     handle,
                     area: e.area,
                     requests,
                     responses,
+                    slots,
                 })
             }
             _ => DeviceRings::None,
@@ -324,17 +383,36 @@ impl BlockRings {
     }
 
     /// Submits requests in order until the window is full, publishing each
-    /// and ringing the doorbell at most once; returns how many went in.
+    /// and ringing the doorbell at most once; returns how many went in. On
+    /// spt a request longer than a data slot (`SPT_BLOCK_SLOT_BYTES`) also
+    /// stops the batch.
     pub fn submit_batch(&mut self, requests: impl IntoIterator<Item = BlockOp>) -> usize {
         let mut submitted = 0;
         for op in requests {
+            if self.free() == 0 {
+                break;
+            }
+            let (tag, buffer, slot) = match &self.slots {
+                None => (op.tag, op.buffer, None),
+                Some(slots) => {
+                    let free = slots.used.iter().position(Option::is_none);
+                    let Some(index) = free.filter(|_| op.length <= SPT_BLOCK_SLOT_BYTES) else {
+                        break;
+                    };
+                    let addr = slots.base + index as u64 * SPT_BLOCK_SLOT_BYTES;
+                    if op.kind == BLOCK_KIND_WRITE {
+                        copy(op.buffer, addr, op.length);
+                    }
+                    (index as u32, addr, Some(index))
+                }
+            };
             let req = BlockRequest {
                 kind: op.kind,
                 device: self.handle as u16,
-                tag: op.tag,
+                tag,
                 length: op.length,
                 device_offset: op.offset,
-                buffer_offset: op.buffer,
+                buffer_offset: buffer,
             };
             let host_rc = load(self.area + AREA_HOST_READ_COUNTER);
             if self
@@ -343,6 +421,14 @@ impl BlockRings {
                 .is_err()
             {
                 break;
+            }
+            if let (Some(slots), Some(index)) = (&mut self.slots, slot) {
+                slots.used[index] = Some(SlotUse {
+                    tag: op.tag,
+                    kind: op.kind,
+                    buffer: op.buffer,
+                    length: op.length,
+                });
             }
             submitted += 1;
         }
@@ -367,6 +453,17 @@ impl BlockRings {
         store(self.area + AREA_GUEST_READ_COUNTER, self.responses.rc());
         // A worker that found our response ring full sleeps until we reap.
         kick_if_sleeping(self.area, self.handle);
-        Some(bytemuck::pod_read_unaligned(&raw))
+        let mut resp: BlockResponse = bytemuck::pod_read_unaligned(&raw);
+        if let Some(slots) = &mut self.slots {
+            let used = slots.used.get_mut(resp.tag as usize).and_then(Option::take);
+            if let Some(used) = used {
+                let addr = slots.base + u64::from(resp.tag) * SPT_BLOCK_SLOT_BYTES;
+                if used.kind == BLOCK_KIND_READ && resp.status == BLOCK_STATUS_OK {
+                    copy(addr, used.buffer, used.length);
+                }
+                resp.tag = used.tag;
+            }
+        }
+        Some(resp)
     }
 }

@@ -1,6 +1,7 @@
 //! The spt target's primitives: raw Linux system calls (no libc, no vDSO),
 //! only those upstream's `solo5-spt` filter allows, each on the descriptors
-//! the tender handed over in the boot info and the manifest.
+//! the tender handed over in the boot info and the manifest; with rings,
+//! also the write to the I/O worker's doorbell.
 
 use core::sync::atomic::{AtomicI32, Ordering};
 
@@ -31,11 +32,28 @@ pub const CLOCK_REALTIME: u64 = 0;
 
 static EPOLL_FD: AtomicI32 = AtomicI32::new(-1);
 static TIMER_FD: AtomicI32 = AtomicI32::new(-1);
+static DOORBELL_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Remembers the tender's epoll and timer descriptors (from the boot info).
-pub fn init(epoll_fd: i32, timer_fd: i32) {
+/// Remembers the tender's epoll and timer descriptors (from the boot info)
+/// and the rings' doorbell (-1 without rings).
+pub fn init(epoll_fd: i32, timer_fd: i32, doorbell_fd: i32) {
     EPOLL_FD.store(epoll_fd, Ordering::Relaxed);
     TIMER_FD.store(timer_fd, Ordering::Relaxed);
+    DOORBELL_FD.store(doorbell_fd, Ordering::Relaxed);
+}
+
+/// The rings' doorbell eventfd (-1 without rings).
+pub fn doorbell_fd() -> i32 {
+    DOORBELL_FD.load(Ordering::Relaxed)
+}
+
+/// Rings the I/O worker's doorbell: one eventfd write.
+pub fn ring_doorbell() {
+    let one = 1u64.to_ne_bytes();
+    syscall(
+        nr::WRITE,
+        [doorbell_fd() as u64, one.as_ptr() as u64, 8, 0, 0, 0],
+    );
 }
 
 /// System call `n` with six arguments; the raw result (negative errno on error).

@@ -200,14 +200,7 @@ fn name_value<'a>(arg: &'a str, prefix: &str) -> Option<Result<(&'a str, &'a str
 /// Parses one option of `tender`.
 pub fn parse_option(tender: Tender, arg: &str) -> Result<TenderOption, OptionError> {
     let option = parse_any_option(arg)?;
-    let ours = match option {
-        TenderOption::Classic | TenderOption::Engine(_) | TenderOption::NetLossy => {
-            tender == Tender::Hvt
-        }
-        TenderOption::XExecHeap => tender == Tender::Spt,
-        _ => true,
-    };
-    if ours {
+    if option != TenderOption::XExecHeap || tender == Tender::Spt {
         Ok(option)
     } else {
         Err(OptionError::Invalid)
@@ -300,6 +293,9 @@ Core options:
   [ --mem=512 ] (guest memory in MB)
     --help (display this help)
     --version (display version information)
+  [ --classic ] (the guest makes its own device system calls, no rings)
+  [ --engine=uring|portable ] (I/O engine of the rings; default io_uring if available)
+  [ --net-lossy ] (drop and count frames arriving while a guest's receive ring is full)
 Compiled-in modules: core net block
 Compiled-in module options:
   [ --x-exec-heap ] (make the heap and stack executable; dangerous, not recommended)
@@ -435,7 +431,7 @@ mod tests {
         );
         assert_eq!(
             parse_option(Tender::Spt, "--classic"),
-            Err(OptionError::Invalid)
+            Ok(TenderOption::Classic)
         );
         assert_eq!(
             parse_option(Tender::Spt, "--block:storage=/x.img"),

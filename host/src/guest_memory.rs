@@ -61,7 +61,27 @@ impl GuestRam {
         })
     }
 
-    /// Size of guest RAM in bytes.
+    /// Maps `file` (the spt rings' memfd, `size` bytes) shared at guest
+    /// address `base`: the spt worker's whole view of the guest, all of
+    /// which the guest may have it read and write.
+    pub fn shared(base: u64, size: u64, file: std::fs::File) -> Result<Self, TenderError> {
+        let range = (
+            GuestAddress(base),
+            size as usize,
+            Some(vm_memory::FileOffset::new(file, 0)),
+        );
+        let mem = GuestMemoryMmap::<()>::from_ranges_with_files([range])
+            .map_err(|e| TenderError::Setup(format!("Could not map ring memory: {e}")))?;
+        Ok(Self {
+            mem,
+            size: base + size,
+            guest_readable: vec![base..base + size],
+            guest_writable: vec![base..base + size],
+        })
+    }
+
+    /// Guest address just past the mapped memory: the size of guest RAM,
+    /// which starts at 0 (for shared ring memory, the end of the rings).
     pub fn size(&self) -> u64 {
         self.size
     }

@@ -46,10 +46,11 @@ impl WaitSet {
     }
 
     fn add_raw(&self, fd: RawFd, data: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event {
-            events: libc::EPOLLIN as u32,
-            u64: data,
-        };
+        self.add_with(fd, libc::EPOLLIN as u32, data)
+    }
+
+    fn add_with(&self, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
+        let mut event = libc::epoll_event { events, u64: data };
         // SAFETY: `event` is a valid epoll_event for the duration of the call.
         check(unsafe {
             libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event)
@@ -68,6 +69,14 @@ impl WaitSet {
     /// without being reported as a ready handle; `data` must be >= 64.
     pub fn add_internal(&mut self, fd: RawFd, data: u64) -> io::Result<()> {
         self.add_raw(fd, data)?;
+        self.members += 1;
+        Ok(())
+    }
+
+    /// Adds an eventfd that nobody drains (the spt guest only waits on it),
+    /// edge-triggered so that each write ends one wait; `data` must be >= 64.
+    pub fn add_edge_triggered(&mut self, fd: RawFd, data: u64) -> io::Result<()> {
+        self.add_with(fd, (libc::EPOLLIN | libc::EPOLLET) as u32, data)?;
         self.members += 1;
         Ok(())
     }

@@ -121,7 +121,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let has_net = att.devices.iter().any(|d| matches!(d, Device::Net(_)));
     let has_device = att.devices.iter().any(|d| !matches!(d, Device::None));
     let want_rings = ring3 & RING3_FLAG_RINGS != 0 && has_device && !att.classic;
-    let rings_bytes = want_rings.then(|| rings::layout(&att.devices, 0).bytes);
+    let rings_bytes = want_rings.then(|| rings::layout(&att.devices, 0, 0).bytes);
     let layout = MemoryLayout::new(
         guest_mem_size(att.mem_mb.unwrap_or(DEFAULT_MEM_MB))?,
         !want_rings && has_net && !att.classic,
@@ -168,7 +168,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     };
 
     let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
-    let ring_plan: Option<RingLayout> = layout.rings.map(|base| rings::layout(&att.devices, base));
+    let ring_plan: Option<RingLayout> = layout
+        .rings
+        .map(|base| rings::layout(&att.devices, base, 0));
     let rings = match &ring_plan {
         Some(plan) => Some(rings::start(
             ram.clone(),

@@ -445,9 +445,7 @@ fn net_answers_arp_and_ping() {
     );
 }
 
-/// SIGTERM to the tender ends the guest, says so, and frees the tap at
-/// once: hvt exits with upstream's message and status 1; solo5-spt's
-/// supervisor passes the signal to the guest and dies of it too.
+/// SIGTERM to the tender ends the guest, says so, and frees the tap at once.
 #[test]
 fn sigterm_ends_the_guest_and_frees_the_tap() {
     let ns = NetNs::new();
@@ -466,10 +464,7 @@ fn sigterm_ends_the_guest_and_frees_the_tap() {
     // SAFETY: kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let out = wait(child, Duration::from_secs(10));
-    match target() {
-        Target::Hvt => out.assert_error_line("Exiting on signal 15"),
-        Target::Spt => out.assert_killed_by(libc::SIGTERM),
-    }
+    out.assert_ended_by_sigterm();
     let dir = TempDir::new();
     let (child, log) = common::start_in_ns(&ns, &args, &dir, "Serving");
     let ping = ns.ping("10.0.0.2", 3);
@@ -479,14 +474,10 @@ fn sigterm_ends_the_guest_and_frees_the_tap() {
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
 }
 
-/// Two NICs at once: on hvt through the rings, with each engine.
+/// Two NICs served through the rings at once, with each engine.
 #[test]
 fn net_two_interfaces() {
-    let engines: &[&str] = match target() {
-        Target::Hvt => &["--engine=uring", "--engine=portable"],
-        Target::Spt => &["--mem=8"],
-    };
-    for &engine in engines {
+    for engine in ["--engine=uring", "--engine=portable"] {
         let ns = NetNs::new();
         ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
         ns.add_tap("tap1", Some("10.1.0.1/24"), 1500);
@@ -515,9 +506,7 @@ fn net_two_interfaces() {
             ping0.contains("10 received") && ping1.contains("10 received"),
             "{engine}: {ping0}\n{ping1}\n{stdout}"
         );
-        if target() == Target::Hvt {
-            assert!(stdout.contains("through ringtender rings"), "{stdout}");
-        }
+        assert!(stdout.contains("through ringtender rings"), "{stdout}");
         assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     }
 }

@@ -1,7 +1,9 @@
-//! ringtender's rings on hvt: device ring areas above guest RAM, one worker
-//! thread that drains them through an I/O engine, and the POLL hypercall's
-//! view of them. The protocol is `docs/ring-abi.md`; the channel code is
-//! `ringtender-muen-compat`, shared with the guest.
+//! ringtender's rings: device ring areas above guest RAM, one worker that
+//! drains them through an I/O engine, and on hvt the POLL hypercall's view
+//! of them. On hvt the worker is a thread of the tender; on spt it is a
+//! process of its own that shares only the ring memory with the guest
+//! (`crate::spt::worker`). The protocol is `docs/ring-abi.md`; the channel
+//! code is `ringtender-muen-compat`, shared with the guest.
 
 mod block;
 pub mod engine;
@@ -27,8 +29,7 @@ use self::block::BlockRing;
 use self::engine::EngineChoice;
 use self::net::NetRing;
 use self::region::GuestRegion;
-pub use self::worker::RingWorker;
-use self::worker::{worker_epoll, RingShared, WorkerState};
+pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hypercall::Device;
@@ -38,7 +39,7 @@ const PAGE: u64 = 0x1000;
 /// Epoch the host's channels start with (any non-zero value).
 const HOST_EPOCH: u64 = 1;
 /// WaitSet data of the worker's wake-up eventfd (not a handle).
-const GUEST_WAKE_EVENT: u64 = 0xffff_fffd;
+pub const GUEST_WAKE_EVENT: u64 = 0xffff_fffd;
 
 /// Where every device's rings go, decided before guest RAM is allocated.
 pub struct RingLayout {
@@ -49,8 +50,9 @@ pub struct RingLayout {
     entries: Vec<RingDirEntry>,
 }
 
-/// Lays out the directory and one area per attached device from `base` up.
-pub fn layout(devices: &[Device], base: u64) -> RingLayout {
+/// Lays out the directory and one area per attached device from `base` up;
+/// each block area ends with `block_data` bytes of data slots (spt).
+pub fn layout(devices: &[Device], base: u64, block_data: u64) -> RingLayout {
     let dir_bytes = (size_of::<RingDirHeader>() + devices.len() * size_of::<RingDirEntry>()) as u64;
     let mut cursor = base + dir_bytes.next_multiple_of(PAGE);
     let entries = devices
@@ -61,12 +63,15 @@ pub fn layout(devices: &[Device], base: u64) -> RingLayout {
                     let element = net_element_size(u64::from(net.tap.mtu));
                     device_layout(MFT_DEV_NET_BASIC, NET_RING_ELEMENTS, element, element)
                 }
-                Device::Block(_) => device_layout(
-                    MFT_DEV_BLOCK_BASIC,
-                    BLOCK_RING_ELEMENTS,
-                    BLOCK_REQUEST_SIZE,
-                    BLOCK_RESPONSE_SIZE,
-                ),
+                Device::Block(_) => {
+                    let (entry, size) = device_layout(
+                        MFT_DEV_BLOCK_BASIC,
+                        BLOCK_RING_ELEMENTS,
+                        BLOCK_REQUEST_SIZE,
+                        BLOCK_RESPONSE_SIZE,
+                    );
+                    (entry, size + block_data)
+                }
                 Device::None => return RingDirEntry::default(),
             };
             entry.area = cursor;
@@ -85,6 +90,7 @@ pub fn layout(devices: &[Device], base: u64) -> RingLayout {
 pub struct RingPoll {
     ram: Arc<GuestRam>,
     shared: Arc<RingShared>,
+    vcpu_polling: Arc<AtomicBool>,
     /// Per net handle: (handle, host→guest write counter GPA, guest read counter GPA).
     rx: Vec<(u64, u64, u64)>,
 }
@@ -112,13 +118,13 @@ impl RingPoll {
         if ready.1 > 0 || timeout_ns == 0 {
             return Ok(ready);
         }
-        self.shared.vcpu_polling.store(true, Ordering::SeqCst);
+        self.vcpu_polling.store(true, Ordering::SeqCst);
         fence(Ordering::SeqCst);
         let ready = self.ready();
         if ready.1 == 0 {
             wait_set.wait(timeout_ns)?;
         }
-        self.shared.vcpu_polling.store(false, Ordering::SeqCst);
+        self.vcpu_polling.store(false, Ordering::SeqCst);
         let _ = self.shared.guest_wake.read();
         Ok(self.ready())
     }
@@ -144,18 +150,28 @@ pub struct RingOptions {
     pub net_lossy: bool,
 }
 
-/// Writes the directory, creates the host's channels, registers the doorbell
-/// and starts the worker. The vCPU's wait set gets the worker's wake-up fd.
-pub fn start(
-    ram: Arc<GuestRam>,
+/// The host side of every device's rings, channels initialised.
+pub struct RingDevices {
+    /// Net devices.
+    pub nets: Vec<NetRing>,
+    /// Block devices.
+    pub blocks: Vec<BlockRing>,
+    /// Device areas.
+    pub areas: Vec<u64>,
+    /// The engine's file table: taps and block files, in device order.
+    pub files: Vec<RawFd>,
+    /// Per net handle: (handle, host→guest write counter, guest read counter).
+    rx: Vec<(u64, u64, u64)>,
+}
+
+/// Writes the ring directory and creates the host's side of each device's
+/// channels in `ram` (guest RAM on hvt, the shared ring memory on spt).
+pub fn build(
+    ram: &Arc<GuestRam>,
     plan: &RingLayout,
     devices: &[Device],
-    vm: &VmFd,
     options: RingOptions,
-    wait_set: &mut WaitSet,
-    notice: impl Fn(&str),
-) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
-    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
+) -> Result<RingDevices, TenderError> {
     let header = RingDirHeader {
         version: RING_DIR_VERSION,
         count: plan.entries.len() as u32,
@@ -242,6 +258,35 @@ pub fn start(
         }
     }
 
+    Ok(RingDevices {
+        nets,
+        blocks,
+        areas,
+        files,
+        rx,
+    })
+}
+
+/// Writes the directory, creates the host's channels, registers the doorbell
+/// and starts the worker thread (hvt). The vCPU's wait set gets the worker's
+/// wake-up fd.
+pub fn start(
+    ram: Arc<GuestRam>,
+    plan: &RingLayout,
+    devices: &[Device],
+    vm: &VmFd,
+    options: RingOptions,
+    wait_set: &mut WaitSet,
+    notice: impl Fn(&str),
+) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
+    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
+    let RingDevices {
+        nets,
+        blocks,
+        areas,
+        files,
+        rx,
+    } = build(&ram, plan, devices, options)?;
     let doorbell = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
     vm.register_ioevent(
         &doorbell,
@@ -252,8 +297,9 @@ pub fn start(
         what: "KVM_IOEVENTFD",
         source,
     })?;
+    let vcpu_polling = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(RingShared {
-        vcpu_polling: AtomicBool::new(false),
+        waiting: GuestWaiting::VcpuThread(vcpu_polling.clone()),
         guest_wake: EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?,
     });
     wait_set
@@ -269,6 +315,7 @@ pub fn start(
     let poll = RingPoll {
         ram: ram.clone(),
         shared: shared.clone(),
+        vcpu_polling,
         rx,
     };
     let worker = RingWorker::start(WorkerState {

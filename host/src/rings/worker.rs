@@ -1,6 +1,8 @@
-//! The ring worker thread: pumps every device's rings, spins a bounded time
-//! when idle, then publishes `host_sleeping` and sleeps on the doorbell and
-//! the taps. It wakes a vCPU blocked in POLL when it publishes to the guest.
+//! The ring worker: pumps every device's rings, spins a bounded time when
+//! idle, then publishes `host_sleeping` and sleeps on the doorbell and the
+//! taps. It wakes a guest waiting for input when it publishes to it. On hvt
+//! it runs as a thread of the tender, on spt as the worker process's main
+//! loop.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ringtender_abi::rings::AREA_HOST_SLEEPING;
+use ringtender_abi::rings::{AREA_GUEST_WAITING, AREA_HOST_SLEEPING};
 use vmm_sys_util::eventfd::EventFd;
 
 use super::block::BlockRing;
@@ -22,11 +24,20 @@ const SPIN: Duration = Duration::from_micros(50);
 /// epoll data of the doorbell.
 const DOORBELL_EVENT: u64 = u64::MAX;
 
-/// State the worker and the vCPU thread share.
+/// How the worker learns that the guest waits for input.
+pub enum GuestWaiting {
+    /// hvt: the vCPU thread sets this flag while it waits in POLL.
+    VcpuThread(Arc<AtomicBool>),
+    /// spt: the guest sets the `guest_waiting` word of its device areas
+    /// while it sleeps in `solo5_yield`.
+    AreaWords,
+}
+
+/// What the worker needs to wake the guest.
 pub struct RingShared {
-    /// Set by the vCPU thread while it waits in POLL.
-    pub vcpu_polling: AtomicBool,
-    /// Written by the worker to wake a vCPU waiting in POLL.
+    /// Whether the guest waits.
+    pub waiting: GuestWaiting,
+    /// Written by the worker to wake a waiting guest.
     pub guest_wake: EventFd,
 }
 
@@ -117,7 +128,9 @@ impl RingWorker {
 }
 
 impl WorkerState {
-    fn run(mut self, stop: &AtomicBool) -> Result<(), TenderError> {
+    /// Serves the rings until `stop` is set and the doorbell rung, then
+    /// finishes what the guest had submitted.
+    pub fn run(mut self, stop: &AtomicBool) -> Result<(), TenderError> {
         for (i, net) in self.nets.iter_mut().enumerate() {
             epoll_ctl(
                 self.epoll.as_raw_fd(),
@@ -156,11 +169,29 @@ impl WorkerState {
         }
         if published {
             fence(Ordering::SeqCst);
-            if self.shared.vcpu_polling.load(Ordering::SeqCst) {
+            if self.guest_waiting()? {
                 let _ = self.shared.guest_wake.write(1);
             }
         }
         Ok(progress || published)
+    }
+
+    fn guest_waiting(&self) -> Result<bool, TenderError> {
+        match &self.shared.waiting {
+            GuestWaiting::VcpuThread(flag) => Ok(flag.load(Ordering::SeqCst)),
+            GuestWaiting::AreaWords => {
+                for &area in &self.areas {
+                    if self
+                        .ram
+                        .load_u64(area + AREA_GUEST_WAITING, Ordering::SeqCst)?
+                        != 0
+                    {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+        }
     }
 
     /// Whether the guest gave us work we can see without a system call.

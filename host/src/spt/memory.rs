@@ -1,9 +1,12 @@
 //! The spt guest's memory: one fixed anonymous mapping in the tender's own
 //! address space from `SPT_HOST_MEM_BASE` up to the guest's memory size, so
 //! that guest addresses are host addresses (upstream's layout). Page 0 to
-//! `SPT_HOST_MEM_BASE` stays unmapped.
+//! `SPT_HOST_MEM_BASE` stays unmapped. With rings, the ring memory (a memfd
+//! shared with the I/O worker) is mapped right above it.
 
+use std::fs::File;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use ringtender_abi::spt::SPT_HOST_MEM_BASE;
 
@@ -140,5 +143,73 @@ impl Drop for GuestSpace {
     /// own copy).
     fn drop(&mut self) {
         unmap(SPT_HOST_MEM_BASE, self.size - SPT_HOST_MEM_BASE);
+    }
+}
+
+/// The rings' shared memory: a memfd the guest maps at the directory's
+/// address and the worker maps wherever (through `GuestRam::shared`).
+pub struct SharedRings {
+    memfd: OwnedFd,
+    base: u64,
+    len: u64,
+}
+
+impl SharedRings {
+    /// Creates a zero-filled memfd of `len` bytes for rings at `base`.
+    pub fn create(base: u64, len: u64) -> Result<Self, TenderError> {
+        let fail = |what: &str| {
+            TenderError::Setup(format!(
+                "ring memory: {what}: {}",
+                crate::attach::strerror(&io::Error::last_os_error())
+            ))
+        };
+        // SAFETY: memfd_create with a static NUL-terminated name; the result
+        // is checked and owned.
+        let fd = unsafe { libc::memfd_create(c"ringtender-rings".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(fail("memfd_create"));
+        }
+        // SAFETY: `fd` is a new descriptor nobody else owns.
+        let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: ftruncate on our memfd.
+        if unsafe { libc::ftruncate(memfd.as_raw_fd(), len as libc::off_t) } != 0 {
+            return Err(fail("ftruncate"));
+        }
+        Ok(Self { memfd, base, len })
+    }
+
+    /// Guest address of the ring directory (the start of the rings).
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Another handle on the memfd (for the worker's mapping).
+    pub fn file(&self) -> io::Result<File> {
+        Ok(File::from(self.memfd.try_clone()?))
+    }
+
+    /// Maps the rings shared and read-write at their guest address, in the
+    /// guest process (refusing to replace anything mapped there).
+    pub fn map_for_guest(&self) -> Result<(), TenderError> {
+        // SAFETY: a new shared mapping of our memfd at a fixed address that
+        // MAP_FIXED_NOREPLACE refuses to place over any existing mapping.
+        let addr = unsafe {
+            libc::mmap(
+                self.base as *mut libc::c_void,
+                self.len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
+                self.memfd.as_raw_fd(),
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED || addr as u64 != self.base {
+            return Err(TenderError::Setup(format!(
+                "Could not map ring memory at 0x{:x}: {}",
+                self.base,
+                crate::attach::strerror(&io::Error::last_os_error())
+            )));
+        }
+        Ok(())
     }
 }

@@ -5,28 +5,43 @@
 //! unikernel (filter installed, jump to the entry point); the parent stays
 //! as a small supervisor that forwards termination signals and ends the way
 //! the guest ended, saying so when a signal killed it.
+//!
+//! A guest of ours that asks for rings gets them: the device I/O then runs
+//! in a separate I/O worker process ([`worker`]), forked before the guest,
+//! that shares only the ring memory with it; the guest keeps no tap or
+//! block descriptor.
 
 pub mod launch;
 pub mod memory;
 pub mod seccomp;
 pub mod supervisor;
+pub mod worker;
 
-use ringtender_abi::elf_note::AbiTarget;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+
+use ringtender_abi::elf_note::{AbiTarget, RING3_FLAG_RINGS};
+use ringtender_abi::rings::SPT_BLOCK_DATA_BYTES;
 use ringtender_abi::spt::{
-    SptBootInfo, SPT_ABI_VERSION, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE, SPT_GUEST_MIN_BASE,
+    SptBootInfo, SptRingInfo, SPT_ABI_VERSION, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE,
+    SPT_GUEST_MIN_BASE, SPT_RING_INFO_MAGIC,
 };
+use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use crate::attach;
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
 use crate::hypercall::Device;
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
+use crate::rings::{self, RingOptions, GUEST_WAKE_EVENT};
 
-use self::memory::GuestSpace;
+use self::memory::{GuestSpace, SharedRings};
 use self::seccomp::{BlockLimits, GuestFds};
-use self::supervisor::{Ending, Fork};
+use self::supervisor::{Fork, Verdict};
+use self::worker::WorkerPlan;
 
 const MIB: u64 = 1 << 20;
 const DEFAULT_MEM_MB: u64 = 512;
@@ -75,14 +90,16 @@ fn check_personality() -> Result<(), TenderError> {
     Ok(())
 }
 
-/// Writes the boot info, the manifest right after it and the command line
-/// after that, at upstream's addresses.
+/// Writes the boot info, then our ring extension if the guest gets rings,
+/// then the manifest, then the command line: upstream's addresses when there
+/// are no rings.
 fn write_boot_info(
     space: &GuestSpace,
     image: &ElfImage,
     manifest: &Manifest,
     guest_args: &[String],
     wait_set: &WaitSet,
+    ring_info: Option<SptRingInfo>,
 ) -> Result<(), TenderError> {
     let cmdline = guest_args.join(" ");
     if cmdline.len() >= SPT_CMDLINE_SIZE {
@@ -92,7 +109,14 @@ fn write_boot_info(
         )));
     }
     let mft = manifest.to_bytes();
-    let mft_addr = SPT_BOOT_INFO_BASE + size_of::<SptBootInfo>() as u64;
+    let ext_addr = SPT_BOOT_INFO_BASE + size_of::<SptBootInfo>() as u64;
+    let mft_addr = match &ring_info {
+        Some(ext) => {
+            space.write(ext_addr, bytemuck::bytes_of(ext))?;
+            ext_addr + size_of::<SptRingInfo>() as u64
+        }
+        None => ext_addr,
+    };
     let cmdline_addr = mft_addr + mft.len() as u64;
     let info = SptBootInfo {
         mem_size: space.size(),
@@ -107,6 +131,48 @@ fn write_boot_info(
     let mut buf = cmdline.into_bytes();
     buf.push(0);
     space.write(cmdline_addr, &buf)
+}
+
+/// The rings of a guest that asked for them, set up by the tender: the
+/// shared memory (directory and host channels written), the doorbell and
+/// the wake-up eventfd, and what the worker process will serve.
+struct SptRings {
+    shared: SharedRings,
+    doorbell_fd: i32,
+    plan: Option<WorkerPlan>,
+}
+
+fn setup_rings(
+    devices: &[Device],
+    mem_size: u64,
+    options: RingOptions,
+    wait_set: &mut WaitSet,
+) -> Result<SptRings, TenderError> {
+    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
+    let layout = rings::layout(devices, mem_size, SPT_BLOCK_DATA_BYTES);
+    let shared = SharedRings::create(layout.dir_gpa, layout.bytes)?;
+    let ram = Arc::new(GuestRam::shared(
+        layout.dir_gpa,
+        layout.bytes,
+        shared.file().map_err(|e| setup("memfd", e))?,
+    )?);
+    let devices = rings::build(&ram, &layout, devices, options)?;
+    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
+    let wake = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
+    wait_set
+        .add_edge_triggered(wake.as_raw_fd(), GUEST_WAKE_EVENT)
+        .map_err(|e| setup("epoll", e))?;
+    Ok(SptRings {
+        shared,
+        doorbell_fd: doorbell.as_raw_fd(),
+        plan: Some(WorkerPlan {
+            ram,
+            devices,
+            options,
+            doorbell,
+            wake,
+        }),
+    })
 }
 
 fn run(args: RunArgs) -> Result<i32, TenderError> {
@@ -125,14 +191,33 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         );
     }
 
+    let has_device = att.devices.iter().any(|d| !matches!(d, Device::None));
+    let want_rings = elf::ring3_flags(&file) & RING3_FLAG_RINGS != 0 && has_device && !att.classic;
+
     let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+    let mut rings = match want_rings {
+        true => Some(setup_rings(
+            &att.devices,
+            mem_size,
+            att.ring_options,
+            &mut wait_set,
+        )?),
+        false => None,
+    };
     let mut fds = GuestFds {
         epoll: wait_set.epoll_fd(),
         timer: wait_set.timer_fd(),
         taps: Vec::new(),
         blocks: Vec::new(),
+        doorbell: rings.as_ref().map(|r| r.doorbell_fd),
     };
-    for (index, dev) in att.devices.iter().enumerate() {
+    // With rings the worker holds the devices; the guest gets none of them.
+    let guest_devices = if rings.is_some() {
+        &[][..]
+    } else {
+        &att.devices[..]
+    };
+    for (index, dev) in guest_devices.iter().enumerate() {
         match dev {
             Device::Net(net) => {
                 wait_set
@@ -150,14 +235,47 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     }
     let space = GuestSpace::map(mem_size, att.exec_heap)?;
     space.load(&file, &image)?;
-    write_boot_info(&space, &image, &manifest, &args.guest_args, &wait_set)?;
+    let ring_info = rings.as_ref().map(|r| SptRingInfo {
+        magic: SPT_RING_INFO_MAGIC,
+        doorbell_fd: r.doorbell_fd,
+        ring_dir: r.shared.base(),
+    });
+    write_boot_info(
+        &space,
+        &image,
+        &manifest,
+        &args.guest_args,
+        &wait_set,
+        ring_info,
+    )?;
     let filter = seccomp::guest_filter(&fds)?;
 
     // SAFETY: getpid has no memory effects.
     let supervisor_pid = unsafe { libc::getpid() };
+    let worker_pid = match rings.as_mut() {
+        Some(r) => match supervisor::fork()? {
+            Fork::Child => {
+                supervisor::child_setup(supervisor_pid);
+                let plan = r.plan.take().expect("the worker takes its plan once");
+                worker::run(plan)
+            }
+            Fork::Parent(pid) => Some(pid),
+        },
+        None => None,
+    };
     match supervisor::fork()? {
         Fork::Child => {
             supervisor::child_setup(supervisor_pid);
+            if let Some(r) = &rings {
+                // The guest's view of the rings, at the addresses the
+                // directory gives; its devices stay with the worker.
+                if let Err(err) = r.shared.map_for_guest() {
+                    eprintln!("{}: {err}", cli::program());
+                    // SAFETY: ends the child at once, as a failed exec would.
+                    unsafe { libc::_exit(1) };
+                }
+                drop(att);
+            }
             if let Err(err) = seccomp::install(&filter) {
                 eprintln!("{}: {err}", cli::program());
                 // SAFETY: ends the child at once, as a failed exec would.
@@ -168,13 +286,15 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             unsafe { launch::launch(image.entry, mem_size) }
         }
         Fork::Parent(child) => {
-            // The guest has its own copies of the memory and descriptors.
+            // The guest and the worker have their own copies of the
+            // memory and descriptors.
             drop(space);
             drop(att);
             drop(wait_set);
-            match supervisor::wait(child)? {
-                Ending::Exited(status) => Ok(status),
-                Ending::Killed(sig) => supervisor::die_like(sig),
+            drop(rings);
+            match supervisor::wait(child, worker_pid)? {
+                Verdict::Exit(status) => Ok(status),
+                Verdict::DieLike(sig) => supervisor::die_like(sig),
             }
         }
     }

@@ -1,5 +1,8 @@
-//! The spt guest's seccomp filter: upstream's whitelist, rule for rule
-//! (`docs/security.md`). Anything else kills the process with SIGSYS.
+//! The spt processes' seccomp filters (`docs/security.md`). The guest's is
+//! upstream's whitelist, rule for rule; with rings it loses every device
+//! call and gains only its doorbell. The I/O worker's allows what the ring
+//! pump and its engine do on the descriptors it holds, and nothing that
+//! names a path or makes a socket. Anything else kills the process (SIGSYS).
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
@@ -10,6 +13,7 @@ use seccompiler::{
 };
 
 use crate::error::TenderError;
+use crate::rings::engine::IORING_UNREGISTER_FILES;
 
 const ARCH_SET_FS: u64 = 0x1002;
 
@@ -33,6 +37,22 @@ pub struct GuestFds {
     pub taps: Vec<RawFd>,
     /// Block devices.
     pub blocks: Vec<BlockLimits>,
+    /// The rings' doorbell eventfd (written), when the worker serves the
+    /// devices instead.
+    pub doorbell: Option<RawFd>,
+}
+
+/// What the I/O worker may touch.
+pub struct WorkerFds {
+    /// Taps and block files.
+    pub devices: Vec<RawFd>,
+    /// The doorbell (read, and written by the SIGTERM handler) and the
+    /// guest's wake-up eventfd (written).
+    pub eventfds: Vec<RawFd>,
+    /// The worker's epoll instance.
+    pub epoll: RawFd,
+    /// The io_uring instance, if the engine is io_uring.
+    pub uring: Option<RawFd>,
 }
 
 fn cond(
@@ -50,6 +70,9 @@ fn fd_is(fd: RawFd) -> Result<SeccompRule, seccompiler::BackendError> {
 fn build(fds: &GuestFds) -> Result<BpfProgram, seccompiler::Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let mut writes = vec![fd_is(1)?];
+    if let Some(doorbell) = fds.doorbell {
+        writes.push(fd_is(doorbell)?);
+    }
     let mut reads = Vec::new();
     for &tap in &fds.taps {
         writes.push(fd_is(tap)?);
@@ -112,10 +135,78 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, seccompiler::Error> {
     .map_err(seccompiler::Error::Backend)
 }
 
-/// The compiled filter, built before the guest process is forked (building
-/// allocates; installing does not).
+fn fds_are(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    fds.iter().map(|&fd| fd_is(fd)).collect()
+}
+
+fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, seccompiler::Error> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let streams = [fds.devices.as_slice(), fds.eventfds.as_slice()].concat();
+    rules.insert(libc::SYS_read, fds_are(&streams)?);
+    rules.insert(libc::SYS_write, fds_are(&[streams, vec![2]].concat())?);
+    if !fds.devices.is_empty() {
+        for nr in [libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync] {
+            rules.insert(nr, fds_are(&fds.devices)?);
+        }
+    }
+    for nr in [libc::SYS_epoll_pwait, libc::SYS_epoll_ctl] {
+        rules.insert(nr, vec![fd_is(fds.epoll)?]);
+    }
+    if let Some(ring) = fds.uring {
+        rules.insert(libc::SYS_io_uring_enter, vec![fd_is(ring)?]);
+        // Only to drop the registered files when it ends.
+        rules.insert(
+            libc::SYS_io_uring_register,
+            vec![SeccompRule::new(vec![
+                cond(0, SeccompCmpOp::Eq, ring as u64)?,
+                cond(1, SeccompCmpOp::Eq, u64::from(IORING_UNREGISTER_FILES))?,
+            ])?],
+        );
+    }
+    // Memory for the pump's own buffers, never executable.
+    rules.insert(
+        libc::SYS_mmap,
+        vec![SeccompRule::new(vec![SeccompCondition::new(
+            2,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
+            0,
+        )?])?],
+    );
+    for nr in [
+        libc::SYS_brk,
+        libc::SYS_munmap,
+        libc::SYS_mremap,
+        libc::SYS_madvise,
+        libc::SYS_clock_gettime,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_sigaltstack,
+        libc::SYS_futex,
+        libc::SYS_close,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ] {
+        rules.insert(nr, vec![]);
+    }
+    SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )?
+    .try_into()
+    .map_err(seccompiler::Error::Backend)
+}
+
+/// The guest's compiled filter, built before the guest process is forked
+/// (building allocates; installing does not).
 pub fn guest_filter(fds: &GuestFds) -> Result<BpfProgram, TenderError> {
     build(fds).map_err(|e| TenderError::Setup(format!("seccomp: {e}")))
+}
+
+/// The I/O worker's compiled filter.
+pub fn worker_filter(fds: &WorkerFds) -> Result<BpfProgram, TenderError> {
+    build_worker(fds).map_err(|e| TenderError::Setup(format!("seccomp: {e}")))
 }
 
 /// Installs `filter` on this (single-threaded) process, with no_new_privs.

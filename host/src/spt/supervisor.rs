@@ -1,7 +1,9 @@
-//! The supervisor: the tender's original process, which forks the guest,
-//! forwards termination signals to it, and ends as the guest ended: the
-//! same exit status, or death by the same signal after one line saying what
-//! happened (a seccomp kill, a fault, a signal from outside).
+//! The supervisor: the tender's original process, which forks the guest
+//! (and with rings, first the I/O worker), forwards termination signals to
+//! the guest, and ends as the guest ended: the same exit status, or death by
+//! the same signal after one line saying what happened (a seccomp kill, a
+//! fault, a signal from outside). A failed or killed worker takes the guest
+//! down with it and ends the tender with status 1.
 
 use std::io;
 
@@ -79,42 +81,94 @@ pub enum Ending {
     Killed(libc::c_int),
 }
 
-/// Waits for `child`, forwarding termination signals to it.
-pub fn wait(child: libc::pid_t) -> Result<Ending, TenderError> {
+/// How the tender ends, once the guest and its worker have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exit with this status.
+    Exit(i32),
+    /// Die of this signal, after saying so ([`die_like`]).
+    DieLike(libc::c_int),
+}
+
+fn decode(status: libc::c_int) -> Ending {
+    if libc::WIFSIGNALED(status) {
+        Ending::Killed(libc::WTERMSIG(status))
+    } else {
+        Ending::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
+fn kill(pid: libc::pid_t, sig: libc::c_int) {
+    // SAFETY: kill has no memory effects.
+    unsafe { libc::kill(pid, sig) };
+}
+
+/// Waits for the guest and its I/O worker (spt rings), forwarding
+/// termination signals to the guest. When the guest ends, the worker is
+/// told to finish (SIGTERM); when the worker ends first, it failed or was
+/// killed, so the guest is killed and the tender ends with status 1.
+pub fn wait(guest: libc::pid_t, worker: Option<libc::pid_t>) -> Result<Verdict, TenderError> {
     let set = watched();
+    let mut guest_end = None;
+    let mut worker_end = worker.is_none().then_some(Ending::Exited(0));
+    let mut worker_failed = false;
     loop {
-        let mut status = 0;
-        // SAFETY: waitpid writes the status word only.
-        match unsafe { libc::waitpid(child, &mut status, libc::WNOHANG) } {
-            0 => {}
-            pid if pid == child => {
-                return Ok(if libc::WIFSIGNALED(status) {
-                    Ending::Killed(libc::WTERMSIG(status))
-                } else {
-                    Ending::Exited(libc::WEXITSTATUS(status))
-                });
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid writes the status word only.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                break;
             }
-            _ => {
-                let err = io::Error::last_os_error();
-                return Err(TenderError::Setup(format!("waitpid: {err}")));
+            let ending = decode(status);
+            if pid == guest {
+                guest_end = Some(ending);
+                if let (Some(worker), None) = (worker, worker_end) {
+                    kill(worker, libc::SIGTERM);
+                }
+            } else if Some(pid) == worker {
+                worker_end = Some(ending);
+                if ending != Ending::Exited(0) {
+                    worker_failed = true;
+                    if let Ending::Killed(sig) = ending {
+                        eprintln!(
+                            "{}: I/O worker killed by signal {sig} ({})",
+                            cli::program(),
+                            describe(sig)
+                        );
+                    }
+                }
+                if guest_end.is_none() {
+                    worker_failed = true;
+                    kill(guest, libc::SIGKILL);
+                }
             }
+        }
+        match (guest_end, worker_end) {
+            (Some(_), Some(_)) if worker_failed => return Ok(Verdict::Exit(1)),
+            (Some(Ending::Exited(status)), Some(_)) => return Ok(Verdict::Exit(status)),
+            (Some(Ending::Killed(sig)), Some(_)) => return Ok(Verdict::DieLike(sig)),
+            _ => {}
         }
         // SAFETY: waits for one of the blocked signals in `set`.
         let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
-        if FORWARDED.contains(&sig) {
-            // SAFETY: kill has no memory effects.
-            unsafe { libc::kill(child, sig) };
+        if sig < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return Err(TenderError::Setup(format!(
+                "sigwaitinfo: {}",
+                io::Error::last_os_error()
+            )));
+        }
+        if FORWARDED.contains(&sig) && guest_end.is_none() {
+            kill(guest, sig);
         }
     }
 }
 
-/// What a signal that killed the guest means, for the report.
+/// What a signal that killed a process means, for the report.
 fn describe(sig: libc::c_int) -> String {
     match sig {
-        libc::SIGSYS => {
-            "Bad system call: the guest made a system call its seccomp filter does not allow".into()
-        }
-        libc::SIGSEGV => "Segmentation fault: the guest touched memory it may not".into(),
+        libc::SIGSYS => "Bad system call: one its seccomp filter does not allow".into(),
+        libc::SIGSEGV => "Segmentation fault: it touched memory it may not".into(),
         _ => {
             // SAFETY: strsignal returns a static or thread-local string.
             let text = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) };

@@ -122,6 +122,16 @@ impl Outcome {
         );
     }
 
+    /// Ended by SIGTERM sent to the tender: solo5-hvt exits with
+    /// upstream's message and status 1; solo5-spt's supervisor passes the
+    /// signal to the guest and dies of it too.
+    pub fn assert_ended_by_sigterm(&self) {
+        match target() {
+            Target::Hvt => self.assert_error_line("Exiting on signal 15"),
+            Target::Spt => self.assert_killed_by(libc::SIGTERM),
+        }
+    }
+
     /// A tender error: status 1, exactly one line on stderr containing `text`.
     pub fn assert_error_line(&self, text: &str) {
         assert_eq!(self.status, Some(1), "{self:#?}");
@@ -165,9 +175,6 @@ pub fn wait(mut child: Child, limit: Duration) -> Outcome {
 /// test names itself wins; nothing for `--help` and `--version`.
 fn engine_option(args: &[&str]) -> Option<String> {
     let engine = std::env::var("RINGTENDER_TEST_ENGINE").ok()?;
-    if target() != Target::Hvt {
-        return None;
-    }
     match args.first() {
         None | Some(&"--help") | Some(&"--version") => None,
         Some(_) => Some(format!("--engine={engine}")),
@@ -489,4 +496,24 @@ impl PacketSocket {
             std::thread::sleep(Duration::from_micros(50));
         }
     }
+}
+
+/// A tap's statistics counter `name` (in `/sys/class/net`), read inside `ns`.
+pub fn tap_stat(ns: &NetNs, tap: &str, name: &str) -> u64 {
+    let out = ns
+        .command("cat")
+        .arg(format!("/sys/class/net/{tap}/statistics/{name}"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// A 64-byte sequence-numbered frame of the netseq guest.
+pub fn seq_frame(seq: u64) -> Vec<u8> {
+    let mut f = vec![0u8; 64];
+    f[..6].fill(0xff);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f[12..14].copy_from_slice(&[0x88, 0xb5]);
+    f[14..22].copy_from_slice(&seq.to_le_bytes());
+    f
 }

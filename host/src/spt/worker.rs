@@ -1,0 +1,115 @@
+//! The spt I/O worker: a process of its own, forked by the tender before
+//! the guest, that serves the guest's rings. It shares only the ring memory
+//! (a memfd) with the guest, holds the tap and block descriptors, runs the
+//! same ring pump and I/O engines as hvt's worker thread, and confines
+//! itself with its own seccomp filter: it cannot open files or sockets.
+//!
+//! SIGTERM (from the supervisor, once the guest has ended) makes it finish
+//! what the guest submitted and exit 0. Any error ends it with one line and
+//! status 1, which the supervisor turns into the end of the guest too.
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Arc;
+
+use vmm_sys_util::eventfd::EventFd;
+
+use super::seccomp::{self, WorkerFds};
+use crate::cli;
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::rings::engine;
+use crate::rings::{worker_epoll, GuestWaiting, RingDevices, RingOptions, RingShared, WorkerState};
+
+/// Set by SIGTERM: finish and exit.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// The doorbell, which the SIGTERM handler rings to end a sleep.
+static DOORBELL: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+    let one = 1u64.to_ne_bytes();
+    // SAFETY: write(2) is async-signal-safe; `one` is 8 readable bytes.
+    unsafe {
+        libc::write(
+            DOORBELL.load(Ordering::SeqCst),
+            one.as_ptr().cast(),
+            one.len(),
+        )
+    };
+}
+
+/// Takes SIGTERM as "finish and exit"; ignores the terminal's SIGINT and
+/// SIGHUP, which reach the whole process group (the supervisor forwards
+/// them to the guest, whose end stops the worker in order).
+fn install_signals(doorbell: RawFd) -> Result<(), TenderError> {
+    DOORBELL.store(doorbell, Ordering::SeqCst);
+    // SAFETY: installs a handler that only touches atomics and write(2),
+    // and ignores two signals; no other thread exists.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut()) != 0 {
+            return Err(TenderError::Setup("sigaction".into()));
+        }
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+    Ok(())
+}
+
+/// What the worker process serves.
+pub struct WorkerPlan {
+    /// The shared ring memory, at the guest's addresses.
+    pub ram: Arc<GuestRam>,
+    /// The devices' rings (channels initialised by the tender).
+    pub devices: RingDevices,
+    /// Engine choice and net mode.
+    pub options: RingOptions,
+    /// The guest's doorbell (the worker reads it).
+    pub doorbell: EventFd,
+    /// The guest's wake-up eventfd (the worker writes it).
+    pub wake: EventFd,
+}
+
+fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
+    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
+    install_signals(plan.doorbell.as_raw_fd())?;
+    let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
+        eprintln!("{}: {msg}", cli::program())
+    })?;
+    let epoll = worker_epoll(&plan.doorbell).map_err(|e| setup("epoll", e))?;
+    let fds = WorkerFds {
+        devices: plan.devices.files.clone(),
+        eventfds: vec![plan.doorbell.as_raw_fd(), plan.wake.as_raw_fd()],
+        epoll: epoll.as_raw_fd(),
+        uring: engine.ring_fd(),
+    };
+    seccomp::install(&seccomp::worker_filter(&fds)?)?;
+    let state = WorkerState {
+        ram: plan.ram,
+        nets: plan.devices.nets,
+        blocks: plan.devices.blocks,
+        areas: plan.devices.areas,
+        engine,
+        epoll,
+        doorbell: Arc::new(plan.doorbell),
+        shared: Arc::new(RingShared {
+            waiting: GuestWaiting::AreaWords,
+            guest_wake: plan.wake,
+        }),
+    };
+    state.run(&STOP)
+}
+
+/// Runs the worker in this (freshly forked) process and exits.
+pub fn run(plan: WorkerPlan) -> ! {
+    match serve(plan) {
+        Ok(()) => std::process::exit(0),
+        Err(err) => {
+            eprintln!("{}: I/O worker: {err}", cli::program());
+            std::process::exit(1)
+        }
+    }
+}
