@@ -73,8 +73,13 @@ pub struct WorkerPlan {
     pub wake: EventFd,
 }
 
+/// The worker's process name, as `ps` and `/proc/PID/comm` show it.
+pub const WORKER_NAME: &std::ffi::CStr = c"solo5-spt-io";
+
 fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+    unsafe { libc::prctl(libc::PR_SET_NAME, WORKER_NAME.as_ptr()) };
     install_signals(plan.doorbell.as_raw_fd())?;
     let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
         eprintln!("{}: {msg}", cli::program())

@@ -60,10 +60,15 @@ pub fn repo() -> PathBuf {
 /// A built test unikernel for the target under test; a missing one fails
 /// the test.
 pub fn unikernel(name: &str) -> PathBuf {
+    unikernel_for(target(), name)
+}
+
+/// A built test unikernel for `target`; a missing one fails the test.
+pub fn unikernel_for(target: Target, name: &str) -> PathBuf {
     let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo().join("build/unikernels"));
-    let ext = match target() {
+    let ext = match target {
         Target::Hvt => "hvt",
         Target::Spt => "spt",
     };

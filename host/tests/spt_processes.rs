@@ -1,0 +1,245 @@
+//! solo5-spt's processes with rings: the I/O worker's seccomp filter
+//! refuses to open files or make sockets; the live worker and guest are
+//! confined, the guest holds no device; and killing either one mid-I/O
+//! ends the pair with a clear message and loses no acknowledged block write.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{unikernel_for, wait, Outcome, Target, TempDir};
+use ringtender_host::spt::seccomp::{self, WorkerFds};
+use ringtender_host::spt::worker::WORKER_NAME;
+
+/// Forks a child that installs the worker filter and then runs `attempt`;
+/// returns how the child ended (its exit status or the killing signal).
+fn under_worker_filter(attempt: fn() -> i32) -> (Option<i32>, Option<i32>) {
+    let filter = seccomp::worker_filter(&WorkerFds {
+        devices: vec![],
+        eventfds: vec![],
+        epoll: 0,
+        uring: None,
+    })
+    .unwrap();
+    // SAFETY: the child only installs the prepared filter (no allocation)
+    // and makes raw system calls before _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = match seccomp::install(&filter) {
+            Ok(()) => attempt(),
+            Err(_) => 100,
+        };
+        // SAFETY: ends the child without running the parent's atexit state.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    if libc::WIFSIGNALED(status) {
+        (None, Some(libc::WTERMSIG(status)))
+    } else {
+        (Some(libc::WEXITSTATUS(status)), None)
+    }
+}
+
+#[test]
+fn worker_filter_refuses_files_and_sockets() {
+    // SAFETY (each attempt): plain system calls with static arguments.
+    let open = || unsafe { libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
+    let openat =
+        || unsafe { libc::openat(libc::AT_FDCWD, c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
+    let socket = || unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    let unix = || unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+    let exec = || unsafe {
+        let argv = [c"/bin/true".as_ptr(), std::ptr::null()];
+        libc::execve(argv[0], argv.as_ptr(), std::ptr::null())
+    };
+    for (what, attempt) in [
+        ("open", open as fn() -> i32),
+        ("openat", openat),
+        ("socket(AF_INET)", socket),
+        ("socket(AF_UNIX)", unix),
+        ("execve", exec),
+    ] {
+        assert_eq!(
+            under_worker_filter(attempt),
+            (None, Some(libc::SIGSYS)),
+            "{what} must be killed"
+        );
+    }
+    // And the filter is not simply "kill everything": what the pump does passes.
+    let allowed = || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is writable.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        7
+    };
+    assert_eq!(under_worker_filter(allowed), (Some(7), None));
+}
+
+/// The tender's children: (worker, guest).
+fn children(tender: u32) -> (u32, u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
+            .unwrap_or_default();
+        let pids: Vec<u32> = list
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        let named = |want: bool| {
+            pids.iter().copied().find(|p| {
+                let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+                (comm.trim() == WORKER_NAME.to_str().unwrap()) == want
+            })
+        };
+        if let (Some(worker), Some(guest)) = (named(true), named(false)) {
+            return (worker, guest);
+        }
+        assert!(Instant::now() < deadline, "children of {tender}: {list:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn status_field(pid: u32, field: &str) -> String {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Paths the descriptors of `pid` point to.
+fn open_files(pid: u32) -> Vec<String> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| fs::read_link(e.ok()?.path()).ok())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+struct Run {
+    child: Child,
+    log: std::path::PathBuf,
+    image: std::path::PathBuf,
+    _dir: TempDir,
+}
+
+/// Starts blkseq on solo5-spt with rings and waits until it acknowledged
+/// `acked` writes.
+fn start_blkseq(acked: u64) -> Run {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let log = dir.join("stdout");
+    let child = Command::new(env!("CARGO_BIN_EXE_solo5-spt"))
+        .args([
+            "--mem=8",
+            &format!("--block:storage={}", image.display()),
+            "--",
+            unikernel_for(Target::Spt, "blkseq").to_str().unwrap(),
+            "100000000",
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_for_text(&log, &format!("acked {acked}\n"));
+    Run {
+        child,
+        log,
+        image,
+        _dir: dir,
+    }
+}
+
+/// Every write the guest saw acknowledged is on the file: each block holds
+/// the last acknowledged sequence number written to it, or a later one.
+fn assert_acknowledged_writes_kept(log: &Path, image: &Path) {
+    let text = fs::read_to_string(log).unwrap();
+    let last: u64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("acked "))
+        .filter_map(|n| n.parse().ok())
+        .max()
+        .unwrap();
+    let data = fs::read(image).unwrap();
+    let blocks = (data.len() / 512).min(256) as u64;
+    for block in 0..blocks {
+        let Some(expected) = (1..=last).rev().find(|i| i % blocks == block) else {
+            continue;
+        };
+        let at = block as usize * 512;
+        let found = u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
+        assert!(
+            found >= expected,
+            "block {block}: acknowledged write {expected}, file holds {found} (last ack {last})"
+        );
+    }
+}
+
+fn kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) of a process of this test.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+#[test]
+fn live_processes_are_confined_and_the_guest_holds_no_device() {
+    let mut run = start_blkseq(100);
+    let (worker, guest) = children(run.child.id());
+    for pid in [worker, guest] {
+        assert_eq!(status_field(pid, "Seccomp:"), "2", "pid {pid}");
+        assert_eq!(status_field(pid, "NoNewPrivs:"), "1", "pid {pid}");
+    }
+    let image = run.image.display().to_string();
+    assert!(
+        open_files(worker).contains(&image),
+        "{:?}",
+        open_files(worker)
+    );
+    let guest_files = open_files(guest);
+    assert!(!guest_files.contains(&image), "{guest_files:?}");
+    let _ = run.child.kill();
+    let _ = run.child.wait();
+}
+
+#[test]
+fn killing_the_worker_mid_io_ends_the_pair() {
+    let run = start_blkseq(2000);
+    let (worker, guest) = children(run.child.id());
+    kill(worker, libc::SIGKILL);
+    let out: Outcome = wait(run.child, Duration::from_secs(10));
+    assert_eq!(out.status, Some(1), "{out:#?}");
+    assert!(
+        out.stderr
+            .contains("I/O worker killed by signal 9 (Killed)"),
+        "{out:#?}"
+    );
+    assert!(
+        !Path::new(&format!("/proc/{guest}")).exists(),
+        "guest left running"
+    );
+    assert_acknowledged_writes_kept(&run.log, &run.image);
+}
+
+#[test]
+fn killing_the_guest_mid_io_ends_the_pair() {
+    let run = start_blkseq(2000);
+    let (worker, guest) = children(run.child.id());
+    kill(guest, libc::SIGKILL);
+    let out: Outcome = wait(run.child, Duration::from_secs(10));
+    out.assert_killed_by(libc::SIGKILL);
+    assert!(
+        !Path::new(&format!("/proc/{worker}")).exists(),
+        "worker left running"
+    );
+    assert_acknowledged_writes_kept(&run.log, &run.image);
+}
