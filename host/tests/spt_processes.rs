@@ -1,7 +1,8 @@
 //! solo5-spt's processes with rings: the I/O worker's seccomp filter
-//! refuses to open files or make sockets; the live worker and guest are
-//! confined, the guest holds no device; and killing either one mid-I/O
-//! ends the pair with a clear message and loses no acknowledged block write.
+//! refuses to open files or make sockets; the live worker, guest and
+//! supervisor are confined, the guest holds no device; and killing the
+//! worker or the guest mid-I/O ends the pair with a clear message and loses
+//! no acknowledged block write.
 
 mod common;
 
@@ -195,7 +196,7 @@ fn kill(pid: u32, sig: i32) {
 fn live_processes_are_confined_and_the_guest_holds_no_device() {
     let mut run = start_blkseq(100);
     let (worker, guest) = children(run.child.id());
-    for pid in [worker, guest] {
+    for pid in [worker, guest, run.child.id()] {
         assert_eq!(status_field(pid, "Seccomp:"), "2", "pid {pid}");
         assert_eq!(status_field(pid, "NoNewPrivs:"), "1", "pid {pid}");
     }

@@ -292,6 +292,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             drop(att);
             drop(wait_set);
             drop(rings);
+            let children: Vec<libc::pid_t> =
+                [Some(child), worker_pid].into_iter().flatten().collect();
+            seccomp::install(&seccomp::supervisor_filter(&children)?)?;
             match supervisor::wait(child, worker_pid)? {
                 Verdict::Exit(status) => Ok(status),
                 Verdict::DieLike(sig) => supervisor::die_like(sig),

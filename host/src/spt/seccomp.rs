@@ -2,7 +2,9 @@
 //! upstream's whitelist, rule for rule; with rings it loses every device
 //! call and gains only its doorbell. The I/O worker's allows what the ring
 //! pump and its engine do on the descriptors it holds, and nothing that
-//! names a path or makes a socket. Anything else kills the process (SIGSYS).
+//! names a path or makes a socket. The supervisor's allows waiting for and
+//! signalling its children and reporting on stderr. Anything else kills
+//! the process (SIGSYS).
 
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
@@ -198,10 +200,63 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, seccompiler::Error> {
     .map_err(seccompiler::Error::Backend)
 }
 
+fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler::Error> {
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    // SAFETY: getpid has no memory effects.
+    let me = unsafe { libc::getpid() };
+    // Signals go to the children, and to itself to die like the guest.
+    let targets = [children, &[me]].concat();
+    rules.insert(libc::SYS_kill, fds_are(&targets)?);
+    rules.insert(libc::SYS_write, vec![fd_is(2)?]);
+    rules.insert(
+        libc::SYS_mmap,
+        vec![SeccompRule::new(vec![SeccompCondition::new(
+            2,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
+            0,
+        )?])?],
+    );
+    for nr in [
+        libc::SYS_wait4,
+        libc::SYS_rt_sigtimedwait,
+        libc::SYS_rt_sigaction,
+        libc::SYS_rt_sigprocmask,
+        libc::SYS_rt_sigreturn,
+        libc::SYS_getpid,
+        libc::SYS_prlimit64,
+        libc::SYS_setrlimit,
+        libc::SYS_brk,
+        libc::SYS_munmap,
+        libc::SYS_madvise,
+        libc::SYS_sigaltstack,
+        libc::SYS_futex,
+        libc::SYS_close,
+        libc::SYS_exit,
+        libc::SYS_exit_group,
+    ] {
+        rules.insert(nr, vec![]);
+    }
+    SeccompFilter::new(
+        rules,
+        SeccompAction::KillProcess,
+        SeccompAction::Allow,
+        TargetArch::x86_64,
+    )?
+    .try_into()
+    .map_err(seccompiler::Error::Backend)
+}
+
 /// The guest's compiled filter, built before the guest process is forked
 /// (building allocates; installing does not).
 pub fn guest_filter(fds: &GuestFds) -> Result<BpfProgram, TenderError> {
     build(fds).map_err(|e| TenderError::Setup(format!("seccomp: {e}")))
+}
+
+/// The supervisor's filter once its children run: wait for them, signal
+/// them (or itself), report on stderr, exit.
+pub fn supervisor_filter(children: &[libc::pid_t]) -> Result<BpfProgram, TenderError> {
+    build_supervisor(children).map_err(|e| TenderError::Setup(format!("seccomp: {e}")))
 }
 
 /// The I/O worker's compiled filter.

@@ -165,15 +165,21 @@ pub fn wait(guest: libc::pid_t, worker: Option<libc::pid_t>) -> Result<Verdict, 
 }
 
 /// What a signal that killed a process means, for the report.
-fn describe(sig: libc::c_int) -> String {
+/// (Our own table: libc's `strsignal` may load locale files, which the
+/// supervisor's filter refuses.)
+fn describe(sig: libc::c_int) -> &'static str {
     match sig {
-        libc::SIGSYS => "Bad system call: one its seccomp filter does not allow".into(),
-        libc::SIGSEGV => "Segmentation fault: it touched memory it may not".into(),
-        _ => {
-            // SAFETY: strsignal returns a static or thread-local string.
-            let text = unsafe { std::ffi::CStr::from_ptr(libc::strsignal(sig)) };
-            text.to_string_lossy().into_owned()
-        }
+        libc::SIGSYS => "Bad system call: one its seccomp filter does not allow",
+        libc::SIGSEGV => "Segmentation fault: it touched memory it may not",
+        libc::SIGBUS => "Bus error",
+        libc::SIGILL => "Illegal instruction",
+        libc::SIGFPE => "Floating point exception",
+        libc::SIGABRT => "Aborted",
+        libc::SIGKILL => "Killed",
+        libc::SIGTERM => "Terminated",
+        libc::SIGINT => "Interrupt",
+        libc::SIGHUP => "Hangup",
+        _ => "a signal",
     }
 }
 
