@@ -3,9 +3,10 @@
 # path, side by side, on this machine. Builds what it needs, makes its own
 # network namespace, tap and block file, runs every workload against every
 # variant (interleaved, repeated), and writes benchmarks/results/report.md,
-# report.json and chart.svg.
+# report.json and chart.svg (benchmarks/results/spt/ with --target spt).
 #
-#   benchmarks/run.sh [--quick] [--runs N] [--length-ms MS] [--out DIR] [--only TEXT]
+#   benchmarks/run.sh [--target hvt|spt] [--quick] [--runs N] [--length-ms MS]
+#                     [--out DIR] [--only TEXT]
 #
 # --quick: 5 runs of 200 ms per measurement (about a minute of measuring);
 # default: 5 runs of 1500 ms (about ten minutes). --only runs the workloads
@@ -14,8 +15,9 @@
 # Upstream Solo5 rows: set RINGTENDER_UPSTREAM_HVT to upstream's solo5-hvt
 # (default: a solo5-hvt on PATH that is not ours) and
 # RINGTENDER_UPSTREAM_BENCH to benchmarks/unikernels/bench/bench.c built
-# with upstream's toolchain (see the README). This script never downloads
-# or builds upstream.
+# with upstream's toolchain (see the README); for --target spt,
+# RINGTENDER_UPSTREAM_SPT and RINGTENDER_UPSTREAM_BENCH_SPT. This script
+# never downloads or builds upstream.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -23,11 +25,13 @@ target=${CARGO_TARGET_DIR:-$repo/target}
 
 runs=5
 length=1500
-out="$here/results"
+abi=hvt
+out=
 only=()
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) length=200 ;;
+        --target) abi=$2; shift ;;
         --runs) runs=$2; shift ;;
         --length-ms) length=$2; shift ;;
         --out) out=$2; shift ;;
@@ -37,6 +41,11 @@ while [ $# -gt 0 ]; do
     shift
 done
 
+case $abi in
+    hvt) out=${out:-$here/results} ;;
+    spt) out=${out:-$here/results/spt} ;;
+    *) echo "run.sh: --target must be hvt or spt" >&2; exit 1 ;;
+esac
 [ -w /dev/kvm ] || { echo "run.sh: /dev/kvm is missing or not writable" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root (network namespaces, taps)" >&2; exit 1; }
 
@@ -50,23 +59,31 @@ src="$here/unikernels/bench"
 "$target/release/solo5-elftool" gen-manifest "$src/manifest.json" "$build/manifest.c"
 "$cc" -O2 -Wall -Werror -DRINGTENDER_RING_API -I "$repo/dist/include" -c "$src/bench.c" -o "$build/bench.o"
 "$cc" -c "$build/manifest.c" -o "$build/manifest.o"
-"$cc" -o "$build/bench.hvt" "$build/bench.o" "$build/manifest.o"
+"$cc" -z "solo5-abi=$abi" -o "$build/bench.$abi" "$build/bench.o" "$build/manifest.o"
 
 upstream=()
-up_hvt=${RINGTENDER_UPSTREAM_HVT:-}
-if [ -z "$up_hvt" ] && command -v solo5-hvt >/dev/null; then
-    candidate=$(command -v solo5-hvt)
+if [ "$abi" = hvt ]; then
+    up_tender=${RINGTENDER_UPSTREAM_HVT:-}
+    up_kernel=${RINGTENDER_UPSTREAM_BENCH:-}
+    up_vars="RINGTENDER_UPSTREAM_HVT and RINGTENDER_UPSTREAM_BENCH"
+else
+    up_tender=${RINGTENDER_UPSTREAM_SPT:-}
+    up_kernel=${RINGTENDER_UPSTREAM_BENCH_SPT:-}
+    up_vars="RINGTENDER_UPSTREAM_SPT and RINGTENDER_UPSTREAM_BENCH_SPT"
+fi
+if [ -z "$up_tender" ] && command -v "solo5-$abi" >/dev/null; then
+    candidate=$(command -v "solo5-$abi")
     if ! "$candidate" --version 2>&1 | grep -q ringtender; then
-        up_hvt=$candidate
+        up_tender=$candidate
     fi
 fi
-if [ -n "$up_hvt" ] && [ -n "${RINGTENDER_UPSTREAM_BENCH:-}" ]; then
-    upstream=(--upstream-tender "$up_hvt" --upstream-kernel "$RINGTENDER_UPSTREAM_BENCH")
-    echo "== upstream rows: $up_hvt with $RINGTENDER_UPSTREAM_BENCH" >&2
+if [ -n "$up_tender" ] && [ -n "$up_kernel" ]; then
+    upstream=(--upstream-tender "$up_tender" --upstream-kernel "$up_kernel")
+    echo "== upstream rows: $up_tender with $up_kernel" >&2
 else
-    echo "== no upstream rows (set RINGTENDER_UPSTREAM_HVT and RINGTENDER_UPSTREAM_BENCH)" >&2
+    echo "== no upstream rows (set $up_vars)" >&2
 fi
 
 echo "== measuring: $runs runs, $length ms per measurement" >&2
-"$target/release/ringtender-bench" --ours "$target/release/solo5-hvt" --kernel "$build/bench.hvt" \
+"$target/release/ringtender-bench" --ours "$target/release/solo5-$abi" --kernel "$build/bench.$abi" \
     "${upstream[@]}" "${only[@]}" --runs "$runs" --length-ms "$length" --out "$out"

@@ -1,9 +1,11 @@
 //! `ringtender-bench`: measures every workload under every variant, runs
 //! interleaved, and writes the report (`benchmarks/run.sh` drives it).
 //!
-//! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt
-//!        [--upstream-tender TENDER --upstream-kernel BENCH.hvt]
+//! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt|BENCH.spt
+//!        [--upstream-tender TENDER --upstream-kernel BENCH]
 //!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT]
+//!
+//! The tenders' names (`solo5-hvt`, `solo5-spt`) go into the report.
 
 mod ceiling;
 mod error;
@@ -34,6 +36,7 @@ const IMAGE_BYTES: usize = 64 << 20;
 
 struct Options {
     ours: String,
+    tender: String,
     kernel: PathBuf,
     upstream: Option<(String, PathBuf)>,
     runs: usize,
@@ -75,8 +78,13 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
     if runs == 0 {
         return Err(BenchError::Setup("--runs must be at least 1".into()));
     }
+    let ours = need("--ours")?;
+    let tender = std::path::Path::new(&ours)
+        .file_name()
+        .map_or_else(|| ours.clone(), |n| n.to_string_lossy().into_owned());
     Ok(Options {
-        ours: need("--ours")?,
+        ours,
+        tender,
         kernel: PathBuf::from(need("--kernel")?),
         upstream,
         runs,
@@ -241,6 +249,7 @@ fn run(options: Options) -> Result<Report, BenchError> {
     let rows = stats::rows(&samples, &variants);
     let checks = report::checks(&rows);
     Ok(Report {
+        tender: options.tender,
         machine: machine::Machine::describe(),
         date: date(),
         runs: options.runs,

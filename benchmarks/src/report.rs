@@ -12,6 +12,8 @@ use crate::variant::Variant;
 /// Everything a run produced.
 #[derive(serde::Serialize)]
 pub struct Report {
+    /// The tender measured (`solo5-hvt` or `solo5-spt`; upstream's too).
+    pub tender: String,
     /// The machine.
     pub machine: Machine,
     /// When (UTC, from `date`).
@@ -126,7 +128,7 @@ fn number(v: f64) -> String {
 pub fn markdown(report: &Report) -> String {
     let m = &report.machine;
     let mut out = String::new();
-    let _ = writeln!(out, "# ringtender benchmark report\n");
+    let _ = writeln!(out, "# ringtender benchmark report: {}\n", report.tender);
     let _ = writeln!(
         out,
         "Machine: {} ({} CPUs), Linux {}, /dev/kvm: {}. {}.\n",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 /// One way of doing the work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Variant {
-    /// Upstream's `solo5-hvt` with a unikernel built by upstream's toolchain.
+    /// Upstream's tender with a unikernel built by upstream's toolchain.
     Upstream,
     /// Our tender, classic hypercall path forced (`--classic`).
     Classic,
@@ -21,7 +21,7 @@ impl Variant {
     /// The label in the report.
     pub fn label(self) -> &'static str {
         match self {
-            Self::Upstream => "upstream hvt",
+            Self::Upstream => "upstream",
             Self::Classic => "ours, classic",
             Self::Shim => "ours, rings (sync shim)",
             Self::RingApi => "ours, ring API",
@@ -41,11 +41,11 @@ impl Variant {
 
 /// Where the tenders and the bench unikernels are.
 pub struct Binaries {
-    /// Our `solo5-hvt`.
+    /// Our tender.
     pub ours: String,
     /// The bench unikernel built with our bindings.
     pub ours_kernel: PathBuf,
-    /// Upstream's `solo5-hvt` and the bench unikernel built by upstream.
+    /// Upstream's tender and the bench unikernel built by upstream.
     pub upstream: Option<(String, PathBuf)>,
 }
 
