@@ -29,5 +29,6 @@ pub mod spt;
 pub mod tap;
 pub mod tender;
 pub mod trap;
+pub mod unikernel;
 pub mod upstream_ring;
 pub mod worker_thread;

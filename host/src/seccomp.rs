@@ -1,4 +1,5 @@
-//! The tender's seccomp filter, installed after set-up and before the guest runs.
+//! The hvt tender's seccomp filter, installed after set-up and before the guest runs,
+//! and the helpers every tender filter is built with (`spt::seccomp` too).
 //!
 //! Tighter than upstream's: ioctl is limited to the vCPU's run and register
 //! reads, read/write/pread64/pwrite64 to the device descriptors (and write to
@@ -104,31 +105,47 @@ fn build(fds: &AllowedFds) -> Result<BpfProgram, seccompiler::Error> {
         );
     }
     rules.insert(libc::SYS_timerfd_settime, one_of(0, &[fd(fds.timer)])?);
-    rules.insert(
-        libc::SYS_mmap,
-        vec![SeccompRule::new(vec![SeccompCondition::new(
-            2,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
-            0,
-        )?])?],
+    rules.insert(libc::SYS_mmap, mmap_without_exec()?);
+    allow(
+        &mut rules,
+        &[
+            libc::SYS_clock_gettime,
+            libc::SYS_exit_group,
+            libc::SYS_exit,
+            libc::SYS_rt_sigreturn,
+            libc::SYS_rt_sigprocmask,
+            libc::SYS_sigaltstack,
+            libc::SYS_futex,
+            libc::SYS_brk,
+            libc::SYS_munmap,
+            libc::SYS_mremap,
+            libc::SYS_madvise,
+            libc::SYS_close,
+        ],
     );
-    for nr in [
-        libc::SYS_clock_gettime,
-        libc::SYS_exit_group,
-        libc::SYS_exit,
-        libc::SYS_rt_sigreturn,
-        libc::SYS_rt_sigprocmask,
-        libc::SYS_sigaltstack,
-        libc::SYS_futex,
-        libc::SYS_brk,
-        libc::SYS_munmap,
-        libc::SYS_mremap,
-        libc::SYS_madvise,
-        libc::SYS_close,
-    ] {
+    compile(rules)
+}
+
+/// `mmap` allowed only without `PROT_EXEC`.
+pub fn mmap_without_exec() -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    Ok(vec![SeccompRule::new(vec![SeccompCondition::new(
+        2,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
+        0,
+    )?])?])
+}
+
+/// Allows each of `calls` whatever its arguments.
+pub fn allow(rules: &mut BTreeMap<i64, Vec<SeccompRule>>, calls: &[i64]) {
+    for &nr in calls {
         rules.insert(nr, vec![]);
     }
+}
+
+/// Compiles `rules`: a listed call is allowed when one of its rules
+/// matches (or it has none); anything else kills the process (SIGSYS).
+pub fn compile(rules: BTreeMap<i64, Vec<SeccompRule>>) -> Result<BpfProgram, seccompiler::Error> {
     SeccompFilter::new(
         rules,
         SeccompAction::KillProcess,

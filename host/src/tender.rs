@@ -4,10 +4,10 @@ use std::io::Write;
 use std::sync::Arc;
 
 use kvm_ioctls::VcpuExit;
-use ringtender_abi::elf_note::{AbiTarget, RING3_FLAG_CPL3, RING3_FLAG_RINGS};
+use ringtender_abi::elf_note::{RING3_FLAG_CPL3, RING3_FLAG_RINGS};
 use ringtender_abi::hvt::{
-    BootInfo, HVT_ABI_VERSION, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO,
-    HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
+    BootInfo, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO, HVT_GUEST_MIN_BASE,
+    HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
 };
 use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_FEATURE_RT_RINGS};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
@@ -25,7 +25,7 @@ use crate::page_tables::PagePerm;
 use crate::poll::WaitSet;
 use crate::rings::{RingLayout, RingPoll};
 use crate::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
-use crate::{rings, seccomp, signals, trap};
+use crate::{rings, seccomp, signals, trap, unikernel};
 
 const MIB: u64 = 1 << 20;
 const GUEST_PAGE: u64 = 2 * MIB;
@@ -88,28 +88,9 @@ fn load_image(ram: &GuestRam, file: &[u8], image: &ElfImage) -> Result<(), Tende
     Ok(())
 }
 
-fn kernel_error(kernel: &str) -> impl Fn(elf::ElfError) -> TenderError + '_ {
-    move |e| TenderError::Kernel(format!("{kernel}: {e}"))
-}
-
 fn run(args: RunArgs) -> Result<i32, TenderError> {
     let kernel = args.kernel.as_str();
-    let file = std::fs::read(kernel).map_err(|_| TenderError::KernelOpen {
-        path: kernel.to_string(),
-    })?;
-    let abi = elf::read_abi_note(&file).map_err(kernel_error(kernel))?;
-    if abi.abi_target != AbiTarget::Hvt as u32 {
-        return Err(TenderError::Kernel(format!(
-            "{kernel}: Executable is not for the solo5-hvt target"
-        )));
-    }
-    if abi.abi_version != HVT_ABI_VERSION {
-        return Err(TenderError::Kernel(format!(
-            "{kernel}: Executable requests unsupported ABI version {}",
-            abi.abi_version
-        )));
-    }
-    let mut manifest = elf::read_manifest(&file).map_err(kernel_error(kernel))?;
+    let (file, mut manifest) = unikernel::read(Tender::Hvt, kernel)?;
 
     let mut att = attach::apply_options(Tender::Hvt, &args.options, &manifest)?;
     let ring3 = elf::ring3_flags(&file);
@@ -128,7 +109,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         rings_bytes,
     );
     let image = elf::parse_image(&file, layout.guest_mem, HVT_GUEST_MIN_BASE)
-        .map_err(kernel_error(kernel))?;
+        .map_err(unikernel::kernel_error(kernel))?;
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let mut ram = GuestRam::new(layout.alloc)?;

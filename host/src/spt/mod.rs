@@ -20,15 +20,14 @@ pub mod worker;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
-use ringtender_abi::elf_note::{AbiTarget, RING3_FLAG_RINGS};
+use ringtender_abi::elf_note::RING3_FLAG_RINGS;
 use ringtender_abi::rings::SPT_BLOCK_DATA_BYTES;
 use ringtender_abi::spt::{
-    SptBootInfo, SptRingInfo, SPT_ABI_VERSION, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE,
-    SPT_GUEST_MIN_BASE, SPT_RING_INFO_MAGIC,
+    SptBootInfo, SptRingInfo, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE, SPT_GUEST_MIN_BASE,
+    SPT_RING_INFO_MAGIC,
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use crate::attach;
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
@@ -37,6 +36,7 @@ use crate::hypercall::Device;
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
 use crate::rings::{self, RingOptions, GUEST_WAKE_EVENT};
+use crate::{attach, unikernel};
 
 use self::memory::{GuestSpace, SharedRings};
 use self::seccomp::{BlockLimits, GuestFds};
@@ -51,31 +51,6 @@ const READ_IMPLIES_EXEC: libc::c_int = 0x0040_0000;
 /// Runs the tender with `args` (argv) and returns the process exit status.
 pub fn main(args: Vec<String>) -> i32 {
     cli::main(Tender::Spt, &args, run)
-}
-
-fn kernel_error(kernel: &str) -> impl Fn(elf::ElfError) -> TenderError + '_ {
-    move |e| TenderError::Kernel(format!("{kernel}: {e}"))
-}
-
-/// Reads and checks the unikernel: an spt executable of our ABI version.
-fn read_kernel(kernel: &str) -> Result<(Vec<u8>, Manifest), TenderError> {
-    let file = std::fs::read(kernel).map_err(|_| TenderError::KernelOpen {
-        path: kernel.to_string(),
-    })?;
-    let abi = elf::read_abi_note(&file).map_err(kernel_error(kernel))?;
-    if abi.abi_target != AbiTarget::Spt as u32 {
-        return Err(TenderError::Kernel(format!(
-            "{kernel}: Executable is not for the solo5-spt target"
-        )));
-    }
-    if abi.abi_version != SPT_ABI_VERSION {
-        return Err(TenderError::Kernel(format!(
-            "{kernel}: Executable requests unsupported ABI version {}",
-            abi.abi_version
-        )));
-    }
-    let manifest = elf::read_manifest(&file).map_err(kernel_error(kernel))?;
-    Ok((file, manifest))
 }
 
 /// Refuses a personality that would make all guest memory executable.
@@ -177,11 +152,11 @@ fn setup_rings(
 
 fn run(args: RunArgs) -> Result<i32, TenderError> {
     let kernel = args.kernel.as_str();
-    let (file, mut manifest) = read_kernel(kernel)?;
+    let (file, mut manifest) = unikernel::read(Tender::Spt, kernel)?;
     let mut att = attach::apply_options(Tender::Spt, &args.options, &manifest)?;
     let mem_size = att.mem_mb.unwrap_or(DEFAULT_MEM_MB).saturating_mul(MIB);
-    let image =
-        elf::parse_image(&file, mem_size, SPT_GUEST_MIN_BASE).map_err(kernel_error(kernel))?;
+    let image = elf::parse_image(&file, mem_size, SPT_GUEST_MIN_BASE)
+        .map_err(unikernel::kernel_error(kernel))?;
     attach::complete_manifest(&mut manifest, &mut att)?;
     check_personality()?;
     if att.exec_heap {

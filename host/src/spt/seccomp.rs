@@ -9,13 +9,11 @@
 use std::collections::BTreeMap;
 use std::os::fd::RawFd;
 
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, TargetArch,
-};
+use seccompiler::{BpfProgram, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
 
 use crate::error::TenderError;
 use crate::rings::engine::IORING_UNREGISTER_FILES;
+use crate::seccomp::{allow, compile, mmap_without_exec};
 
 const ARCH_SET_FS: u64 = 0x1002;
 
@@ -127,14 +125,7 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, seccompiler::Error> {
             ARCH_SET_FS,
         )?])?],
     );
-    SeccompFilter::new(
-        rules,
-        SeccompAction::KillProcess,
-        SeccompAction::Allow,
-        TargetArch::x86_64,
-    )?
-    .try_into()
-    .map_err(seccompiler::Error::Backend)
+    compile(rules)
 }
 
 fn fds_are(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
@@ -166,38 +157,24 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, seccompiler::Error> {
         );
     }
     // Memory for the pump's own buffers, never executable.
-    rules.insert(
-        libc::SYS_mmap,
-        vec![SeccompRule::new(vec![SeccompCondition::new(
-            2,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
-            0,
-        )?])?],
+    rules.insert(libc::SYS_mmap, mmap_without_exec()?);
+    allow(
+        &mut rules,
+        &[
+            libc::SYS_brk,
+            libc::SYS_munmap,
+            libc::SYS_mremap,
+            libc::SYS_madvise,
+            libc::SYS_clock_gettime,
+            libc::SYS_rt_sigreturn,
+            libc::SYS_sigaltstack,
+            libc::SYS_futex,
+            libc::SYS_close,
+            libc::SYS_exit,
+            libc::SYS_exit_group,
+        ],
     );
-    for nr in [
-        libc::SYS_brk,
-        libc::SYS_munmap,
-        libc::SYS_mremap,
-        libc::SYS_madvise,
-        libc::SYS_clock_gettime,
-        libc::SYS_rt_sigreturn,
-        libc::SYS_sigaltstack,
-        libc::SYS_futex,
-        libc::SYS_close,
-        libc::SYS_exit,
-        libc::SYS_exit_group,
-    ] {
-        rules.insert(nr, vec![]);
-    }
-    SeccompFilter::new(
-        rules,
-        SeccompAction::KillProcess,
-        SeccompAction::Allow,
-        TargetArch::x86_64,
-    )?
-    .try_into()
-    .map_err(seccompiler::Error::Backend)
+    compile(rules)
 }
 
 fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler::Error> {
@@ -208,43 +185,29 @@ fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler:
     let targets = [children, &[me]].concat();
     rules.insert(libc::SYS_kill, fds_are(&targets)?);
     rules.insert(libc::SYS_write, vec![fd_is(2)?]);
-    rules.insert(
-        libc::SYS_mmap,
-        vec![SeccompRule::new(vec![SeccompCondition::new(
-            2,
-            SeccompCmpArgLen::Dword,
-            SeccompCmpOp::MaskedEq(libc::PROT_EXEC as u64),
-            0,
-        )?])?],
+    rules.insert(libc::SYS_mmap, mmap_without_exec()?);
+    allow(
+        &mut rules,
+        &[
+            libc::SYS_wait4,
+            libc::SYS_rt_sigtimedwait,
+            libc::SYS_rt_sigaction,
+            libc::SYS_rt_sigprocmask,
+            libc::SYS_rt_sigreturn,
+            libc::SYS_getpid,
+            libc::SYS_prlimit64,
+            libc::SYS_setrlimit,
+            libc::SYS_brk,
+            libc::SYS_munmap,
+            libc::SYS_madvise,
+            libc::SYS_sigaltstack,
+            libc::SYS_futex,
+            libc::SYS_close,
+            libc::SYS_exit,
+            libc::SYS_exit_group,
+        ],
     );
-    for nr in [
-        libc::SYS_wait4,
-        libc::SYS_rt_sigtimedwait,
-        libc::SYS_rt_sigaction,
-        libc::SYS_rt_sigprocmask,
-        libc::SYS_rt_sigreturn,
-        libc::SYS_getpid,
-        libc::SYS_prlimit64,
-        libc::SYS_setrlimit,
-        libc::SYS_brk,
-        libc::SYS_munmap,
-        libc::SYS_madvise,
-        libc::SYS_sigaltstack,
-        libc::SYS_futex,
-        libc::SYS_close,
-        libc::SYS_exit,
-        libc::SYS_exit_group,
-    ] {
-        rules.insert(nr, vec![]);
-    }
-    SeccompFilter::new(
-        rules,
-        SeccompAction::KillProcess,
-        SeccompAction::Allow,
-        TargetArch::x86_64,
-    )?
-    .try_into()
-    .map_err(seccompiler::Error::Backend)
+    compile(rules)
 }
 
 /// The guest's compiled filter, built before the guest process is forked
