@@ -25,8 +25,8 @@ echo "== running the tests"
 cargo test --release --workspace
 echo "== the guest tests again on the portable I/O engine"
 RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
-echo "== the guest and ring tests again on solo5-spt, with the unikernels built for spt"
-RINGTENDER_TEST_TARGET=spt cargo test --release -p ringtender-host --test guests --test rings
+echo "== the guest, ring and hostile-guest tests again on solo5-spt, with the unikernels built for spt"
+RINGTENDER_TEST_TARGET=spt cargo test --release -p ringtender-host --test guests --test rings --test hostile
 echo "== the guest tests on solo5-spt on the portable I/O engine"
 RINGTENDER_TEST_TARGET=spt RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
 echo "== benchmark harness smoke run (every workload and variant once, 50 ms each; figures not judged)"

@@ -4,10 +4,12 @@
 //! every scenario and both I/O engines the tender must end within a time
 //! limit, without a signal, and either keep serving the guest (status 0,
 //! SURVIVED, nothing on stderr) or stop it with status 1 and one line on
-//! stderr. It must never touch memory outside the guest's RAM, nor file
-//! blocks it was not asked to write: the tap's counters, the block file and
-//! what the guest saw (response statuses, counters, its own memory) show
-//! what the tender did.
+//! stderr. It must never touch memory the guest may not have it touch
+//! (hvt: outside guest RAM, the tender's pages, read-only segments; spt:
+//! anything but the ring memory the I/O worker shares with the guest), nor
+//! file blocks it was not asked to write: the tap's counters, the block file
+//! and what the guest saw (response statuses, counters, its own memory)
+//! show what the tender did.
 //!
 //! Every scenario here is answered inside the ring protocol, so the guest
 //! must survive (status 1 would be the tender giving up where the protocol
@@ -15,6 +17,14 @@
 //! is consumed and ignored, a malformed block request is answered with
 //! status 2 (`SOLO5_R_EINVAL`) without I/O. The time limit is `wait`'s:
 //! a run that exceeds it is killed and fails the test.
+//!
+//! The same scenarios run on solo5-spt (`RINGTENDER_TEST_TARGET=spt`, the
+//! unikernel built for spt), where the guest finds its rings and doorbell
+//! through spt's boot info and the I/O worker process sees only the ring
+//! memory: the guest's raw block requests point into its block area's data
+//! slots, and a buffer anywhere else, guest RAM included, is refused with
+//! status 2. Where that makes the outcome differ, a scenario names both
+//! expectations ([`per_target`]).
 
 mod common;
 
@@ -22,7 +32,7 @@ use std::fs;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{unikernel, wait, NetNs, Outcome, TempDir};
+use common::{unikernel, wait, NetNs, Outcome, Target, TempDir};
 
 /// Byte the block file is filled with before each run.
 const FILL: u8 = 0x5a;
@@ -30,8 +40,12 @@ const SECTOR: usize = 512;
 const FILE_SIZE: usize = 4 << 20;
 /// Bytes of each frame the guest sends.
 const FRAME: u64 = 60;
-/// The boot info's first word, `mem_size`, for `--mem=16`.
+/// The hvt boot info's first word, `mem_size`, for `--mem=16`.
 const BOOT_MEM_SIZE: [u8; 8] = (16u64 << 20).to_le_bytes();
+/// spt: the start of the ring directory: version 1, three entries (one per
+/// manifest entry), the first of which (the manifest's reserved entry 0)
+/// has no rings (`area` 0).
+const SPT_RING_DIR: [u8; 16] = [1, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 /// Sector 7 after the guest's proof-of-life write.
 const ALIVE: (usize, &[u8]) = (7, &[b'H'; SECTOR]);
 
@@ -46,21 +60,20 @@ struct Expect {
     sectors: &'static [(usize, &'static [u8])],
 }
 
+/// `hvt` or `spt`, whichever target is under test.
+fn per_target(hvt: Expect, spt: Expect) -> Expect {
+    match common::target() {
+        Target::Hvt => hvt,
+        Target::Spt => spt,
+    }
+}
+
 /// What one run left.
 struct Run {
     out: Outcome,
     frames: u64,
     bytes: u64,
     file: Vec<u8>,
-}
-
-fn tap_statistic(ns: &NetNs, name: &str) -> u64 {
-    let out = ns
-        .command("cat")
-        .arg(format!("/sys/class/net/tap0/statistics/{name}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
 /// Runs `scenario` with `engine`, a fresh tap and a block file of [`FILL`].
@@ -88,8 +101,8 @@ fn run(engine: &str, scenario: &str) -> Run {
     let out = wait(child, Duration::from_secs(20));
     Run {
         out,
-        frames: tap_statistic(&ns, "rx_packets"),
-        bytes: tap_statistic(&ns, "rx_bytes"),
+        frames: common::tap_stat(&ns, "tap0", "rx_packets"),
+        bytes: common::tap_stat(&ns, "tap0", "rx_bytes"),
         file: fs::read(&image).unwrap(),
     }
 }
@@ -240,57 +253,109 @@ fn net_length_one_past_frame_max() {
     scenario("net-len-over", BAD_LENGTHS);
 }
 
-/// Buffers past the end of guest RAM, straddling it, or wrapping around:
-/// refused without I/O (the file is unchanged, and so is the guest's last
-/// 256 bytes of RAM that a partial read would have overwritten).
+/// Buffers past the end of what the host may touch (hvt: guest RAM with
+/// its ring areas; spt: the ring memory), straddling it, or wrapping
+/// around: refused without I/O (the file is unchanged, and so are the last
+/// 256 bytes that a partial read would have overwritten). On spt also a
+/// buffer straddling the start of the ring memory (the top of guest RAM and
+/// the directory).
 #[test]
 fn block_buffer_outside_guest_ram() {
     scenario(
         "blk-buf-past",
-        Expect {
-            lines: &[
-                "read into the last 256 bytes of RAM and beyond: status 2",
-                "last 256 bytes of RAM unchanged: yes",
-                "write from the last 256 bytes of RAM and beyond: status 2",
-                "read into the end of RAM: status 2",
-                "write from the end of RAM: status 2",
-                "read into 2^40: status 2",
-                "write from 2^40: status 2",
-                "read into 2^64 - 256: status 2",
-                "write from 2^64 - 256: status 2",
-                "write sector 7: status 0",
-            ],
-            frames: 0,
-            sectors: &[ALIVE],
-        },
+        per_target(
+            Expect {
+                lines: &[
+                    "read into the last 256 bytes of RAM and beyond: status 2",
+                    "last 256 bytes of RAM unchanged: yes",
+                    "write from the last 256 bytes of RAM and beyond: status 2",
+                    "read into the end of RAM: status 2",
+                    "write from the end of RAM: status 2",
+                    "read into 2^40: status 2",
+                    "write from 2^40: status 2",
+                    "read into 2^64 - 256: status 2",
+                    "write from 2^64 - 256: status 2",
+                    "write sector 7: status 0",
+                ],
+                frames: 0,
+                sectors: &[ALIVE],
+            },
+            Expect {
+                lines: &[
+                    "read into the last 256 bytes of ring memory and beyond: status 2",
+                    "last 256 bytes of ring memory unchanged: yes",
+                    "write from the last 256 bytes of ring memory and beyond: status 2",
+                    "read into the end of ring memory: status 2",
+                    "write from the end of ring memory: status 2",
+                    "read into 2^40: status 2",
+                    "write from 2^40: status 2",
+                    "read into 2^64 - 256: status 2",
+                    "write from 2^64 - 256: status 2",
+                    "read straddling the start of ring memory: status 2",
+                    "ring directory unchanged: yes",
+                    "write straddling the start of ring memory: status 2",
+                    "write sector 7: status 0",
+                ],
+                frames: 0,
+                sectors: &[ALIVE],
+            },
+        ),
     );
 }
 
-/// Buffers in the tender's low pages: nothing below 1 MiB may be written
-/// (GDT, TSS, IDT, trap stubs, page tables, boot info) nor read, except the
-/// boot area, which the guest can read itself anyway: writing it to the
-/// disk leaks nothing (sector 9 then starts with `mem_size`, 16 MiB).
+/// hvt: buffers in the tender's low pages: nothing below 1 MiB may be
+/// written (GDT, TSS, IDT, trap stubs, page tables, boot info) nor read,
+/// except the boot area, which the guest can read itself anyway: writing it
+/// to the disk leaks nothing (sector 9 then starts with `mem_size`, 16 MiB).
+///
+/// spt: the I/O worker cannot see the guest's own memory at all: buffers
+/// below it, in the boot info, in static data, on the stack or at the top
+/// of guest RAM are refused both ways (sector 10, which the writes name,
+/// keeps its bytes, and so do the guest's buffers); the ring memory, which
+/// the guest can read itself, may be written out: sector 9 then starts with
+/// the ring directory.
 #[test]
 fn block_buffer_in_tender_low_pages() {
     scenario(
         "blk-buf-low",
-        Expect {
-            lines: &[
-                "read into 0x1000 (GDT, TSS): status 2",
-                "read into 0x2000 (IDT): status 2",
-                "read into 0x3000 (trap stubs): status 2",
-                "read into 0x20000 (page tables): status 2",
-                "read into 0x10000 (boot info): status 2",
-                "boot info unchanged: yes",
-                "write from 0: status 2",
-                "write from 0x1000 (GDT, TSS): status 2",
-                "write from 0x20000 (page tables): status 2",
-                "write from 0x10000 (boot info) to sector 9: status 0",
-                "write sector 7: status 0",
-            ],
-            frames: 0,
-            sectors: &[ALIVE, (9, &BOOT_MEM_SIZE)],
-        },
+        per_target(
+            Expect {
+                lines: &[
+                    "read into 0x1000 (GDT, TSS): status 2",
+                    "read into 0x2000 (IDT): status 2",
+                    "read into 0x3000 (trap stubs): status 2",
+                    "read into 0x20000 (page tables): status 2",
+                    "read into 0x10000 (boot info): status 2",
+                    "boot info unchanged: yes",
+                    "write from 0: status 2",
+                    "write from 0x1000 (GDT, TSS): status 2",
+                    "write from 0x20000 (page tables): status 2",
+                    "write from 0x10000 (boot info) to sector 9: status 0",
+                    "write sector 7: status 0",
+                ],
+                frames: 0,
+                sectors: &[ALIVE, (9, &BOOT_MEM_SIZE)],
+            },
+            Expect {
+                lines: &[
+                    "read into 0x1000 (below guest memory): status 2",
+                    "read into 0x11000 (boot info): status 2",
+                    "boot info unchanged: yes",
+                    "read into a static buffer: status 2",
+                    "read into the stack: status 2",
+                    "static buffer and stack unchanged: yes",
+                    "read into the last page of guest RAM: status 2",
+                    "write from 0: status 2",
+                    "write from 0x11000 (boot info) to sector 10: status 2",
+                    "write from a static buffer to sector 10: status 2",
+                    "write from the stack to sector 10: status 2",
+                    "write from the ring directory to sector 9: status 0",
+                    "write sector 7: status 0",
+                ],
+                frames: 0,
+                sectors: &[ALIVE, (9, &SPT_RING_DIR)],
+            },
+        ),
     );
 }
 
@@ -419,7 +484,8 @@ fn host_read_counters_overwritten() {
     );
 }
 
-/// `host_sleeping` overwritten with nonsense and with 0.
+/// `host_sleeping` overwritten with nonsense and with 0, `guest_waiting`
+/// (which the spt worker reads) with nonsense.
 #[test]
 fn host_sleeping_overwritten() {
     scenario(

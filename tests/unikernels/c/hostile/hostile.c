@@ -3,29 +3,53 @@ TEST_LIBC_IMPL
 
 /* A hostile guest: it scribbles over its own ringtender ring memory
  * (docs/ring-abi.md) and then does I/O, to show that the tender neither
- * crashes, hangs nor touches memory outside the guest's RAM. The command
- * line names one scenario (see `scenarios` at the end); host/tests/hostile.rs
- * runs each one and checks the tap, the block file and the lines printed
- * here. After a scenario the guest prints SURVIVED and exits 0; a check the
- * guest makes itself that fails prints "CHECK FAILED" and exits 3.
+ * crashes, hangs nor touches memory the guest may not have it touch. The
+ * command line names one scenario (see `scenarios` at the end);
+ * host/tests/hostile.rs runs each one and checks the tap, the block file and
+ * the lines printed here. After a scenario the guest prints SURVIVED and
+ * exits 0; a check the guest makes itself that fails prints "CHECK FAILED"
+ * and exits 3.
  *
  * Raw I/O: the C code finds the ring directory itself and writes requests
  * and frames straight into the guest->host channels (kicking the doorbell
  * every time), and reads block responses itself with a time limit, so a
  * request the host ignores cannot hang the guest (the shim's
- * solo5_block_write would wait for its response for ever). */
+ * solo5_block_write would wait for its response for ever).
+ *
+ * One source for both targets, told apart at run time by the linker
+ * script's `ringtender_target`:
+ * - hvt: boot info at 0x10000, the ring directory at its offset 56 (with
+ *   host_features bit 16), the doorbell is a 4-byte `out` to port 0x601;
+ *   the "DMA buffer" is guest RAM (rings included) minus the tender's pages
+ *   and the read-only ELF segments.
+ * - spt: boot info at 0x11000, followed by SptRingInfo {magic "RTR1",
+ *   doorbell_fd, ring_dir} (the manifest then starts at 0x11038), the
+ *   doorbell is an 8-byte write(2) of 1 to doorbell_fd; the I/O worker
+ *   process sees only the ring memory, so block buffers must lie there (each
+ *   block area ends with 64 data slots of 64 KiB) and any other address,
+ *   guest RAM included, gets status 2. */
 
-#define BOOT_INFO 0x10000ULL
-#define BOOT_MEM_SIZE (BOOT_INFO + 0)
-#define BOOT_HOST_FEATURES (BOOT_INFO + 40)
-#define BOOT_RING_DIR (BOOT_INFO + 56)
+#define TARGET_SPT 2
+#define HVT_BOOT_INFO 0x10000ULL
+#define HVT_BOOT_HOST_FEATURES (HVT_BOOT_INFO + 40)
+#define HVT_BOOT_RING_DIR (HVT_BOOT_INFO + 56)
 #define FEATURE_RT_RINGS (1U << 16)
 #define DOORBELL_PORT 0x601
+#define SPT_BOOT_INFO 0x11000ULL
+#define SPT_BOOT_MFT (SPT_BOOT_INFO + 24)
+#define SPT_RING_INFO (SPT_BOOT_INFO + 40)
+#define SPT_RING_MAGIC 0x31525452U /* "RTR1" */
+#define SPT_SLOT_BYTES 0x10000ULL
+#define SPT_SLOTS 64
 #define AREA_GUEST_RC 0
+#define AREA_GUEST_WAITING 8
 #define AREA_HOST_RC 64
 #define AREA_HOST_SLEEPING 72
 #define HUGE_PAGE 0x200000ULL
 #define MS 1000000ULL
+
+/* Absolute symbol of the linker script: the ABI1 target number. */
+extern char ringtender_target[];
 
 /* SHMStream v2 header words. */
 enum { H_TRANSPORT, H_EPOCH, H_PROTOCOL, H_SIZE, H_ELEMENTS, H_RESERVED, H_WSC, H_WC };
@@ -37,6 +61,13 @@ enum { H_TRANSPORT, H_EPOCH, H_PROTOCOL, H_SIZE, H_ELEMENTS, H_RESERVED, H_WSC, 
 #define KIND_WRITE 2
 #define KIND_SYNC 4
 #define NO_RESPONSE (~0ULL)
+
+/* spt: ringtender's extension right after struct spt_boot_info. */
+struct spt_ring_info {
+    uint32_t magic;
+    int32_t doorbell_fd;
+    uint64_t ring_dir;
+};
 
 struct dir_header {
     uint32_t version, count;
@@ -73,7 +104,15 @@ struct dev {
 static struct dev net, blk;
 static struct solo5_net_info ni;
 static struct solo5_block_info bi;
-static uint64_t ram_end;      /* first byte past guest RAM (ring areas included) */
+static int spt;               /* running under solo5-spt */
+static int doorbell_fd;       /* spt: the I/O worker's doorbell */
+static uint64_t boot_info;    /* address of the boot info */
+static uint64_t mem_size;     /* the boot info's mem_size: rings start there */
+static uint64_t ring_dir;     /* address of the ring directory */
+/* First byte past what the host may touch for block I/O: guest RAM with the
+ * ring areas on hvt, the ring memory on spt. */
+static uint64_t ram_end;
+static const char *ram_name;  /* "RAM" (hvt) or "ring memory" (spt) */
 static uint64_t resp_rc;      /* our read counter of the block responses */
 static uint32_t next_tag = 0x4000;
 static int failed;
@@ -81,6 +120,11 @@ static int failed;
 static uint8_t element[2048];
 static uint8_t sector[512];
 static uint8_t big[1 << 20];
+/* Buffers of raw block requests: `sector` and `big` in guest RAM on hvt;
+ * on spt data slots of the block area (16 and 0..15), as the worker sees
+ * only ring memory. */
+static uint8_t *io_sector;
+static uint8_t *io_big;
 
 static uint64_t ld(const volatile uint64_t *p)
 {
@@ -111,6 +155,19 @@ static void put_hex(uint64_t v)
     puts(&buf[i]);
 }
 
+/* Joins up to three strings (for lines naming ram_name); one at a time. */
+static const char *cat(const char *a, const char *b, const char *c)
+{
+    static char buf[160];
+    size_t n = 0;
+    const char *parts[3] = { a, b, c };
+    for (int i = 0; i < 3; i++)
+        for (const char *p = parts[i]; p && *p && n + 1 < sizeof buf; p++)
+            buf[n++] = *p;
+    buf[n] = 0;
+    return buf;
+}
+
 static void say(const char *s)
 {
     puts("hostile: ");
@@ -127,10 +184,23 @@ static void check(int ok, const char *what)
         failed = 1;
 }
 
+/* Rings the doorbell unconditionally (a well-behaved guest looks at
+ * host_sleeping first): hvt a port write, spt an eventfd write(2). */
 static void kick(const struct dev *d)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    __asm__ volatile("outl %0, %w1" : : "a"((uint32_t)d->handle), "Nd"((uint16_t)DOORBELL_PORT));
+    if (spt) {
+        uint64_t one = 1;
+        long ret;
+        __asm__ volatile("syscall"
+                         : "=a"(ret)
+                         : "a"(1L), "D"((long)doorbell_fd), "S"(&one), "d"(8L)
+                         : "rcx", "r11", "memory");
+        if (ret != 8)
+            check(0, "doorbell write took 8 bytes");
+    } else {
+        __asm__ volatile("outl %0, %w1" : : "a"((uint32_t)d->handle), "Nd"((uint16_t)DOORBELL_PORT));
+    }
 }
 
 static void pause_ns(uint64_t ns)
@@ -256,8 +326,8 @@ static void blk_io(const char *what, uint16_t kind, uint64_t len, uint64_t off, 
 /* Proof that the block ring still works: sector 7 becomes 'H's. */
 static void blk_alive(void)
 {
-    memset(sector, 'H', sizeof sector);
-    blk_io("write sector 7", KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)sector);
+    memset(io_sector, 'H', 512);
+    blk_io("write sector 7", KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
 }
 
 static void net_alive(void)
@@ -290,8 +360,8 @@ static void expect_ignored(void)
     frame[12] = 0x88;
     frame[13] = 0xb5;
     report("solo5_net_write", solo5_net_write(net.handle, frame, sizeof frame));
-    memset(sector, 'H', sizeof sector);
-    uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)sector);
+    memset(io_sector, 'H', 512);
+    uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
     report("write sector 7", blk_wait(tag, 300 * MS));
     check(ld(word(net.area + AREA_HOST_RC)) == 0, "host took no frame");
 }
@@ -376,8 +446,8 @@ static void s_g2h_small(void)
     blk.size = 16;
     /* Slot 1 starts 16 bytes in; put there what would complete a valid
      * write of sector 7 if the host read 32 bytes. */
-    memset(sector, 'H', sizeof sector);
-    uint64_t bait[2] = { 7 * 512, (uint64_t)(uintptr_t)sector };
+    memset(io_sector, 'H', 512);
+    uint64_t bait[2] = { 7 * 512, (uint64_t)(uintptr_t)io_sector };
     memcpy(slot(blk.g2h, 16, blk.elements, 1), bait, sizeof bait);
     report("16-byte write request", blk_wait(blk_submit(KIND_WRITE, 512, 0, 0), 1000 * MS));
 }
@@ -424,41 +494,94 @@ static void s_net_len_over(void)
     bad_lengths((uint16_t)(ni.mtu + 15));
 }
 
+/* Buffers past the end of what the host may touch (hvt: guest RAM with the
+ * rings; spt: the ring memory), straddling it, or wrapping around; on spt
+ * also straddling the start of the ring memory (guest RAM below it). */
 static void s_blk_buf_past(void)
 {
-    say("block buffers past the end of guest RAM");
+    say(cat("block buffers past the end of ", ram_name, ""));
     memset((void *)(uintptr_t)(ram_end - 256), 0xa5, 256);
-    blk_io("read into the last 256 bytes of RAM and beyond", KIND_READ, 512, 0, ram_end - 256);
+    blk_io(cat("read into the last 256 bytes of ", ram_name, " and beyond"), KIND_READ, 512, 0, ram_end - 256);
     int intact = 1;
     for (uint64_t a = ram_end - 256; a < ram_end; a++)
         intact &= *(volatile uint8_t *)(uintptr_t)a == 0xa5;
-    check(intact, "last 256 bytes of RAM unchanged");
-    blk_io("write from the last 256 bytes of RAM and beyond", KIND_WRITE, 512, 0, ram_end - 256);
-    blk_io("read into the end of RAM", KIND_READ, 512, 0, ram_end);
-    blk_io("write from the end of RAM", KIND_WRITE, 512, 0, ram_end);
+    check(intact, cat("last 256 bytes of ", ram_name, " unchanged"));
+    blk_io(cat("write from the last 256 bytes of ", ram_name, " and beyond"), KIND_WRITE, 512, 0, ram_end - 256);
+    blk_io(cat("read into the end of ", ram_name, ""), KIND_READ, 512, 0, ram_end);
+    blk_io(cat("write from the end of ", ram_name, ""), KIND_WRITE, 512, 0, ram_end);
     blk_io("read into 2^40", KIND_READ, 512, 0, 1ULL << 40);
     blk_io("write from 2^40", KIND_WRITE, 512, 0, 1ULL << 40);
     blk_io("read into 2^64 - 256", KIND_READ, 512, 0, ~0ULL - 255);
     blk_io("write from 2^64 - 256", KIND_WRITE, 512, 0, ~0ULL - 255);
+    if (spt) {
+        /* 256 bytes of guest RAM (top of the stack) and the first 256 of
+         * the ring directory: a partial read would overwrite the latter. */
+        uint8_t dir[256];
+        memcpy(dir, (void *)(uintptr_t)ring_dir, sizeof dir);
+        blk_io("read straddling the start of ring memory", KIND_READ, 512, 0, ring_dir - 256);
+        check(memcmp(dir, (void *)(uintptr_t)ring_dir, sizeof dir) == 0, "ring directory unchanged");
+        blk_io("write straddling the start of ring memory", KIND_WRITE, 512, 0, ring_dir - 256);
+    }
+    blk_alive();
+}
+
+static void blk_buf_low_hvt(void)
+{
+    say("block buffers in the tender's low pages");
+    uint64_t boot[8];
+    memcpy(boot, (void *)(uintptr_t)HVT_BOOT_INFO, sizeof boot);
+    blk_io("read into 0x1000 (GDT, TSS)", KIND_READ, 512, 0, 0x1000);
+    blk_io("read into 0x2000 (IDT)", KIND_READ, 512, 0, 0x2000);
+    blk_io("read into 0x3000 (trap stubs)", KIND_READ, 512, 0, 0x3000);
+    blk_io("read into 0x20000 (page tables)", KIND_READ, 512, 0, 0x20000);
+    blk_io("read into 0x10000 (boot info)", KIND_READ, 512, 0, HVT_BOOT_INFO);
+    check(memcmp(boot, (void *)(uintptr_t)HVT_BOOT_INFO, sizeof boot) == 0, "boot info unchanged");
+    blk_io("write from 0", KIND_WRITE, 512, 0, 0);
+    blk_io("write from 0x1000 (GDT, TSS)", KIND_WRITE, 512, 0, 0x1000);
+    blk_io("write from 0x20000 (page tables)", KIND_WRITE, 512, 0, 0x20000);
+    blk_io("write from 0x10000 (boot info) to sector 9", KIND_WRITE, 512, 9 * 512, HVT_BOOT_INFO);
+    blk_alive();
+}
+
+/* spt: the worker sees only the ring memory, so every buffer in the
+ * guest's own memory (boot info, static data, stack, the top of RAM) or
+ * below it is refused both ways, and the guest's copies stay as they were;
+ * the ring memory itself, which the guest can read anyway, may be written
+ * out (the directory goes to sector 9). */
+static void blk_buf_low_spt(void)
+{
+    say("block buffers in guest memory the I/O worker cannot see");
+    uint64_t boot[8];
+    uint8_t stack[512];
+    memcpy(boot, (void *)(uintptr_t)SPT_BOOT_INFO, sizeof boot);
+    memset(sector, 'X', sizeof sector);
+    memset(stack, 'X', sizeof stack);
+    uint64_t stack_buf = (uint64_t)(uintptr_t)stack;
+    uint64_t static_buf = (uint64_t)(uintptr_t)sector;
+    blk_io("read into 0x1000 (below guest memory)", KIND_READ, 512, 0, 0x1000);
+    blk_io("read into 0x11000 (boot info)", KIND_READ, 512, 0, SPT_BOOT_INFO);
+    check(memcmp(boot, (void *)(uintptr_t)SPT_BOOT_INFO, sizeof boot) == 0, "boot info unchanged");
+    blk_io("read into a static buffer", KIND_READ, 512, 0, static_buf);
+    blk_io("read into the stack", KIND_READ, 512, 0, stack_buf);
+    int intact = 1;
+    for (size_t i = 0; i < 512; i++)
+        intact &= ((volatile uint8_t *)sector)[i] == 'X' && ((volatile uint8_t *)stack)[i] == 'X';
+    check(intact, "static buffer and stack unchanged");
+    blk_io("read into the last page of guest RAM", KIND_READ, 512, 0, mem_size - 4096);
+    blk_io("write from 0", KIND_WRITE, 512, 10 * 512, 0);
+    blk_io("write from 0x11000 (boot info) to sector 10", KIND_WRITE, 512, 10 * 512, SPT_BOOT_INFO);
+    blk_io("write from a static buffer to sector 10", KIND_WRITE, 512, 10 * 512, static_buf);
+    blk_io("write from the stack to sector 10", KIND_WRITE, 512, 10 * 512, stack_buf);
+    blk_io("write from the ring directory to sector 9", KIND_WRITE, 512, 9 * 512, ring_dir);
     blk_alive();
 }
 
 static void s_blk_buf_low(void)
 {
-    say("block buffers in the tender's low pages");
-    uint64_t boot[8];
-    memcpy(boot, (void *)(uintptr_t)BOOT_INFO, sizeof boot);
-    blk_io("read into 0x1000 (GDT, TSS)", KIND_READ, 512, 0, 0x1000);
-    blk_io("read into 0x2000 (IDT)", KIND_READ, 512, 0, 0x2000);
-    blk_io("read into 0x3000 (trap stubs)", KIND_READ, 512, 0, 0x3000);
-    blk_io("read into 0x20000 (page tables)", KIND_READ, 512, 0, 0x20000);
-    blk_io("read into 0x10000 (boot info)", KIND_READ, 512, 0, BOOT_INFO);
-    check(memcmp(boot, (void *)(uintptr_t)BOOT_INFO, sizeof boot) == 0, "boot info unchanged");
-    blk_io("write from 0", KIND_WRITE, 512, 0, 0);
-    blk_io("write from 0x1000 (GDT, TSS)", KIND_WRITE, 512, 0, 0x1000);
-    blk_io("write from 0x20000 (page tables)", KIND_WRITE, 512, 0, 0x20000);
-    blk_io("write from 0x10000 (boot info) to sector 9", KIND_WRITE, 512, 9 * 512, BOOT_INFO);
-    blk_alive();
+    if (spt)
+        blk_buf_low_spt();
+    else
+        blk_buf_low_hvt();
 }
 
 static uint64_t sum(const volatile uint8_t *p, size_t n)
@@ -482,7 +605,7 @@ static void s_blk_buf_text(void)
 static void s_blk_len(void)
 {
     say("block request lengths");
-    uint64_t buf = (uint64_t)(uintptr_t)big;
+    uint64_t buf = (uint64_t)(uintptr_t)io_big;
     blk_io("read of length 0", KIND_READ, 0, 0, buf);
     blk_io("read of length 511", KIND_READ, 511, 0, buf);
     blk_io("write of length 513", KIND_WRITE, 513, 0, buf);
@@ -490,13 +613,14 @@ static void s_blk_len(void)
     blk_io("read of length 2 MiB", KIND_READ, 2 << 20, 0, buf);
     blk_io("read of length 2^40", KIND_READ, 1ULL << 40, 0, buf);
     blk_io("write of length 2^64 - 512", KIND_WRITE, ~0ULL - 511, 0, buf);
-    memset(big, 0, sizeof big);
+    memset(io_big, 0, sizeof big);
     blk_io("read of length 1 MiB", KIND_READ, 1 << 20, 0, buf);
+    const volatile uint8_t *got = io_big;
     int same = 1;
     for (size_t i = 1; i < sizeof big; i++)
-        same &= big[i] == big[0];
+        same &= got[i] == got[0];
     puts("hostile: first byte ");
-    put_hex(big[0]);
+    put_hex(got[0]);
     puts("\n");
     check(same, "1 MiB read all equal");
     blk_alive();
@@ -505,11 +629,11 @@ static void s_blk_len(void)
 static void s_blk_offset(void)
 {
     say("block request offsets");
-    uint64_t buf = (uint64_t)(uintptr_t)sector;
-    memset(sector, 'X', sizeof sector);
+    uint64_t buf = (uint64_t)(uintptr_t)io_sector;
+    memset(io_sector, 'X', 512);
     blk_io("read at the capacity", KIND_READ, 512, bi.capacity, buf);
     blk_io("write at the capacity", KIND_WRITE, 512, bi.capacity, buf);
-    blk_io("write of 1024 at the last sector", KIND_WRITE, 1024, bi.capacity - 512, (uint64_t)(uintptr_t)big);
+    blk_io("write of 1024 at the last sector", KIND_WRITE, 1024, bi.capacity - 512, (uint64_t)(uintptr_t)io_big);
     blk_io("write at offset 1", KIND_WRITE, 512, 1, buf);
     blk_io("write at offset 2^64 - 512", KIND_WRITE, 512, ~0ULL - 511, buf);
     blk_io("read at offset 2^63", KIND_READ, 512, 1ULL << 63, buf);
@@ -519,8 +643,8 @@ static void s_blk_offset(void)
 static void s_blk_kind(void)
 {
     say("block request kinds");
-    uint64_t buf = (uint64_t)(uintptr_t)sector;
-    memset(sector, 'X', sizeof sector);
+    uint64_t buf = (uint64_t)(uintptr_t)io_sector;
+    memset(io_sector, 'X', 512);
     blk_io("kind 0", 0, 512, 8 * 512, buf);
     blk_io("kind 3 (discard)", 3, 512, 8 * 512, buf);
     blk_io("kind 5", 5, 512, 8 * 512, buf);
@@ -541,8 +665,8 @@ static void s_rx_rc_ahead(void)
     for (int i = 0; i < 20; i++)
         solo5_yield(solo5_clock_monotonic() + 10 * MS, &ready);
     say("20 yields returned");
-    memset(sector, 'H', sizeof sector);
-    uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)sector);
+    memset(io_sector, 'H', 512);
+    uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
     report("write sector 7 (response ring looks full)", blk_wait(tag, 300 * MS));
     st(word(net.area + AREA_GUEST_RC), net_rc);
     st(word(blk.area + AREA_GUEST_RC), resp_rc);
@@ -564,6 +688,9 @@ static void s_host_rc(void)
     check(ld(word(blk.area + AREA_HOST_RC)) == ld(&blk.g2h[H_WC]), "host restored its block read counter");
 }
 
+/* host_sleeping overwritten with nonsense and with 0; guest_waiting (a
+ * guest word the spt worker reads to decide whether to wake the guest, and
+ * no host reads on hvt) with nonsense too. */
 static void s_host_sleeping(void)
 {
     say("host_sleeping overwritten");
@@ -572,6 +699,8 @@ static void s_host_sleeping(void)
     memcpy(frame + 6, ni.mac_address, 6);
     st(word(net.area + AREA_HOST_SLEEPING), 0x5555555555555555ULL);
     st(word(blk.area + AREA_HOST_SLEEPING), 0x5555555555555555ULL);
+    st(word(net.area + AREA_GUEST_WAITING), 0xaaaaaaaaaaaaaaaaULL);
+    st(word(blk.area + AREA_GUEST_WAITING), 0xaaaaaaaaaaaaaaaaULL);
     report("solo5_net_write", solo5_net_write(net.handle, frame, sizeof frame));
     blk_alive();
     st(word(net.area + AREA_HOST_SLEEPING), 0);
@@ -608,7 +737,7 @@ static void s_h2g_header(void)
 static void s_dir(void)
 {
     say("ring directory overwritten");
-    uint64_t dir = ld(word(BOOT_RING_DIR));
+    uint64_t dir = ring_dir;
     struct dir_header *h = (struct dir_header *)(uintptr_t)dir;
     struct dir_entry *e = (struct dir_entry *)(h + 1);
     uint32_t count = h->count;
@@ -647,13 +776,34 @@ static const struct {
     { "dir", s_dir },
 };
 
+/* Where the tender put the ring directory (0 if it offers none), and the
+ * doorbell on spt. */
+static uint64_t find_dir(void)
+{
+    if (!spt) {
+        boot_info = HVT_BOOT_INFO;
+        mem_size = ld(word(boot_info));
+        if (!(*(volatile uint32_t *)(uintptr_t)HVT_BOOT_HOST_FEATURES & FEATURE_RT_RINGS))
+            return 0;
+        return ld(word(HVT_BOOT_RING_DIR));
+    }
+    boot_info = SPT_BOOT_INFO;
+    mem_size = ld(word(boot_info));
+    const volatile struct spt_ring_info *ri = (const volatile struct spt_ring_info *)(uintptr_t)SPT_RING_INFO;
+    if (ld(word(SPT_BOOT_MFT)) != SPT_RING_INFO + sizeof(struct spt_ring_info) || ri->magic != SPT_RING_MAGIC)
+        return 0;
+    doorbell_fd = ri->doorbell_fd;
+    return ri->ring_dir;
+}
+
 static int find_rings(void)
 {
-    if (!(*(volatile uint32_t *)(uintptr_t)BOOT_HOST_FEATURES & FEATURE_RT_RINGS))
-        return 0;
-    uint64_t dir = ld(word(BOOT_RING_DIR));
+    spt = (uintptr_t)ringtender_target == TARGET_SPT;
+    ram_name = spt ? "ring memory" : "RAM";
+    uint64_t dir = find_dir();
     if (!dir)
         return 0;
+    ring_dir = dir;
     const struct dir_header *h = (const struct dir_header *)(uintptr_t)dir;
     const struct dir_entry *e = (const struct dir_entry *)(h + 1);
     if (h->version != 1 || h->count <= net.handle || h->count <= blk.handle)
@@ -669,14 +819,28 @@ static int find_rings(void)
         d->g2h = word(de->area + de->g2h_offset);
         d->h2g = word(de->area + de->h2g_offset);
         d->elements = de->elements;
-        if (de->area + de->h2g_offset + de->h2g_bytes > last)
-            last = de->area + de->h2g_offset + de->h2g_bytes;
+        uint64_t end = de->area + de->h2g_offset + de->h2g_bytes;
+        /* spt: each block area ends with its data slots. */
+        if (spt && d == &blk)
+            end += SPT_SLOTS * SPT_SLOT_BYTES;
+        if (end > last)
+            last = end;
     }
     net.size = ni.mtu + 16;
     blk.size = 32;
-    /* The tender allocates the ring memory above mem_size in 2 MiB pages. */
-    uint64_t mem = ld(word(BOOT_MEM_SIZE));
-    ram_end = mem + ((last - mem + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+    if (spt) {
+        /* The ring memory is mapped exactly from the directory to the end
+         * of the last area. */
+        ram_end = last;
+        uint64_t slots = blk.area + e[blk.handle].h2g_offset + e[blk.handle].h2g_bytes;
+        io_big = (uint8_t *)(uintptr_t)slots;
+        io_sector = (uint8_t *)(uintptr_t)(slots + 16 * SPT_SLOT_BYTES);
+    } else {
+        /* The tender allocates the ring memory above mem_size in 2 MiB pages. */
+        ram_end = mem_size + ((last - mem_size + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+        io_big = big;
+        io_sector = sector;
+    }
     resp_rc = ld(word(blk.area + AREA_GUEST_RC));
     return net.size <= sizeof element;
 }
@@ -699,7 +863,7 @@ int solo5_app_main(const struct solo5_start_info *si)
         if (t_streq(name, scenarios[i].name)) {
             puts("hostile: scenario ");
             puts(name);
-            puts(", RAM ends at ");
+            puts(spt ? ", spt, ring memory ends at " : ", hvt, RAM ends at ");
             put_hex(ram_end);
             puts("\n");
             scenarios[i].run();
