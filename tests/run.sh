@@ -31,3 +31,4 @@ echo "== the guest tests on solo5-spt on the portable I/O engine"
 RINGTENDER_TEST_TARGET=spt RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
 echo "== benchmark harness smoke run (every workload and variant once, 50 ms each; figures not judged)"
 benchmarks/run.sh --runs 1 --length-ms 50 --out "$repo/build/bench-smoke"
+benchmarks/run.sh --target spt --runs 1 --length-ms 50 --out "$repo/build/bench-smoke-spt"
