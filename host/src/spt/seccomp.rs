@@ -157,15 +157,22 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, seccompiler::Error> {
         );
     }
     // Memory for the pump's own buffers, never executable.
+    allow_runtime(&mut rules)?;
+    allow(&mut rules, &[libc::SYS_mremap, libc::SYS_clock_gettime]);
+    compile(rules)
+}
+
+/// What the Rust runtime of the worker and the supervisor needs:
+/// non-executable memory, a signal handler's return, uncontended locks,
+/// closing descriptors, and the exit path.
+fn allow_runtime(rules: &mut BTreeMap<i64, Vec<SeccompRule>>) -> Result<(), seccompiler::Error> {
     rules.insert(libc::SYS_mmap, mmap_without_exec()?);
     allow(
-        &mut rules,
+        rules,
         &[
             libc::SYS_brk,
             libc::SYS_munmap,
-            libc::SYS_mremap,
             libc::SYS_madvise,
-            libc::SYS_clock_gettime,
             libc::SYS_rt_sigreturn,
             libc::SYS_sigaltstack,
             libc::SYS_futex,
@@ -174,7 +181,7 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, seccompiler::Error> {
             libc::SYS_exit_group,
         ],
     );
-    compile(rules)
+    Ok(())
 }
 
 fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler::Error> {
@@ -185,7 +192,7 @@ fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler:
     let targets = [children, &[me]].concat();
     rules.insert(libc::SYS_kill, fds_are(&targets)?);
     rules.insert(libc::SYS_write, vec![fd_is(2)?]);
-    rules.insert(libc::SYS_mmap, mmap_without_exec()?);
+    allow_runtime(&mut rules)?;
     allow(
         &mut rules,
         &[
@@ -193,18 +200,9 @@ fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler:
             libc::SYS_rt_sigtimedwait,
             libc::SYS_rt_sigaction,
             libc::SYS_rt_sigprocmask,
-            libc::SYS_rt_sigreturn,
             libc::SYS_getpid,
             libc::SYS_prlimit64,
             libc::SYS_setrlimit,
-            libc::SYS_brk,
-            libc::SYS_munmap,
-            libc::SYS_madvise,
-            libc::SYS_sigaltstack,
-            libc::SYS_futex,
-            libc::SYS_close,
-            libc::SYS_exit,
-            libc::SYS_exit_group,
         ],
     );
     compile(rules)
