@@ -21,10 +21,10 @@ pub fn hvt_info() -> Option<&'static BootInfo> {
     unsafe { HVT_BOOT_INFO.load(Ordering::Relaxed).as_ref() }
 }
 
-/// The ring directory and doorbell `solo5-spt` offers, if it does.
-pub fn spt_rings() -> Option<(u64, i32)> {
-    let dir = SPT_RING_DIR.load(Ordering::Relaxed);
-    (dir != 0).then(|| (dir, spt::doorbell_fd()))
+/// The ring directory `solo5-spt` offers (0 if none); the doorbell is
+/// `spt::doorbell_fd`.
+pub fn spt_ring_dir() -> u64 {
+    SPT_RING_DIR.load(Ordering::Relaxed)
 }
 
 /// Address of the tender-completed manifest.

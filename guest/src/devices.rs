@@ -279,7 +279,8 @@ fn ring_ready() -> u64 {
 pub fn yield_until(deadline: u64) -> u64 {
     let mut now = crate::clock::monotonic();
     // Without rings there is nothing to look at: straight to POLL.
-    let spin_ns = if rings::any() { POLL_SPIN_NS } else { 0 };
+    let with_rings = rings::any();
+    let spin_ns = if with_rings { POLL_SPIN_NS } else { 0 };
     let spin_end = deadline.min(now.saturating_add(spin_ns));
     loop {
         let ready = ring_ready();
@@ -293,7 +294,7 @@ pub fn yield_until(deadline: u64) -> u64 {
         now = crate::clock::monotonic();
     }
     if target() == Target::Spt {
-        if spin_ns == 0 {
+        if !with_rings {
             let nets = entries()
                 .iter()
                 .filter(|e| e.mft_type == MFT_DEV_NET_BASIC)

@@ -210,7 +210,7 @@ pub fn init() -> bool {
             load(HVT_BOOT_INFO_BASE + BOOT_INFO_RING_DIR_OFFSET)
         }
         Some(_) => 0,
-        None => boot::spt_rings().map_or(0, |(dir, _)| dir),
+        None => boot::spt_ring_dir(),
     };
     if dir == 0 {
         return false;
@@ -389,11 +389,10 @@ impl BlockRings {
     pub fn submit_batch(&mut self, requests: impl IntoIterator<Item = BlockOp>) -> usize {
         let mut submitted = 0;
         for op in requests {
-            if self.free() == 0 {
-                break;
-            }
             let (tag, buffer, slot) = match &self.slots {
                 None => (op.tag, op.buffer, None),
+                // Check the window before copying into a slot.
+                Some(_) if self.free() == 0 => break,
                 Some(slots) => {
                     let free = slots.used.iter().position(Option::is_none);
                     let Some(index) = free.filter(|_| op.length <= SPT_BLOCK_SLOT_BYTES) else {

@@ -44,11 +44,13 @@ pub struct AllowedFds {
     pub blocks: Vec<RawFd>,
 }
 
-fn arg_eq(index: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
+/// Argument `index` equals `value` (64-bit compare).
+pub fn arg_eq(index: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
     SeccompCondition::new(index, SeccompCmpArgLen::Qword, SeccompCmpOp::Eq, value)
 }
 
-fn one_of(index: u8, values: &[u64]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+/// One rule per value: argument `index` is one of `values`.
+pub fn one_of(index: u8, values: &[u64]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
     values
         .iter()
         .map(|&v| SeccompRule::new(vec![arg_eq(index, v)?]))

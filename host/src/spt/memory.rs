@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use ringtender_abi::spt::SPT_HOST_MEM_BASE;
 
@@ -44,41 +44,19 @@ impl GuestSpace {
         if exec_heap {
             prot |= libc::PROT_EXEC;
         }
-        // SAFETY: a new private anonymous mapping at a fixed address that
-        // MAP_FIXED_NOREPLACE refuses to place over any existing mapping.
-        let addr = unsafe {
-            libc::mmap(
-                SPT_HOST_MEM_BASE as *mut libc::c_void,
-                len as usize,
-                prot,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
-                -1,
-                0,
-            )
-        };
-        if addr == libc::MAP_FAILED {
-            let err = io::Error::last_os_error();
-            return Err(TenderError::Setup(
-                if err.raw_os_error() == Some(libc::EEXIST) {
-                    format!(
-                        "Maximum guest memory size ({} MB) exceeded.",
-                        mem_size >> 20
-                    )
-                } else {
-                    format!(
-                        "Error allocating guest memory: {}",
-                        crate::attach::strerror(&err)
-                    )
-                },
-            ));
-        }
-        if addr as u64 != SPT_HOST_MEM_BASE {
-            // A kernel without MAP_FIXED_NOREPLACE put it elsewhere.
-            unmap(addr as u64, len);
-            return Err(TenderError::Setup(
-                "Error allocating guest memory: not at the fixed address".into(),
-            ));
-        }
+        map_fixed(SPT_HOST_MEM_BASE, len, prot, None).map_err(|err| {
+            TenderError::Setup(if err.raw_os_error() == Some(libc::EEXIST) {
+                format!(
+                    "Maximum guest memory size ({} MB) exceeded.",
+                    mem_size >> 20
+                )
+            } else {
+                format!(
+                    "Error allocating guest memory: {}",
+                    crate::attach::strerror(&err)
+                )
+            })
+        })?;
         Ok(Self { size: mem_size })
     }
 
@@ -130,6 +108,37 @@ impl GuestSpace {
         }
         Ok(())
     }
+}
+
+/// Maps `len` bytes at exactly `addr`, never over an existing mapping:
+/// private anonymous memory, or `fd` shared.
+fn map_fixed(addr: u64, len: u64, prot: libc::c_int, fd: Option<RawFd>) -> io::Result<()> {
+    let flags = libc::MAP_FIXED_NOREPLACE
+        | match fd {
+            Some(_) => libc::MAP_SHARED,
+            None => libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+        };
+    // SAFETY: a new mapping at a fixed address that MAP_FIXED_NOREPLACE
+    // refuses to place over any existing mapping, so nothing is replaced.
+    let got = unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len as usize,
+            prot,
+            flags,
+            fd.unwrap_or(-1),
+            0,
+        )
+    };
+    if got == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    if got as u64 != addr {
+        // A kernel without MAP_FIXED_NOREPLACE put it elsewhere.
+        unmap(got as u64, len);
+        return Err(io::Error::other("not at the fixed address"));
+    }
+    Ok(())
 }
 
 /// Unmaps `addr..addr + len`, a mapping made here that nothing refers into.
@@ -191,25 +200,13 @@ impl SharedRings {
     /// Maps the rings shared and read-write at their guest address, in the
     /// guest process (refusing to replace anything mapped there).
     pub fn map_for_guest(&self) -> Result<(), TenderError> {
-        // SAFETY: a new shared mapping of our memfd at a fixed address that
-        // MAP_FIXED_NOREPLACE refuses to place over any existing mapping.
-        let addr = unsafe {
-            libc::mmap(
-                self.base as *mut libc::c_void,
-                self.len as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_FIXED_NOREPLACE,
-                self.memfd.as_raw_fd(),
-                0,
-            )
-        };
-        if addr == libc::MAP_FAILED || addr as u64 != self.base {
-            return Err(TenderError::Setup(format!(
+        let prot = libc::PROT_READ | libc::PROT_WRITE;
+        map_fixed(self.base, self.len, prot, Some(self.memfd.as_raw_fd())).map_err(|err| {
+            TenderError::Setup(format!(
                 "Could not map ring memory at 0x{:x}: {}",
                 self.base,
-                crate::attach::strerror(&io::Error::last_os_error())
-            )));
-        }
-        Ok(())
+                crate::attach::strerror(&err)
+            ))
+        })
     }
 }

@@ -13,7 +13,7 @@ use seccompiler::{BpfProgram, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, 
 
 use crate::error::TenderError;
 use crate::rings::engine::IORING_UNREGISTER_FILES;
-use crate::seccomp::{allow, compile, mmap_without_exec};
+use crate::seccomp::{allow, arg_eq, compile, mmap_without_exec, one_of};
 
 const ARCH_SET_FS: u64 = 0x1002;
 
@@ -55,32 +55,22 @@ pub struct WorkerFds {
     pub uring: Option<RawFd>,
 }
 
-fn cond(
-    index: u8,
-    op: SeccompCmpOp,
-    value: u64,
-) -> Result<SeccompCondition, seccompiler::BackendError> {
-    SeccompCondition::new(index, SeccompCmpArgLen::Qword, op, value)
+/// Descriptors (or pids) as the filter compares them.
+fn words(values: &[i32]) -> Vec<u64> {
+    values.iter().map(|&v| v as u64).collect()
 }
 
-fn fd_is(fd: RawFd) -> Result<SeccompRule, seccompiler::BackendError> {
-    SeccompRule::new(vec![cond(0, SeccompCmpOp::Eq, fd as u64)?])
+/// Argument `index` is at most `value` (64-bit, unsigned).
+fn arg_le(index: u8, value: u64) -> Result<SeccompCondition, seccompiler::BackendError> {
+    SeccompCondition::new(index, SeccompCmpArgLen::Qword, SeccompCmpOp::Le, value)
 }
 
 fn build(fds: &GuestFds) -> Result<BpfProgram, seccompiler::Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
-    let mut writes = vec![fd_is(1)?];
-    if let Some(doorbell) = fds.doorbell {
-        writes.push(fd_is(doorbell)?);
-    }
-    let mut reads = Vec::new();
-    for &tap in &fds.taps {
-        writes.push(fd_is(tap)?);
-        reads.push(fd_is(tap)?);
-    }
-    rules.insert(libc::SYS_write, writes);
-    if !reads.is_empty() {
-        rules.insert(libc::SYS_read, reads);
+    let writers = [&[1][..], fds.doorbell.as_slice(), &fds.taps].concat();
+    rules.insert(libc::SYS_write, one_of(0, &words(&writers))?);
+    if !fds.taps.is_empty() {
+        rules.insert(libc::SYS_read, one_of(0, &words(&fds.taps))?);
     }
     // Each transfer is one block inside the device: count and offset bound.
     let transfers = fds
@@ -89,9 +79,9 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, seccompiler::Error> {
         .filter_map(|b| Some((b, b.capacity.checked_sub(b.block_size)?)))
         .map(|(b, last)| {
             SeccompRule::new(vec![
-                cond(0, SeccompCmpOp::Eq, b.fd as u64)?,
-                cond(2, SeccompCmpOp::Eq, b.block_size)?,
-                cond(3, SeccompCmpOp::Le, last)?,
+                arg_eq(0, b.fd as u64)?,
+                arg_eq(2, b.block_size)?,
+                arg_le(3, last)?,
             ])
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -100,59 +90,43 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, seccompiler::Error> {
         rules.insert(libc::SYS_pwrite64, transfers);
     }
     rules.insert(libc::SYS_exit_group, vec![]);
-    rules.insert(libc::SYS_epoll_pwait, vec![fd_is(fds.epoll)?]);
-    rules.insert(libc::SYS_timerfd_settime, vec![fd_is(fds.timer)?]);
+    rules.insert(libc::SYS_epoll_pwait, one_of(0, &words(&[fds.epoll]))?);
+    rules.insert(libc::SYS_timerfd_settime, one_of(0, &words(&[fds.timer]))?);
     rules.insert(
         libc::SYS_clock_gettime,
-        vec![
-            SeccompRule::new(vec![cond(
-                0,
-                SeccompCmpOp::Eq,
-                libc::CLOCK_MONOTONIC as u64,
-            )?])?,
-            SeccompRule::new(vec![cond(
-                0,
-                SeccompCmpOp::Eq,
-                libc::CLOCK_REALTIME as u64,
-            )?])?,
-        ],
-    );
-    rules.insert(
-        libc::SYS_arch_prctl,
-        vec![SeccompRule::new(vec![cond(
+        one_of(
             0,
-            SeccompCmpOp::Eq,
-            ARCH_SET_FS,
-        )?])?],
+            &[libc::CLOCK_MONOTONIC as u64, libc::CLOCK_REALTIME as u64],
+        )?,
     );
+    rules.insert(libc::SYS_arch_prctl, one_of(0, &[ARCH_SET_FS])?);
     compile(rules)
-}
-
-fn fds_are(fds: &[RawFd]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
-    fds.iter().map(|&fd| fd_is(fd)).collect()
 }
 
 fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, seccompiler::Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let streams = [fds.devices.as_slice(), fds.eventfds.as_slice()].concat();
-    rules.insert(libc::SYS_read, fds_are(&streams)?);
-    rules.insert(libc::SYS_write, fds_are(&[streams, vec![2]].concat())?);
+    rules.insert(libc::SYS_read, one_of(0, &words(&streams))?);
+    rules.insert(
+        libc::SYS_write,
+        one_of(0, &words(&[streams, vec![2]].concat()))?,
+    );
     if !fds.devices.is_empty() {
         for nr in [libc::SYS_pread64, libc::SYS_pwrite64, libc::SYS_fdatasync] {
-            rules.insert(nr, fds_are(&fds.devices)?);
+            rules.insert(nr, one_of(0, &words(&fds.devices))?);
         }
     }
     for nr in [libc::SYS_epoll_pwait, libc::SYS_epoll_ctl] {
-        rules.insert(nr, vec![fd_is(fds.epoll)?]);
+        rules.insert(nr, one_of(0, &words(&[fds.epoll]))?);
     }
     if let Some(ring) = fds.uring {
-        rules.insert(libc::SYS_io_uring_enter, vec![fd_is(ring)?]);
+        rules.insert(libc::SYS_io_uring_enter, one_of(0, &words(&[ring]))?);
         // Only to drop the registered files when it ends.
         rules.insert(
             libc::SYS_io_uring_register,
             vec![SeccompRule::new(vec![
-                cond(0, SeccompCmpOp::Eq, ring as u64)?,
-                cond(1, SeccompCmpOp::Eq, u64::from(IORING_UNREGISTER_FILES))?,
+                arg_eq(0, ring as u64)?,
+                arg_eq(1, u64::from(IORING_UNREGISTER_FILES))?,
             ])?],
         );
     }
@@ -190,8 +164,8 @@ fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler:
     let me = unsafe { libc::getpid() };
     // Signals go to the children, and to itself to die like the guest.
     let targets = [children, &[me]].concat();
-    rules.insert(libc::SYS_kill, fds_are(&targets)?);
-    rules.insert(libc::SYS_write, vec![fd_is(2)?]);
+    rules.insert(libc::SYS_kill, one_of(0, &words(&targets))?);
+    rules.insert(libc::SYS_write, one_of(0, &[2])?);
     allow_runtime(&mut rules)?;
     allow(
         &mut rules,

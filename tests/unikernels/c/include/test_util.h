@@ -29,6 +29,33 @@ static inline void put_u64(uint64_t v)
     puts(&buf[i]);
 }
 
+/* Sequence numbers as they arrive: how many, how many skipped (gaps) and
+ * how many came after a higher one (out of order). */
+struct seq_count {
+    uint64_t received, expect, gaps, bad;
+};
+
+static inline void seq_count_add(struct seq_count *c, uint64_t seq)
+{
+    c->received++;
+    if (seq < c->expect)
+        c->bad++;
+    else
+        c->gaps += seq - c->expect;
+    c->expect = seq + 1;
+}
+
+/* Prints "received N gaps N out-of-order N" (no newline). */
+static inline void seq_count_print(const struct seq_count *c)
+{
+    puts("received ");
+    put_u64(c->received);
+    puts(" gaps ");
+    put_u64(c->gaps);
+    puts(" out-of-order ");
+    put_u64(c->bad);
+}
+
 /* Parses a decimal number after any spaces; returns where it stopped. */
 static inline const char *t_parse_u64(const char *p, uint64_t *v)
 {

@@ -56,7 +56,7 @@ int solo5_app_main(const struct solo5_start_info *si)
                 retries++;
         }
     } else {
-        uint64_t expect = 0, received = 0, gaps = 0, bad = 0;
+        struct seq_count count = { 0 };
         for (;;) {
             solo5_handle_set_t ready;
             solo5_yield(solo5_clock_monotonic() + 1000000000ULL, &ready);
@@ -70,25 +70,15 @@ int solo5_app_main(const struct solo5_start_info *si)
                     end = 1;
                     break;
                 }
-                received++;
-                if (seq < expect)
-                    bad++;
-                else
-                    gaps += seq - expect;
-                expect = seq + 1;
+                seq_count_add(&count, seq);
             }
             if (end)
                 break;
         }
-        n = received;
-        puts("received ");
-        put_u64(received);
-        puts(" gaps ");
-        put_u64(gaps);
-        puts(" out-of-order ");
-        put_u64(bad);
+        n = count.received;
+        seq_count_print(&count);
         puts("\n");
-        if (bad)
+        if (count.bad)
             return SOLO5_EXIT_FAILURE;
     }
     solo5_time_t ns = solo5_clock_monotonic() - start;

@@ -202,7 +202,7 @@ static int net_step(uint64_t *seq, uint64_t frames)
 
 static void receive(uint64_t delay)
 {
-    uint64_t expect = 0, received = 0, gaps = 0, bad = 0;
+    struct seq_count count = { 0 };
     for (;;) {
         const uint8_t *f;
         size_t len;
@@ -219,27 +219,17 @@ static void receive(uint64_t delay)
             continue;
         if (seq == ~0ULL)
             break;
-        received++;
-        if (seq < expect)
-            bad++;
-        else
-            gaps += seq - expect;
-        expect = seq + 1;
+        seq_count_add(&count, seq);
         solo5_time_t until = solo5_clock_monotonic() + delay;
         while (delay && solo5_clock_monotonic() < until)
             ;
     }
-    puts("received ");
-    put_u64(received);
-    puts(" gaps ");
-    put_u64(gaps);
-    puts(" out-of-order ");
-    put_u64(bad);
+    seq_count_print(&count);
     puts(" dropped ");
     put_u64(solo5_ring_net_dropped(net));
     puts("\n");
-    if (bad)
-        fail("frames out of order", bad);
+    if (count.bad)
+        fail("frames out of order", count.bad);
 }
 
 int solo5_app_main(const struct solo5_start_info *si)
