@@ -7,7 +7,7 @@ use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_F
 use crate::block::BlockDevice;
 use crate::cli::{self, OptionError, Tender, TenderOption};
 use crate::error::TenderError;
-use crate::hypercall::Device;
+use crate::hvt::hypercall::Device;
 use crate::manifest::Manifest;
 use crate::net::NetDevice;
 use crate::rings::RingOptions;

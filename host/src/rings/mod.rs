@@ -32,7 +32,7 @@ use self::region::GuestRegion;
 pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::hypercall::Device;
+use crate::hvt::hypercall::Device;
 use crate::poll::WaitSet;
 
 const PAGE: u64 = 0x1000;

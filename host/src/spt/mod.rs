@@ -32,7 +32,7 @@ use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::hypercall::Device;
+use crate::hvt::hypercall::Device;
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
 use crate::rings::{self, RingOptions, GUEST_WAKE_EVENT};

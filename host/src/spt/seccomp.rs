@@ -12,8 +12,8 @@ use std::os::fd::RawFd;
 use seccompiler::{BpfProgram, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompRule};
 
 use crate::error::TenderError;
+use crate::hvt::seccomp::{allow, arg_eq, compile, mmap_without_exec, one_of};
 use crate::rings::engine::IORING_UNREGISTER_FILES;
-use crate::seccomp::{allow, arg_eq, compile, mmap_without_exec, one_of};
 
 const ARCH_SET_FS: u64 = 0x1002;
 

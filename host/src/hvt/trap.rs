@@ -7,9 +7,9 @@
 use kvm_ioctls::VcpuFd;
 use ringtender_abi::hvt::TrapRegs;
 
-use crate::cpu::TRAP_STACK_TOP;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
+use crate::hvt::cpu::TRAP_STACK_TOP;
 
 /// Upstream's trap mnemonics, by vector.
 const TRAP_NAMES: [&str; 32] = [

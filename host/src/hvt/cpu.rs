@@ -15,7 +15,7 @@ use ringtender_abi::rings::RT_RING_DOORBELL_PIO;
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::page_tables::{self, PagePerm};
+use crate::hvt::page_tables::{self, PagePerm};
 
 /// How the guest runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

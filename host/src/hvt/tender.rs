@@ -14,18 +14,19 @@ use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
 use crate::attach;
 use crate::cli::{self, RunArgs, Tender};
-use crate::cpu::{self, GuestMode, ImageLayout};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::hypercall::{Device, Hypercalls, Outcome};
-use crate::kvm::Machine;
+use crate::hvt::cpu::{self, GuestMode, ImageLayout};
+use crate::hvt::hypercall::{Device, Hypercalls, Outcome};
+use crate::hvt::kvm::Machine;
+use crate::hvt::page_tables::PagePerm;
+use crate::hvt::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
+use crate::hvt::{seccomp, trap};
 use crate::manifest::Manifest;
-use crate::page_tables::PagePerm;
 use crate::poll::WaitSet;
 use crate::rings::{RingLayout, RingPoll};
-use crate::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
-use crate::{rings, seccomp, signals, trap, unikernel};
+use crate::{rings, signals, unikernel};
 
 const MIB: u64 = 1 << 20;
 const GUEST_PAGE: u64 = 2 * MIB;
