@@ -7,11 +7,20 @@ use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_F
 use crate::block::BlockDevice;
 use crate::cli::{self, OptionError, Tender, TenderOption};
 use crate::error::TenderError;
-use crate::hvt::hypercall::Device;
 use crate::manifest::Manifest;
 use crate::net::NetDevice;
 use crate::rings::RingOptions;
 use crate::tap::{self, Tap};
+
+/// A manifest entry's backing device, indexed by handle.
+pub enum Device {
+    /// The reserved entry, or nothing attached.
+    None,
+    /// A network device.
+    Net(NetDevice),
+    /// A block device.
+    Block(BlockDevice),
+}
 
 /// What the command line asked for, devices attached, before the manifest
 /// is completed.

@@ -11,22 +11,13 @@ use ringtender_abi::hvt::{
 };
 use ringtender_abi::solo5::{Solo5Result, SOLO5_R_EINVAL};
 
+use crate::attach::Device;
 use crate::block::BlockDevice;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::net::NetDevice;
 use crate::poll::WaitSet;
 use crate::rings::RingPoll;
-
-/// A manifest entry's backing device, indexed by handle.
-pub enum Device {
-    /// The reserved entry, or nothing attached.
-    None,
-    /// A network device.
-    Net(NetDevice),
-    /// A block device.
-    Block(BlockDevice),
-}
 
 /// What the run loop does after a hypercall.
 #[derive(Debug, PartialEq, Eq)]

@@ -13,12 +13,13 @@ use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_F
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
 use crate::attach;
+use crate::attach::Device;
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{self, GuestMode, ImageLayout};
-use crate::hvt::hypercall::{Device, Hypercalls, Outcome};
+use crate::hvt::hypercall::{Hypercalls, Outcome};
 use crate::hvt::kvm::Machine;
 use crate::hvt::page_tables::PagePerm;
 use crate::hvt::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};

@@ -30,9 +30,9 @@ use self::engine::EngineChoice;
 use self::net::NetRing;
 use self::region::GuestRegion;
 pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
+use crate::attach::Device;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::hvt::hypercall::Device;
 use crate::poll::WaitSet;
 
 const PAGE: u64 = 0x1000;

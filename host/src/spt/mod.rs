@@ -28,11 +28,11 @@ use ringtender_abi::spt::{
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use crate::attach::Device;
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::hvt::hypercall::Device;
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
 use crate::rings::{self, RingOptions, GUEST_WAKE_EVENT};
