@@ -3,6 +3,10 @@
 //! [`BLOCK_PROTOCOL`](crate::BLOCK_PROTOCOL). Data moves through a separate
 //! shared buffer addressed by `buffer_offset` (on hvt and spt: guest RAM,
 //! the offset being a guest physical address; see docs/ring-abi.md §4).
+//!
+//! Two sets of status codes live here: ringtender's own (`BLOCK_STATUS_*`,
+//! used by the hvt and spt rings) and Muen's (`MUEN_BLOCK_STATUS_*`, what a
+//! Muen server such as `ahci_drv` answers, for the muen target).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -14,6 +18,23 @@ pub const BLOCK_KIND_WRITE: u16 = 2;
 pub const BLOCK_KIND_DISCARD: u16 = 3;
 /// Flush everything written before to stable storage.
 pub const BLOCK_KIND_SYNC: u16 = 4;
+/// Muenblock: no operation.
+pub const BLOCK_KIND_NONE: u16 = 0;
+/// Muenblock: SMART data into the buffer; the status is a `MUEN_SMART_*` value.
+pub const BLOCK_KIND_GET_SMART: u16 = 5;
+/// Muenblock handshake: the status is the device's number of blocks.
+pub const BLOCK_KIND_MEDIA_BLOCKS: u16 = 0x10;
+/// Muenblock handshake: the status is the device's block size in bytes.
+pub const BLOCK_KIND_BLOCK_LENGTH: u16 = 0x11;
+/// Muenblock handshake: the status is the most requests in flight.
+pub const BLOCK_KIND_MAX_REQUESTS: u16 = 0x19;
+/// Muenblock handshake: the status is the most blocks one read, write or
+/// discard may cover.
+pub const BLOCK_KIND_MAX_BLOCKS_COUNT: u16 = 0x1a;
+/// Muenblock handshake: the status is the number of devices on the channel pair.
+pub const BLOCK_KIND_MAX_DEVICES: u16 = 0x1b;
+/// Muenblock: answered once no earlier request is pending.
+pub const BLOCK_KIND_RESET: u16 = 0x1f;
 
 /// Success (Muenblock's value).
 pub const BLOCK_STATUS_OK: u64 = 0;
@@ -30,6 +51,28 @@ pub const BLOCK_STATUS_IO_ERROR: u64 = 3;
 /// with [`BLOCK_STATUS_INVALID`].
 pub const BLOCK_STATUS_UNSUPPORTED: u64 = 4;
 
+/// Muen's status: success (same value as [`BLOCK_STATUS_OK`]).
+pub const MUEN_BLOCK_STATUS_OK: u64 = 0;
+/// Muen's status: operation not supported, or no such device.
+pub const MUEN_BLOCK_STATUS_ENOTSUP: u64 = 1;
+/// Muen's status: the I/O failed.
+pub const MUEN_BLOCK_STATUS_EIO: u64 = 10;
+/// Muen's [`BLOCK_KIND_GET_SMART`] status: healthy.
+pub const MUEN_SMART_OK: u64 = 1;
+/// Muen's [`BLOCK_KIND_GET_SMART`] status: a threshold is exceeded.
+pub const MUEN_SMART_THRESHOLD_EXCEEDED: u64 = 2;
+/// Muen's [`BLOCK_KIND_GET_SMART`] status: unknown.
+pub const MUEN_SMART_UNDEFINED: u64 = 3;
+
+/// Size of a Muenblock request channel region (client writes).
+pub const MUEN_REQUEST_CHANNEL_SIZE: usize = 0x8000;
+/// Requests in a [`MUEN_REQUEST_CHANNEL_SIZE`] channel.
+pub const MUEN_REQUEST_CHANNEL_ELEMENTS: usize = 1022;
+/// Size of a Muenblock response channel region (server writes).
+pub const MUEN_RESPONSE_CHANNEL_SIZE: usize = 0x4000;
+/// Responses in a [`MUEN_RESPONSE_CHANNEL_SIZE`] channel.
+pub const MUEN_RESPONSE_CHANNEL_ELEMENTS: usize = 1020;
+
 /// A Muenblock request, 32 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
@@ -42,7 +85,9 @@ pub struct BlockRequest {
     pub tag: u32,
     /// Bytes to transfer (a multiple of the sector size; may span many sectors).
     pub length: u64,
-    /// Byte offset on the device.
+    /// Where on the device: a byte offset on ringtender's hvt and spt rings;
+    /// a block number (units of the device's block length) with Muen peers
+    /// (docs/ring-abi.md §10, [`crate::muenblock_client`]).
     pub device_offset: u64,
     /// Byte offset of the data in the shared buffer.
     pub buffer_offset: u64,
@@ -76,4 +121,9 @@ const _: () = {
     assert!(offset_of!(BlockResponse, device) == 2);
     assert!(offset_of!(BlockResponse, tag) == 4);
     assert!(offset_of!(BlockResponse, status) == 8);
+    let header = crate::HEADER_SIZE;
+    let request = size_of::<BlockRequest>();
+    let response = size_of::<BlockResponse>();
+    assert!((MUEN_REQUEST_CHANNEL_SIZE - header) / request == MUEN_REQUEST_CHANNEL_ELEMENTS);
+    assert!((MUEN_RESPONSE_CHANNEL_SIZE - header) / response == MUEN_RESPONSE_CHANNEL_ELEMENTS);
 };

@@ -19,7 +19,10 @@
 //! accesses memory outside the region and never panics.
 //!
 //! The element formats of Muen net ([`net`]) and Muenblock ([`block`]) live
-//! here too.
+//! here too, and, for the muen target, the other layouts a Muen subject
+//! shares with its environment: the subject info page ([`sinfo`]), the
+//! pages at fixed addresses ([`subject`]), and a Muenblock client
+//! ([`muenblock_client`]).
 #![no_std]
 
 #[cfg(test)]
@@ -29,8 +32,11 @@ pub mod block;
 mod error;
 mod header;
 mod memory;
+pub mod muenblock_client;
 pub mod net;
 mod reader;
+pub mod sinfo;
+pub mod subject;
 mod writer;
 
 #[cfg(test)]

@@ -10,6 +10,21 @@ pub const MUEN_FRAME_MAX: usize = 1514;
 /// Bytes of the trailing length field.
 pub const LENGTH_FIELD: usize = 2;
 
+/// Muen's net element: [`MUEN_FRAME_MAX`] bytes of frame, then the length
+/// (1516 bytes; `struct net_msg` of Solo5's muen bindings).
+pub const MUEN_NET_ELEMENT_SIZE: usize = net_element_size(MUEN_FRAME_MAX);
+
+/// Size of a Muen net channel region when the policy gives none (Muen
+/// tools' default `--channel-size`): 691 elements of
+/// [`MUEN_NET_ELEMENT_SIZE`] after the 64-byte header.
+pub const MUEN_NET_CHANNEL_DEFAULT_SIZE: usize = 0x10_0000;
+
+const _: () = {
+    assert!(MUEN_NET_ELEMENT_SIZE == 1516);
+    assert!(net_length_offset(MUEN_NET_ELEMENT_SIZE).unwrap() == 1514);
+    assert!((MUEN_NET_CHANNEL_DEFAULT_SIZE - crate::HEADER_SIZE) / MUEN_NET_ELEMENT_SIZE == 691);
+};
+
 /// Element size for frames of at most `frame_max` bytes: `frame_max + 2`.
 pub const fn net_element_size(frame_max: usize) -> usize {
     frame_max + LENGTH_FIELD

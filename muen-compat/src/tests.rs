@@ -11,12 +11,12 @@ const PROTO: u64 = 0x0123_4567_89ab_cdef;
 
 /// A heap-backed region; the `Vec` owns the memory `region` points to and is
 /// never touched through a reference while the region is in use.
-struct Heap {
-    region: RawRegion,
+pub(crate) struct Heap {
+    pub(crate) region: RawRegion,
     _words: Vec<u64>,
 }
 
-fn heap(len: usize) -> Heap {
+pub(crate) fn heap(len: usize) -> Heap {
     let mut words = vec![0u64; len.div_ceil(8)];
     // SAFETY: the Vec's buffer is 8-aligned, `len` bytes long at least, lives
     // as long as `Heap` (moving the Vec does not move its buffer) and is only
@@ -475,10 +475,10 @@ fn hostile_counters_and_geometry_after_sync() {
 }
 
 /// xorshift64: deterministic pseudo-random numbers for the fuzz loops.
-struct XorShift(u64);
+pub(crate) struct XorShift(pub(crate) u64);
 
 impl XorShift {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -486,7 +486,7 @@ impl XorShift {
         self.0 = x;
         x
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
