@@ -506,3 +506,6 @@ fn usable(info: DeviceInfo) -> bool {
         && info.max_blocks != 0
         && info.blocks.checked_mul(info.block_length).is_some()
 }
+
+#[cfg(test)]
+mod tests;

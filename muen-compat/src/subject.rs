@@ -200,3 +200,6 @@ const _: () = {
     assert!(MUEN_BOOT_INFO_SIZE == 40);
     assert!((DEBUGLOG_REGION_SIZE as usize - crate::HEADER_SIZE) / DEBUGLOG_ELEMENT_SIZE == 2047);
 };
+
+#[cfg(test)]
+mod tests;
