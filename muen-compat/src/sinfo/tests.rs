@@ -377,7 +377,6 @@ fn writer_refuses_what_muen_cannot_hold() {
     );
     // Refusals leave the page as it was: nothing was added.
     assert_eq!(w.resource_count(), 0);
-    drop(w);
     assert_eq!(page[77..80], [0, 0, 0]);
     assert_eq!(page[80..], [0u8; SINFO_SIZE - 80]);
 }

@@ -107,7 +107,7 @@ impl Name {
 impl core::fmt::Debug for Name {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self.as_bytes() {
-            Some(bytes) => write!(f, "{:?}", bytes.escape_ascii()),
+            Some(bytes) => write!(f, "\"{}\"", bytes.escape_ascii()),
             None => write!(f, "<invalid name, length {}>", self.len),
         }
     }
