@@ -5,12 +5,14 @@
 # variant (interleaved, repeated), and writes benchmarks/results/report.md,
 # report.json and chart.svg (benchmarks/results/spt/ with --target spt).
 #
-#   benchmarks/run.sh [--target hvt|spt] [--quick] [--runs N] [--length-ms MS]
-#                     [--out DIR] [--only TEXT]
+#   benchmarks/run.sh [--target hvt|spt] [--quick | --smoke] [--runs N]
+#                     [--length-ms MS] [--out DIR] [--only TEXT] [--help]
 #
 # --quick: 5 runs of 200 ms per measurement (about a minute of measuring);
-# default: 5 runs of 1500 ms (about ten minutes). --only runs the workloads
-# whose name contains TEXT (e.g. "net rx"). Needs root and /dev/kvm.
+# default: 5 runs of 1500 ms (about ten minutes). --smoke: every workload and
+# variant once for 50 ms, to check the harness works; its figures are not
+# judged against the goals. --only runs the workloads whose name contains
+# TEXT (e.g. "net rx"). Needs root and /dev/kvm.
 #
 # Upstream Solo5 rows: set RINGTENDER_UPSTREAM_HVT to upstream's solo5-hvt
 # (default: a solo5-hvt on PATH that is not ours) and
@@ -23,20 +25,35 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 target=${CARGO_TARGET_DIR:-$repo/target}
 
+usage() {
+    sed -n '/^#   benchmarks/,/^# TEXT/p' "$0" | sed 's/^# \{0,1\}//'
+}
+
 runs=5
 length=1500
 abi=hvt
 out=
 only=()
+verdicts=()
 while [ $# -gt 0 ]; do
     case $1 in
+        --help|-h) usage; exit 0 ;;
         --quick) length=200 ;;
-        --target) abi=$2; shift ;;
-        --runs) runs=$2; shift ;;
-        --length-ms) length=$2; shift ;;
-        --out) out=$2; shift ;;
-        --only) only=(--only "$2"); shift ;;
-        *) echo "run.sh: unknown option $1" >&2; exit 1 ;;
+        --smoke) runs=1; length=50; verdicts=(--no-verdicts) ;;
+        --target|--runs|--length-ms|--out|--only)
+            if [ $# -lt 2 ]; then
+                echo "run.sh: $1 needs a value (see run.sh --help)" >&2
+                exit 1
+            fi
+            case $1 in
+                --target) abi=$2 ;;
+                --runs) runs=$2 ;;
+                --length-ms) length=$2 ;;
+                --out) out=$2 ;;
+                --only) only=(--only "$2") ;;
+            esac
+            shift ;;
+        *) echo "run.sh: unknown option $1 (see run.sh --help)" >&2; exit 1 ;;
     esac
     shift
 done
@@ -86,4 +103,4 @@ fi
 
 echo "== measuring: $runs runs, $length ms per measurement" >&2
 "$target/release/ringtender-bench" --ours "$target/release/solo5-$abi" --kernel "$build/bench.$abi" \
-    "${upstream[@]}" "${only[@]}" --runs "$runs" --length-ms "$length" --out "$out"
+    "${upstream[@]}" "${only[@]}" "${verdicts[@]}" --runs "$runs" --length-ms "$length" --out "$out"

@@ -3,7 +3,10 @@
 //!
 //! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt|BENCH.spt
 //!        [--upstream-tender TENDER --upstream-kernel BENCH]
-//!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT]
+//!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT] [--no-verdicts]
+//!
+//! `--no-verdicts` leaves out the judgement of each figure against its goal
+//! (a smoke run's figures mean nothing).
 //!
 //! The tenders' names (`solo5-hvt`, `solo5-spt`) go into the report.
 
@@ -43,12 +46,18 @@ struct Options {
     length: Duration,
     out: PathBuf,
     only: Option<String>,
+    verdicts: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, BenchError> {
     let mut map = BTreeMap::new();
+    let mut verdicts = true;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        if flag == "--no-verdicts" {
+            verdicts = false;
+            continue;
+        }
         let value = it
             .next()
             .ok_or_else(|| BenchError::Setup(format!("{flag} needs a value")))?;
@@ -95,6 +104,7 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
                 .unwrap_or_else(|| "results".into()),
         ),
         only: map.get("--only").cloned(),
+        verdicts,
     })
 }
 
@@ -270,25 +280,33 @@ fn report_number(v: f64) -> String {
     }
 }
 
+/// Each figure against its goal, on stderr.
+fn print_verdicts(report: &Report) {
+    eprintln!("\nTargets:");
+    for c in &report.checks {
+        eprintln!(
+            "  {}: {} (goal {}){}",
+            c.what,
+            c.ratio.map_or("n/a".into(), report::ratio),
+            c.target,
+            if c.met { "" } else { "  NOT MET" }
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = parse(&args).and_then(|options| {
         let out = options.out.clone();
+        let verdicts = options.verdicts;
         let report = run(options)?;
         report::write(&report, &out)?;
-        Ok((report, out))
+        Ok((report, out, verdicts))
     });
     match result {
-        Ok((report, out)) => {
-            eprintln!("\nTargets:");
-            for c in &report.checks {
-                eprintln!(
-                    "  {}: {} (goal {}){}",
-                    c.what,
-                    c.ratio.map_or("n/a".into(), report::ratio),
-                    c.target,
-                    if c.met { "" } else { "  NOT MET" }
-                );
+        Ok((report, out, verdicts)) => {
+            if verdicts {
+                print_verdicts(&report);
             }
             eprintln!(
                 "report written to {}/report.{{md,json}} and chart.svg",
