@@ -109,6 +109,17 @@ pub fn apply_options(
     Ok(att)
 }
 
+/// `fdatasync`s the backing file of every block device (at the guest's
+/// exit, classic path).
+pub fn sync_blocks(devices: &[Device]) -> Result<(), TenderError> {
+    for dev in devices {
+        if let Device::Block(block) = dev {
+            block.sync()?;
+        }
+    }
+    Ok(())
+}
+
 /// An I/O error's text without Rust's " (os error N)" suffix.
 pub fn strerror(err: &std::io::Error) -> String {
     let text = err.to_string();

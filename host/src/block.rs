@@ -54,6 +54,15 @@ impl BlockDevice {
         Ok(())
     }
 
+    /// `fdatasync`s the file: what the guest wrote survives a host crash.
+    /// The tenders call it when the guest has exited.
+    pub fn sync(&self) -> Result<(), TenderError> {
+        self.file.sync_data().map_err(|source| TenderError::Io {
+            what: "syncing",
+            source,
+        })
+    }
+
     /// Host descriptor (for the seccomp filter).
     pub fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()

@@ -53,7 +53,11 @@ impl fmt::Display for TenderError {
             Self::KernelOpen { path } => write!(f, "{path}: Could not open"),
             Self::Kvm { what, source } => write!(f, "KVM: {what} failed: {source}"),
             Self::GuestAccess(err) => write!(f, "{err}"),
-            Self::Io { what, source } => write!(f, "Fatal error when {what}: {source}"),
+            Self::Io { what, source } => write!(
+                f,
+                "Fatal error when {what}: {}",
+                crate::attach::strerror(source)
+            ),
         }
     }
 }

@@ -9,9 +9,9 @@ use crate::rings::engine::IORING_UNREGISTER_FILES;
 /// before exiting (-1: none).
 static URING_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Makes the handlers drop the registered files of io_uring `fd` before the
-/// tender exits: left to the ring's asynchronous teardown, a tap stays
-/// attached for a moment after the tender is gone (`docs/ring-abi.md` §6).
+/// Makes the handlers drop the registered files (block files) of io_uring
+/// `fd` before the tender exits, rather than leave them to the ring's
+/// deferred teardown (`docs/ring-abi.md` §6).
 pub fn release_uring_files_on_signal(fd: i32) {
     URING_FD.store(fd, Ordering::SeqCst);
 }

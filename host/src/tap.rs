@@ -4,6 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
 
 const IFNAMSIZ: usize = 16;
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
@@ -15,6 +16,14 @@ const ETHTOOL_SGSO: u32 = 0x24;
 const ETHTOOL_SGRO: u32 = 0x2c;
 /// MTU assumed for an inherited descriptor whose interface cannot be asked.
 const DEFAULT_MTU: u32 = 1500;
+/// How long attaching a busy tap is retried: the tap of a tender that was
+/// just killed stays attached until the kernel has closed the last of its
+/// files, which on spt is the I/O worker's or the guest's, and they may
+/// die a moment after the process an orchestrator waits for
+/// (`docs/deployment.md`).
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+/// Pause between two attempts on a busy tap.
+const BUSY_PAUSE: Duration = Duration::from_millis(5);
 
 /// `struct ifreq` with the union members we use.
 #[repr(C)]
@@ -46,7 +55,8 @@ impl AsRawFd for Tap {
 
 impl Tap {
     /// Attaches `spec`: an existing, up interface name, or `@FD` for a tap
-    /// descriptor the caller already opened.
+    /// descriptor the caller already opened. A tap that is busy (`EBUSY`)
+    /// is tried again for up to [`BUSY_RETRY`].
     pub fn attach(spec: &str) -> io::Result<Self> {
         match spec.strip_prefix('@') {
             Some(num) => Self::from_inherited_fd(num),
@@ -90,23 +100,15 @@ impl Tap {
         if flags & (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short == 0 {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/dev/net/tun")?;
-        let mut req = IfReq {
-            name: ifname,
-            ..Default::default()
+        let start = Instant::now();
+        let file = loop {
+            match claim(&ifname) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && start.elapsed() < BUSY_RETRY => {
+                    std::thread::sleep(BUSY_PAUSE);
+                }
+                outcome => break outcome?,
+            }
         };
-        req.data[..2].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
-        // SAFETY: TUNSETIFF reads and writes a struct ifreq, which `req` is sized for.
-        if unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if req.name != ifname {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
         let mtu = interface_mtu(&ifname)?;
         disable_offloads(&ifname);
         Ok(Self {
@@ -114,6 +116,28 @@ impl Tap {
             mtu,
         })
     }
+}
+
+/// Opens the tun device and attaches it to tap `ifname` (TUNSETIFF).
+fn claim(ifname: &[u8; IFNAMSIZ]) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open("/dev/net/tun")?;
+    let mut req = IfReq {
+        name: *ifname,
+        ..Default::default()
+    };
+    req.data[..2].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
+    // SAFETY: TUNSETIFF reads and writes a struct ifreq, which `req` is sized for.
+    if unsafe { libc::ioctl(file.as_raw_fd(), TUNSETIFF, &mut req) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if req.name != *ifname {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(file)
 }
 
 /// Runs `ioctl(request)` on a throw-away AF_INET socket with `req`.

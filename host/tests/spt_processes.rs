@@ -162,31 +162,6 @@ fn start_blkseq(acked: u64) -> Run {
     }
 }
 
-/// Every write the guest saw acknowledged is on the file: each block holds
-/// the last acknowledged sequence number written to it, or a later one.
-fn assert_acknowledged_writes_kept(log: &Path, image: &Path) {
-    let text = fs::read_to_string(log).unwrap();
-    let last: u64 = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("acked "))
-        .filter_map(|n| n.parse().ok())
-        .max()
-        .unwrap();
-    let data = fs::read(image).unwrap();
-    let blocks = (data.len() / 512).min(256) as u64;
-    for block in 0..blocks {
-        let Some(expected) = (1..=last).rev().find(|i| i % blocks == block) else {
-            continue;
-        };
-        let at = block as usize * 512;
-        let found = u64::from_le_bytes(data[at..at + 8].try_into().unwrap());
-        assert!(
-            found >= expected,
-            "block {block}: acknowledged write {expected}, file holds {found} (last ack {last})"
-        );
-    }
-}
-
 fn kill(pid: u32, sig: i32) {
     // SAFETY: kill(2) of a process of this test.
     assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
@@ -228,7 +203,7 @@ fn killing_the_worker_mid_io_ends_the_pair() {
         !Path::new(&format!("/proc/{guest}")).exists(),
         "guest left running"
     );
-    assert_acknowledged_writes_kept(&run.log, &run.image);
+    common::assert_blkseq_writes_kept(&run.log, &run.image);
 }
 
 #[test]
@@ -242,5 +217,5 @@ fn killing_the_guest_mid_io_ends_the_pair() {
         !Path::new(&format!("/proc/{worker}")).exists(),
         "worker left running"
     );
-    assert_acknowledged_writes_kept(&run.log, &run.image);
+    common::assert_blkseq_writes_kept(&run.log, &run.image);
 }

@@ -220,8 +220,11 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     if let Some((_, ring)) = net_ring {
         ring.stop();
     }
-    if let Some(worker) = ring_worker {
-        worker.stop();
+    match ring_worker {
+        // The worker syncs the block files it served when it stops.
+        Some(worker) => worker.stop(),
+        None if status.is_ok() => attach::sync_blocks(&calls.devices)?,
+        None => {}
     }
     status
 }

@@ -68,21 +68,24 @@ impl BlockRing {
         Ok(self.responses.free_slots(guest_rc) > 0)
     }
 
+    /// The operation that makes the backing file durable (`fdatasync`).
+    pub fn flush_op(&self) -> IoOp {
+        IoOp {
+            kind: IoKind::Flush,
+            file: self.file,
+            gpa: 0,
+            len: 0,
+            offset: None,
+        }
+    }
+
     /// Checks one request; the I/O it needs, or None when it is answered
     /// without I/O (EINVAL).
     fn plan(&self, req: &BlockRequest) -> Option<IoOp> {
         let kind = match req.kind {
             BLOCK_KIND_READ => IoKind::Read,
             BLOCK_KIND_WRITE => IoKind::Write,
-            BLOCK_KIND_SYNC => {
-                return Some(IoOp {
-                    kind: IoKind::Flush,
-                    file: self.file,
-                    gpa: 0,
-                    len: 0,
-                    offset: None,
-                });
-            }
+            BLOCK_KIND_SYNC => return Some(self.flush_op()),
             _ => return None,
         };
         let (offset, len) = (req.device_offset, req.length);

@@ -26,7 +26,7 @@ use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use self::block::BlockRing;
-use self::engine::EngineChoice;
+use self::engine::{EngineChoice, EngineFile};
 use self::net::NetRing;
 use self::region::GuestRegion;
 pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
@@ -159,7 +159,7 @@ pub struct RingDevices {
     /// Device areas.
     pub areas: Vec<u64>,
     /// The engine's file table: taps and block files, in device order.
-    pub files: Vec<RawFd>,
+    pub files: Vec<EngineFile>,
     /// Per net handle: (handle, host→guest write counter, guest read counter).
     rx: Vec<(u64, u64, u64)>,
 }
@@ -227,7 +227,10 @@ pub fn build(
                     options.net_lossy,
                 );
                 rx.push((handle as u64, ring.rx_counters().0, ring.rx_counters().1));
-                files.push(net.raw_fd());
+                files.push(EngineFile {
+                    fd: net.raw_fd(),
+                    stream: true,
+                });
                 nets.push(ring);
             }
             Device::Block(block) => {
@@ -252,7 +255,10 @@ pub fn build(
                     requests,
                     responses,
                 ));
-                files.push(block.raw_fd());
+                files.push(EngineFile {
+                    fd: block.raw_fd(),
+                    stream: false,
+                });
             }
             Device::None => {}
         }

@@ -129,7 +129,8 @@ impl RingWorker {
 
 impl WorkerState {
     /// Serves the rings until `stop` is set and the doorbell rung, then
-    /// finishes what the guest had submitted.
+    /// finishes what the guest had submitted and `fdatasync`s every block
+    /// file.
     pub fn run(mut self, stop: &AtomicBool) -> Result<(), TenderError> {
         for (i, net) in self.nets.iter_mut().enumerate() {
             epoll_ctl(
@@ -147,7 +148,7 @@ impl WorkerState {
             if stop.load(Ordering::SeqCst) {
                 // Finish what the guest submitted before it halted.
                 while self.pump()? {}
-                return Ok(());
+                return self.sync_blocks();
             }
             if progress || self.spin()? {
                 continue;
@@ -174,6 +175,23 @@ impl WorkerState {
             }
         }
         Ok(progress || published)
+    }
+
+    /// `fdatasync`s every block file: once the guest is gone, what it
+    /// wrote survives a host crash, flushed or not.
+    fn sync_blocks(&mut self) -> Result<(), TenderError> {
+        let mut results = Vec::new();
+        for block in &self.blocks {
+            self.engine
+                .run(&self.ram, &[block.flush_op()], false, &mut results)?;
+            if let Some(&errno @ ..0) = results.first() {
+                return Err(TenderError::Io {
+                    what: "syncing",
+                    source: std::io::Error::from_raw_os_error(-errno as i32),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn guest_waiting(&self) -> Result<bool, TenderError> {

@@ -262,16 +262,35 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         }
         Fork::Parent(child) => {
             // The guest and the worker have their own copies of the
-            // memory and descriptors.
+            // memory and descriptors. Without rings the supervisor keeps
+            // the block files, to sync them when the guest has exited (the
+            // worker syncs those it serves).
             drop(space);
-            drop(att);
+            let blocks: Vec<Device> = match rings {
+                Some(_) => Vec::new(),
+                None => att
+                    .devices
+                    .into_iter()
+                    .filter(|d| matches!(d, Device::Block(_)))
+                    .collect(),
+            };
             drop(wait_set);
             drop(rings);
             let children: Vec<libc::pid_t> =
                 [Some(child), worker_pid].into_iter().flatten().collect();
-            seccomp::install(&seccomp::supervisor_filter(&children)?)?;
+            let block_fds: Vec<i32> = blocks
+                .iter()
+                .filter_map(|d| match d {
+                    Device::Block(block) => Some(block.raw_fd()),
+                    _ => None,
+                })
+                .collect();
+            seccomp::install(&seccomp::supervisor_filter(&children, &block_fds)?)?;
             match supervisor::wait(child, worker_pid)? {
-                Verdict::Exit(status) => Ok(status),
+                Verdict::Exit(status) => {
+                    attach::sync_blocks(&blocks)?;
+                    Ok(status)
+                }
                 Verdict::DieLike(sig) => supervisor::die_like(sig),
             }
         }

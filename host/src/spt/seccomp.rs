@@ -158,7 +158,10 @@ fn allow_runtime(rules: &mut BTreeMap<i64, Vec<SeccompRule>>) -> Result<(), secc
     Ok(())
 }
 
-fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler::Error> {
+fn build_supervisor(
+    children: &[libc::pid_t],
+    blocks: &[RawFd],
+) -> Result<BpfProgram, seccompiler::Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     // SAFETY: getpid has no memory effects.
     let me = unsafe { libc::getpid() };
@@ -166,6 +169,10 @@ fn build_supervisor(children: &[libc::pid_t]) -> Result<BpfProgram, seccompiler:
     let targets = [children, &[me]].concat();
     rules.insert(libc::SYS_kill, one_of(0, &words(&targets))?);
     rules.insert(libc::SYS_write, one_of(0, &[2])?);
+    if !blocks.is_empty() {
+        // Syncing the block files of a classic guest that exited.
+        rules.insert(libc::SYS_fdatasync, one_of(0, &words(blocks))?);
+    }
     allow_runtime(&mut rules)?;
     allow(
         &mut rules,
@@ -190,8 +197,11 @@ pub fn guest_filter(fds: &GuestFds) -> Result<BpfProgram, TenderError> {
 
 /// The supervisor's filter once its children run: wait for them, signal
 /// them (or itself), report on stderr, exit.
-pub fn supervisor_filter(children: &[libc::pid_t]) -> Result<BpfProgram, TenderError> {
-    build_supervisor(children).map_err(|e| TenderError::Setup(format!("seccomp: {e}")))
+pub fn supervisor_filter(
+    children: &[libc::pid_t],
+    blocks: &[RawFd],
+) -> Result<BpfProgram, TenderError> {
+    build_supervisor(children, blocks).map_err(|e| TenderError::Setup(format!("seccomp: {e}")))
 }
 
 /// The I/O worker's compiled filter.

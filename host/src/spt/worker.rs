@@ -86,7 +86,7 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     })?;
     let epoll = worker_epoll(&plan.doorbell).map_err(|e| setup("epoll", e))?;
     let fds = WorkerFds {
-        devices: plan.devices.files.clone(),
+        devices: plan.devices.files.iter().map(|f| f.fd).collect(),
         eventfds: vec![plan.doorbell.as_raw_fd(), plan.wake.as_raw_fd()],
         epoll: epoll.as_raw_fd(),
         uring: engine.ring_fd(),

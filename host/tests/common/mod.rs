@@ -522,3 +522,51 @@ pub fn seq_frame(seq: u64) -> Vec<u8> {
     f[14..22].copy_from_slice(&seq.to_le_bytes());
     f
 }
+
+/// Every write the guest saw acknowledged is on the file, and nothing else
+/// is: blkseq's write `i` fills block `i % blocks` with `i`, so each of its
+/// blocks holds, in every word, the last acknowledged number written there
+/// (zero if none was), or the write submitted after the last acknowledged
+/// one (`last + 1`, done but not yet reported) if it goes there; never a
+/// torn block, an older or a later number. The blocks past the guest's
+/// range stay zero.
+pub fn assert_blkseq_writes_kept(log: &Path, image: &Path) {
+    const BLOCK: usize = 512;
+    let text = fs::read_to_string(log).unwrap();
+    let last: u64 = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("acked "))
+        .filter_map(|n| n.parse().ok())
+        .max()
+        .unwrap();
+    let submitted = last + 1;
+    let data = fs::read(image).unwrap();
+    let total = (data.len() / BLOCK) as u64;
+    let blocks = total.min(256);
+    for block in 0..total {
+        let bytes = &data[block as usize * BLOCK..][..BLOCK];
+        let words: Vec<u64> = bytes
+            .chunks(8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap()))
+            .collect();
+        let found = words[0];
+        assert!(
+            words.iter().all(|&w| w == found),
+            "block {block} is torn: {words:?}"
+        );
+        if block >= blocks {
+            assert_eq!(found, 0, "block {block} is past the guest's range");
+            continue;
+        }
+        let acked = (1..=last).rev().find(|i| i % blocks == block).unwrap_or(0);
+        let allowed = [
+            Some(acked),
+            (submitted % blocks == block).then_some(submitted),
+        ];
+        assert!(
+            allowed.contains(&Some(found)),
+            "block {block}: last acknowledged write there {acked}, file holds {found} \
+             (last acknowledged {last})"
+        );
+    }
+}

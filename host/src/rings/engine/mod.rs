@@ -43,6 +43,17 @@ pub struct IoOp {
     pub offset: Option<u64>,
 }
 
+/// A descriptor an engine runs operations on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineFile {
+    /// The descriptor.
+    pub fd: RawFd,
+    /// A tap (a stream). The io_uring engine never registers a tap: a
+    /// registered file outlives a killed tender by the ring's deferred
+    /// teardown, and the tap stays busy until then (`docs/deployment.md`).
+    pub stream: bool,
+}
+
 /// `io_uring_register` opcode that drops the registered files (the only
 /// one the locked-down ring and the seccomp filter allow).
 pub const IORING_UNREGISTER_FILES: u32 = 3;
@@ -88,7 +99,7 @@ pub trait IoEngine: Send {
 /// Builds the engine `choice` asks for over `files`.
 pub fn build(
     choice: EngineChoice,
-    files: &[RawFd],
+    files: &[EngineFile],
     notice: impl Fn(&str),
 ) -> Result<Box<dyn IoEngine>, TenderError> {
     match choice {

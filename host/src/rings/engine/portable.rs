@@ -2,7 +2,7 @@
 
 use std::os::fd::RawFd;
 
-use super::{IoEngine, IoKind, IoOp, CANCELED};
+use super::{EngineFile, IoEngine, IoKind, IoOp, CANCELED};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -13,9 +13,9 @@ pub struct PortableEngine {
 
 impl PortableEngine {
     /// An engine over `files`.
-    pub fn new(files: &[RawFd]) -> Self {
+    pub fn new(files: &[EngineFile]) -> Self {
         Self {
-            files: files.to_vec(),
+            files: files.iter().map(|f| f.fd).collect(),
         }
     }
 

@@ -1,17 +1,22 @@
 //! The io_uring engine: a batch is one `io_uring_enter`, operations go
-//! straight between the registered files and guest memory.
+//! straight between the files and guest memory.
 //!
-//! The ring is created disabled, its files registered, and then locked with
-//! `IORING_REGISTER_RESTRICTIONS` to the three opcodes we use, on registered
-//! files only, before it is enabled: a compromised worker cannot use it to
-//! open, connect or touch any other descriptor.
+//! The ring is created disabled, the block files registered, and then locked
+//! with `IORING_REGISTER_RESTRICTIONS` to the three opcodes we use before it
+//! is enabled. Taps are never registered: a registered file is released only
+//! by the ring's deferred teardown, which after a `kill -9` of the tender
+//! kept the tap busy for 20-365 ms, so a unikernel restarted at once could
+//! not attach it (`docs/deployment.md`). A tap write names the tap's
+//! descriptor in its SQE instead; the kernel holds the file only while the
+//! write runs, and every batch is reaped before [`IoEngine::run`] returns.
+//! Without taps, the ring accepts registered files only.
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 
 use io_uring::{opcode, register::Restriction, squeue, types, IoUring};
 
-use super::{IoEngine, IoKind, IoOp, PortableEngine, IORING_UNREGISTER_FILES};
+use super::{EngineFile, IoEngine, IoKind, IoOp, PortableEngine, IORING_UNREGISTER_FILES};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -33,22 +38,44 @@ const QUEUE_DEPTH: u32 = 256;
 pub struct UringEngine {
     ring: IoUring,
     inline: PortableEngine,
+    /// Per engine file: the descriptor of a tap (named in each SQE), or
+    /// `None` for a registered file (the same index in the ring's table).
+    taps: Vec<Option<RawFd>>,
     /// The operations of a batch that go through the ring, with their
     /// index in the batch (the CQE's user data).
     ring_ops: Vec<(usize, IoOp)>,
+    /// The SQEs of one submission, all built before any is queued.
+    entries: Vec<squeue::Entry>,
+    /// Submission queue size.
+    depth: usize,
 }
 
 impl UringEngine {
     /// Creates the ring over `files` and locks it down.
-    pub fn new(files: &[RawFd]) -> io::Result<Self> {
-        let ring = IoUring::builder().setup_r_disabled().build(QUEUE_DEPTH)?;
+    pub fn new(files: &[EngineFile]) -> io::Result<Self> {
+        Self::with_depth(files, QUEUE_DEPTH)
+    }
+
+    fn with_depth(files: &[EngineFile], depth: u32) -> io::Result<Self> {
+        let ring = IoUring::builder().setup_r_disabled().build(depth)?;
         let submitter = ring.submitter();
-        submitter.register_files(files)?;
+        // Taps leave their slot empty (-1): sparse tables are allowed.
+        let table: Vec<RawFd> = files
+            .iter()
+            .map(|f| if f.stream { -1 } else { f.fd })
+            .collect();
+        submitter.register_files(&table)?;
+        let any_tap = files.iter().any(|f| f.stream);
+        let fixed = squeue::Flags::FIXED_FILE.bits();
         let mut restrictions = [
             Restriction::sqe_op(opcode::Read::CODE),
             Restriction::sqe_op(opcode::Write::CODE),
             Restriction::sqe_op(opcode::Fsync::CODE),
-            Restriction::sqe_flags_required(squeue::Flags::FIXED_FILE.bits()),
+            if any_tap {
+                Restriction::sqe_flags_allowed(fixed)
+            } else {
+                Restriction::sqe_flags_required(fixed)
+            },
             Restriction::register_op(IORING_UNREGISTER_FILES as u8),
         ];
         submitter.register_restrictions(&mut restrictions)?;
@@ -56,12 +83,21 @@ impl UringEngine {
         Ok(Self {
             ring,
             inline: PortableEngine::new(files),
+            taps: files.iter().map(|f| f.stream.then_some(f.fd)).collect(),
             ring_ops: Vec::new(),
+            entries: Vec::with_capacity(depth as usize),
+            depth: depth as usize,
         })
     }
 
-    fn entry(ram: &GuestRam, op: &IoOp, index: usize) -> Result<squeue::Entry, TenderError> {
-        let file = types::Fixed(op.file);
+    fn entry(&self, ram: &GuestRam, op: &IoOp, index: usize) -> Result<squeue::Entry, TenderError> {
+        // A registered file is named by its index and FIXED_FILE (what
+        // `types::Fixed` does), a tap by its descriptor.
+        let (fd, flags) = match self.taps[op.file as usize] {
+            Some(fd) => (fd, squeue::Flags::empty()),
+            None => (op.file as RawFd, squeue::Flags::FIXED_FILE),
+        };
+        let file = types::Fd(fd);
         let entry = match op.kind {
             IoKind::Flush => opcode::Fsync::new(file)
                 .flags(types::FsyncFlags::DATASYNC)
@@ -79,32 +115,34 @@ impl UringEngine {
                     .build()
             }
         };
-        Ok(entry
-            .flags(squeue::Flags::FIXED_FILE)
-            .user_data(index as u64))
+        Ok(entry.flags(flags).user_data(index as u64))
     }
 
     /// Runs `ops` (each with its index in `results`) as one submission.
+    ///
+    /// Every SQE is built before any is queued, and all are queued at once
+    /// or none: an operation that cannot be issued leaves nothing behind in
+    /// the submission queue, so a later batch never reaps a completion that
+    /// belongs to this one. Returns only once every queued SQE completed.
     fn run_chunk(
-        ring: &mut IoUring,
+        &mut self,
         ram: &GuestRam,
         ops: &[(usize, IoOp)],
         results: &mut [i64],
     ) -> Result<(), TenderError> {
-        {
-            let mut sq = ring.submission();
-            for (index, op) in ops {
-                let entry = Self::entry(ram, op, *index)?;
-                // SAFETY: the buffer is guest RAM checked by `io_ptr`; guest RAM
-                // stays mapped for the tender's whole life and the batch is
-                // complete (all CQEs reaped) before this function returns.
-                unsafe { sq.push(&entry) }
-                    .map_err(|_| TenderError::Setup("io_uring queue full".into()))?;
-            }
+        self.entries.clear();
+        for (index, op) in ops {
+            let entry = self.entry(ram, op, *index)?;
+            self.entries.push(entry);
         }
+        // SAFETY: each buffer is guest RAM checked by `io_ptr`; guest RAM
+        // stays mapped for the tender's whole life and the batch is
+        // complete (all CQEs reaped) before this function returns.
+        unsafe { self.ring.submission().push_multiple(&self.entries) }
+            .map_err(|_| TenderError::Setup("io_uring queue full".into()))?;
         let mut done = 0;
         while done < ops.len() {
-            match ring.submit_and_wait(ops.len() - done) {
+            match self.ring.submit_and_wait(ops.len() - done) {
                 Ok(_) => {}
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
                 Err(e) => {
@@ -114,7 +152,7 @@ impl UringEngine {
                     })
                 }
             }
-            for cqe in ring.completion() {
+            for cqe in self.ring.completion() {
                 results[cqe.user_data() as usize] = i64::from(cqe.result());
                 done += 1;
             }
@@ -124,10 +162,8 @@ impl UringEngine {
 }
 
 impl Drop for UringEngine {
-    /// Releases the registered files now, in this thread: left to the
-    /// ring's teardown they are released later by a kernel worker, and a tap
-    /// stays busy for a moment after the tender exits, so a unikernel
-    /// restarted at once on it could not attach it.
+    /// Releases the registered block files now, in this thread, rather than
+    /// in the ring's deferred teardown.
     fn drop(&mut self) {
         let _ = self.ring.submitter().unregister_files();
     }
@@ -154,18 +190,86 @@ impl IoEngine for UringEngine {
         }
         results.clear();
         results.resize(ops.len(), 0);
-        self.ring_ops.clear();
+        let mut ring_ops = std::mem::take(&mut self.ring_ops);
+        ring_ops.clear();
         for (i, op) in ops.iter().enumerate() {
             let file_write = op.kind == IoKind::Write && op.offset.is_some();
             if file_write {
                 results[i] = self.inline.one(ram, op)?;
             } else {
-                self.ring_ops.push((i, *op));
+                ring_ops.push((i, *op));
             }
         }
-        for chunk in self.ring_ops.chunks(QUEUE_DEPTH as usize) {
-            Self::run_chunk(&mut self.ring, ram, chunk, results)?;
+        let outcome = ring_ops
+            .chunks(self.depth)
+            .try_for_each(|chunk| self.run_chunk(ram, chunk, results));
+        self.ring_ops = ring_ops;
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const DATA: &[u8] = b"0123456789abcdefghijklmnopqrstuv";
+
+    fn data_file() -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("ringtender-uring-{}", std::process::id()));
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file.write_all(DATA).unwrap();
+        file
+    }
+
+    fn read(gpa: u64, offset: u64, len: u32) -> IoOp {
+        IoOp {
+            kind: IoKind::Read,
+            file: 0,
+            gpa,
+            len,
+            offset: Some(offset),
         }
-        Ok(())
+    }
+
+    /// A batch whose third operation cannot be issued (a buffer the guest
+    /// may not have written) fails without running the two before it, and
+    /// the next batch on the same ring sees only its own completions.
+    #[test]
+    fn a_batch_that_cannot_be_issued_leaves_nothing_queued() {
+        let file = data_file();
+        let mut ram = GuestRam::new(1 << 20).unwrap();
+        ram.set_guest_access(vec![0..0x10000], vec![0..0x10000]);
+        let files = [EngineFile {
+            fd: file.as_raw_fd(),
+            stream: false,
+        }];
+        let mut engine = UringEngine::with_depth(&files, 4).unwrap();
+        let mut results = Vec::new();
+        let bad = [read(0x1000, 0, 4), read(0x2000, 4, 4), read(0x20000, 0, 4)];
+        assert!(engine.run(&ram, &bad, false, &mut results).is_err());
+
+        // More operations than the ring holds: split into chunks.
+        let good: Vec<IoOp> = (0..6).map(|i| read(0x3000 + i * 8, i * 4, 4)).collect();
+        engine.run(&ram, &good, false, &mut results).unwrap();
+        assert_eq!(results, vec![4; 6]);
+        for i in 0..6u64 {
+            let mut got = [0u8; 4];
+            ram.read_bytes(0x3000 + i * 8, &mut got).unwrap();
+            assert_eq!(&got, &DATA[i as usize * 4..i as usize * 4 + 4]);
+        }
+        // The failed batch's reads never ran.
+        for gpa in [0x1000, 0x2000] {
+            let mut got = [0u8; 4];
+            ram.read_bytes(gpa, &mut got).unwrap();
+            assert_eq!(got, [0; 4], "a read of the failed batch ran at 0x{gpa:x}");
+        }
     }
 }

@@ -7,7 +7,8 @@ TEST_LIBC_IMPL
  *   "rx":          receive until the end marker (sequence 2^64-1); report
  *                  frames received, gaps (frames the host kernel dropped
  *                  before the tap) and frames out of order or duplicated,
- *                  which must be none. */
+ *                  which must be none. A read that fails (not AGAIN)
+ *                  prints "FAILURE: read" and ends the guest. */
 
 static uint8_t frame[16384];
 
@@ -62,7 +63,8 @@ int solo5_app_main(const struct solo5_start_info *si)
             solo5_yield(solo5_clock_monotonic() + 1000000000ULL, &ready);
             size_t len;
             int end = 0;
-            while (solo5_net_read(h, frame, sizeof frame, &len) == SOLO5_R_OK) {
+            solo5_result_t rc;
+            while ((rc = solo5_net_read(h, frame, sizeof frame, &len)) == SOLO5_R_OK) {
                 if (len < 22 || frame[12] != 0x88 || frame[13] != 0xb5)
                     continue;
                 uint64_t seq = get_seq(frame);
@@ -74,6 +76,10 @@ int solo5_app_main(const struct solo5_start_info *si)
             }
             if (end)
                 break;
+            if (rc != SOLO5_R_AGAIN) {
+                puts("FAILURE: read\n");
+                return SOLO5_EXIT_FAILURE;
+            }
         }
         n = count.received;
         seq_count_print(&count);
