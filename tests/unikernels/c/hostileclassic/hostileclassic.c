@@ -206,6 +206,25 @@ static void s_arg_outside(void)
     fatal_expected("PUTS struct at 0xfffffff0");
 }
 
+static void s_poll_outside(void)
+{
+    hc(HC_POLL, 0xffffffe8ULL);
+    fatal_expected("POLL struct at 0xffffffe8");
+}
+
+static void s_net_len_big(void)
+{
+    say("NET_WRITE longer than the MTU");
+    static uint8_t big[70000];
+    make_frame();
+    memcpy(big, frame, sizeof frame);
+    report("NET_WRITE of 1515 bytes", net_call(HC_NET_WRITE, net, (uint64_t)(uintptr_t)big, 1515));
+    report("NET_WRITE of 9000 bytes", net_call(HC_NET_WRITE, net, (uint64_t)(uintptr_t)big, 9000));
+    report("NET_WRITE of 65536 bytes", net_call(HC_NET_WRITE, net, (uint64_t)(uintptr_t)big, 65536));
+    report("NET_WRITE of 70000 bytes", net_call(HC_NET_WRITE, net, (uint64_t)(uintptr_t)big, 70000));
+    hc_alive();
+}
+
 static void s_arg_straddle(void)
 {
     hc(HC_PUTS, ram_end - 8);
@@ -503,6 +522,8 @@ static const struct {
     void (*run)(void);
 } scenarios[] = {
     { "arg-outside", s_arg_outside },
+    { "poll-outside", s_poll_outside },
+    { "net-len-big", s_net_len_big },
     { "arg-straddle", s_arg_straddle },
     { "arg-tender", s_arg_tender },
     { "arg-pagetables", s_arg_pagetables },
