@@ -423,7 +423,11 @@ fn ring_tail_far_ahead_and_behind() {
 fn ring_host_words_overwritten() {
     ring_survives(
         "ring-host-words",
-        &["host put its own ent_head back: yes"],
+        &[
+            "host put its own ent_head back: yes",
+            "host put its own com_tail back: yes",
+            "ring: READ after com_tail was overwritten: status 1",
+        ],
         1,
     );
 }

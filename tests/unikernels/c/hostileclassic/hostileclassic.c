@@ -446,13 +446,19 @@ static void s_ring_host_words(void)
     uint32_t tail = ring->ent_tail, com_tail = ring->com_tail;
     ring->ent_head = 0xdead0000u;
     ring->com_tail = 0xbeefu;
-    ring->com_head = 0xbeefu;
     make_frame();
     ring_write((uint32_t)net, (uint64_t)(uintptr_t)frame, sizeof frame);
     check(ring_drained() && ring->ent_head == tail + 1, "host put its own ent_head back");
-    /* The host's com_tail is its own too: the next commit goes after
-     * the last one, where the guest's com_head (put back) looks. */
-    ring->com_head = com_tail;
+    /* The next commit goes after the last one, and com_tail (still
+     * scribbled over) becomes the host's own count. */
+    ring_put((struct entry){ .operation = OP_READ, .handle = (uint32_t)net,
+                             .data = (uint64_t)(uintptr_t)rx_buf, .len = sizeof rx_buf });
+    solo5_time_t deadline = solo5_clock_monotonic() + 5000 * MS;
+    while (ring->com_tail != com_tail + 1 && solo5_clock_monotonic() < deadline)
+        ;
+    check(ring->com_tail == com_tail + 1, "host put its own com_tail back");
+    report("ring: READ after com_tail was overwritten", ring->commits[com_tail & (RING_SIZE - 1)].ret);
+    ring->com_head = com_tail + 1;
     ring_alive();
 }
 
