@@ -3,8 +3,6 @@
 //! Each handler reads its argument struct from guest memory once, checks
 //! every address and length before use, and writes the results back.
 
-use std::io::Write;
-
 use ringtender_abi::hvt::{
     HcBlockRead, HcBlockWrite, HcHalt, HcNetRead, HcNetWrite, HcPoll, HcPuts, HcWalltime,
     Hypercall, HVT_HALT_COOKIE_MAX,
@@ -74,12 +72,7 @@ impl Hypercalls {
             }
             Hypercall::Puts => {
                 let arg: HcPuts = ram.read_pod(gpa)?;
-                ram.check_readable(arg.data, arg.len)?;
-                let mut text = vec![0u8; arg.len as usize];
-                ram.read_bytes(arg.data, &mut text)?;
-                let mut out = std::io::stdout().lock();
-                // Console output is best effort, as upstream's.
-                let _ = out.write_all(&text).and_then(|()| out.flush());
+                console_write(ram, arg.data, arg.len)?;
             }
             Hypercall::Poll => {
                 let mut arg: HcPoll = ram.read_pod(gpa)?;
@@ -151,4 +144,22 @@ impl Hypercalls {
         }
         Ok(Outcome::Continue)
     }
+}
+
+/// PUTS: the guest's `len` bytes at `data` to stdout, written by the kernel
+/// straight from guest memory (no host buffer, whatever the length), after
+/// one check that the guest may have them read. Console output is best
+/// effort, as upstream's: a failed write ends the output, not the guest.
+fn console_write(ram: &GuestRam, data: u64, len: u64) -> Result<(), TenderError> {
+    ram.check_readable(data, len)?;
+    let mut done = 0;
+    while done < len {
+        match ram.write_to_fd(libc::STDOUT_FILENO, data + done, len - done)? {
+            Ok(0) => break,
+            Ok(n) => done += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }

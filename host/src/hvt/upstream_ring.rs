@@ -5,6 +5,16 @@
 //! WRITE entries into tap writes and answers READ entries with commits; the
 //! guest rings the doorbell (PIO 0x600, a KVM ioeventfd: no VM exit) only
 //! when the worker said it is asleep (`needs_kick`).
+//!
+//! Everything in the ring is the guest's to scribble over. The worker keeps
+//! its own `ent_head` and `com_tail` and only publishes them; it reads
+//! `ent_tail` once per pass and serves at most one ring of entries per
+//! pass. Where upstream's worker ends the tender, ours answers inside the
+//! protocol and keeps serving: a tail more than a ring away from the head
+//! is skipped to, a WRITE that is no frame of the ring (length outside
+//! 14..=2048, a buffer the guest may not have read, a handle that is no
+//! net device) is taken and dropped, and a READ into a buffer the guest
+//! may not have written gets an EINVAL commit.
 
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -15,11 +25,11 @@ use std::time::{Duration, Instant};
 use kvm_ioctls::{IoEventAddress, NoDatamatch, VmFd};
 use ringtender_abi::hvt::HVT_RING_KICK_PIO_BASE;
 use ringtender_abi::hvt_ring::{
-    HvtRingCommit, HvtRingEntry, HVT_RING_COMMITS, HVT_RING_COM_TAIL, HVT_RING_ENTRIES,
-    HVT_RING_ENT_HEAD, HVT_RING_ENT_TAIL, HVT_RING_NEEDS_KICK, HVT_RING_NET_READ,
+    HvtRingCommit, HvtRingEntry, HVT_RING_BUF_SIZE, HVT_RING_COMMITS, HVT_RING_COM_TAIL,
+    HVT_RING_ENTRIES, HVT_RING_ENT_HEAD, HVT_RING_ENT_TAIL, HVT_RING_NEEDS_KICK, HVT_RING_NET_READ,
     HVT_RING_NET_WRITE, HVT_RING_SIZE,
 };
-use ringtender_abi::solo5::{SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_OK};
+use ringtender_abi::solo5::{SOLO5_NET_HLEN, SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_OK};
 use vmm_sys_util::eventfd::EventFd;
 
 use crate::error::TenderError;
@@ -75,6 +85,8 @@ impl UpstreamNetRing {
                 nets,
                 kick: worker_kick,
                 stop: worker_stop,
+                ent_head: 0,
+                com_tail: 0,
             }
             .run()
         })?;
@@ -106,10 +118,23 @@ struct Worker {
     nets: Vec<RingNet>,
     kick: Arc<EventFd>,
     stop: Arc<AtomicBool>,
+    /// The host's own `ent_head`: published to the guest, never read back.
+    ent_head: u32,
+    /// The host's own `com_tail`: published to the guest, never read back.
+    com_tail: u32,
 }
 
-fn ring_error(msg: String) -> TenderError {
-    TenderError::GuestExit(msg)
+/// What the worker does with one entry.
+enum EntryAction {
+    /// Send the frame (a WRITE the guest may have read, on a net device).
+    Write(RawFd),
+    /// Answer with a commit (every READ).
+    Read,
+    /// Take it and do nothing: an unknown operation, a WRITE on a handle
+    /// that is no net device, or one whose length is no frame of the ring
+    /// (an upstream guest sends larger frames by hypercall) or whose buffer
+    /// the guest may not have read.
+    Skip,
 }
 
 impl Worker {
@@ -128,7 +153,13 @@ impl Worker {
     }
 
     fn pending(&self) -> Result<bool, TenderError> {
-        Ok(self.load(HVT_RING_ENT_HEAD)? != self.load(HVT_RING_ENT_TAIL)?)
+        Ok(self.load(HVT_RING_ENT_TAIL)? != self.ent_head)
+    }
+
+    /// Publishes the host's `ent_head`.
+    fn set_head(&mut self, head: u32) -> Result<(), TenderError> {
+        self.ent_head = head;
+        self.store(HVT_RING_ENT_HEAD, head)
     }
 
     /// Waits for entries: spins for [`SPIN`], then publishes `needs_kick`,
@@ -150,7 +181,7 @@ impl Worker {
         self.store(HVT_RING_NEEDS_KICK, 0)
     }
 
-    fn run(&self) -> Result<(), TenderError> {
+    fn run(mut self) -> Result<(), TenderError> {
         while !self.stop.load(Ordering::Relaxed) {
             self.wait_for_work()?;
             self.drain()?;
@@ -158,40 +189,64 @@ impl Worker {
         Ok(())
     }
 
-    /// Processes every entry up to a snapshot of `ent_tail`.
-    fn drain(&self) -> Result<(), TenderError> {
-        let mut head = self.load(HVT_RING_ENT_HEAD)?;
+    /// Processes the entries up to one read of `ent_tail`: at most
+    /// [`HVT_RING_SIZE`] per call, whatever the guest does meanwhile. A
+    /// tail more than a ring ahead of the host's head (or behind it) names
+    /// no entries the guest can have written: the host skips to it.
+    fn drain(&mut self) -> Result<(), TenderError> {
+        let head = self.ent_head;
         let tail = self.load(HVT_RING_ENT_TAIL)?;
-        if tail.wrapping_sub(head) > HVT_RING_SIZE {
-            return Err(ring_error(format!(
-                "Invalid net ring index: head={head} tail={tail}"
-            )));
+        let count = tail.wrapping_sub(head);
+        if count > HVT_RING_SIZE {
+            return self.set_head(tail);
         }
         let mut batch = 0u32;
-        while head.wrapping_add(batch) != tail {
-            let slot = u64::from(head.wrapping_add(batch) % HVT_RING_SIZE);
+        for i in 0..count {
+            let index = head.wrapping_add(i);
+            let slot = u64::from(index % HVT_RING_SIZE);
             let entry: HvtRingEntry = self
                 .ram
                 .setup_read(self.base + HVT_RING_ENTRIES + slot * 32)?;
-            match entry.operation {
-                HVT_RING_NET_WRITE => {
-                    if let Some(fd) = self.tap(entry.handle) {
-                        self.write_frame(fd, &entry)?;
-                    }
+            match self.action(&entry) {
+                EntryAction::Write(fd) => {
+                    self.write_frame(fd, &entry)?;
                     batch += 1;
                 }
-                HVT_RING_NET_READ => {
-                    head = head.wrapping_add(batch);
-                    batch = 0;
-                    self.store(HVT_RING_ENT_HEAD, head)?;
+                EntryAction::Skip => batch += 1,
+                EntryAction::Read => {
+                    // Earlier writes are done: publish them before the commit.
+                    if batch > 0 {
+                        self.set_head(index)?;
+                        batch = 0;
+                    }
                     self.read_frame(&entry)?;
-                    head = head.wrapping_add(1);
-                    self.store(HVT_RING_ENT_HEAD, head)?;
+                    self.set_head(index.wrapping_add(1))?;
                 }
-                _ => batch += 1,
             }
         }
-        self.store(HVT_RING_ENT_HEAD, head.wrapping_add(batch))
+        if batch > 0 {
+            self.set_head(tail)?;
+        }
+        Ok(())
+    }
+
+    fn action(&self, entry: &HvtRingEntry) -> EntryAction {
+        match entry.operation {
+            HVT_RING_NET_READ => EntryAction::Read,
+            HVT_RING_NET_WRITE => {
+                let len = entry.len;
+                let frame = (SOLO5_NET_HLEN as u32..=HVT_RING_BUF_SIZE).contains(&len);
+                match self.tap(entry.handle) {
+                    Some(fd)
+                        if frame && self.ram.check_readable(entry.data, u64::from(len)).is_ok() =>
+                    {
+                        EntryAction::Write(fd)
+                    }
+                    _ => EntryAction::Skip,
+                }
+            }
+            _ => EntryAction::Skip,
+        }
     }
 
     fn write_frame(&self, fd: RawFd, entry: &HvtRingEntry) -> Result<(), TenderError> {
@@ -204,28 +259,28 @@ impl Worker {
                 source,
             })?;
         if done as u64 != len {
-            return Err(ring_error(format!(
+            return Err(TenderError::GuestExit(format!(
                 "Fatal error: wrote only {done} out of {len} bytes"
             )));
         }
         Ok(())
     }
 
-    fn read_frame(&self, entry: &HvtRingEntry) -> Result<(), TenderError> {
+    /// Answers a READ entry: a frame from the tap, AGAIN when there is none,
+    /// EINVAL for a handle that is no net device, a buffer the guest may
+    /// not have written or a read error (as upstream's).
+    fn read_frame(&mut self, entry: &HvtRingEntry) -> Result<(), TenderError> {
         let (ret, len) = match self.tap(entry.handle) {
             None => (SOLO5_R_EINVAL, 0),
-            Some(fd) => match self
-                .ram
-                .read_from_fd(fd, entry.data, u64::from(entry.len))?
-            {
-                Ok(0) => (SOLO5_R_AGAIN, 0),
-                Ok(n) => (SOLO5_R_OK, n as u32),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => (SOLO5_R_AGAIN, 0),
+            Some(fd) => match self.ram.read_from_fd(fd, entry.data, u64::from(entry.len)) {
                 Err(_) => (SOLO5_R_EINVAL, 0),
+                Ok(Ok(0)) => (SOLO5_R_AGAIN, 0),
+                Ok(Ok(n)) => (SOLO5_R_OK, n as u32),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => (SOLO5_R_AGAIN, 0),
+                Ok(Err(_)) => (SOLO5_R_EINVAL, 0),
             },
         };
-        let tail = self.load(HVT_RING_COM_TAIL)?;
-        let slot = u64::from(tail % HVT_RING_SIZE);
+        let slot = u64::from(self.com_tail % HVT_RING_SIZE);
         let commit = HvtRingCommit {
             id: entry.id,
             ret: ret as i32,
@@ -236,6 +291,7 @@ impl Worker {
             self.base + HVT_RING_COMMITS + slot * 16,
             bytemuck::bytes_of(&commit),
         )?;
-        self.store(HVT_RING_COM_TAIL, tail.wrapping_add(1))
+        self.com_tail = self.com_tail.wrapping_add(1);
+        self.store(HVT_RING_COM_TAIL, self.com_tail)
     }
 }

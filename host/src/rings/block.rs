@@ -155,12 +155,14 @@ impl BlockRing {
     }
 
     /// Takes as many requests as there are free response slots, runs them,
-    /// and answers each; true if any were taken.
+    /// and answers each; true if any were taken. At most that many reads
+    /// are tried, epoch changes included, so a guest republishing its
+    /// channel forever cannot keep the worker here.
     pub fn pump(&mut self, ram: &GuestRam, engine: &mut dyn IoEngine) -> Result<bool, TenderError> {
         let guest_rc = ram.load_u64(self.area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
         let free = self.responses.free_slots(guest_rc);
         self.batch.clear();
-        while (self.batch.len() as u64) < free {
+        for _ in 0..free {
             let mut raw = [0u8; size_of::<BlockRequest>()];
             match self.requests.read(&mut raw) {
                 ReadResult::Success => {}

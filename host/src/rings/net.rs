@@ -5,6 +5,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
 use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER, AREA_RX_DROPPED};
+use ringtender_abi::solo5::SOLO5_NET_HLEN;
 use ringtender_muen_compat::net::{net_frame_len, net_length_offset, LENGTH_FIELD};
 use ringtender_muen_compat::{ReadResult, Reader, SharedMemory, Writer};
 
@@ -95,8 +96,11 @@ impl NetRing {
         )
     }
 
-    /// Sends every frame the guest queued (up to a batch); true if the
-    /// guest's channel moved (frames sent, or elements taken and ignored).
+    /// Sends the frames the guest queued, at most [`BATCH`] elements or
+    /// epoch changes per call (a guest that republishes its channel forever
+    /// gets one bounded share of the worker's round, like any other
+    /// device); true if the guest's channel moved (frames sent, or elements
+    /// taken and ignored).
     pub fn pump_tx(
         &mut self,
         ram: &GuestRam,
@@ -104,7 +108,7 @@ impl NetRing {
     ) -> Result<bool, TenderError> {
         let rc = self.tx.rc();
         self.ops.clear();
-        while (self.ops.len() as u64) < BATCH {
+        for _ in 0..BATCH {
             let offset = match self.tx.peek() {
                 Ok(offset) => offset,
                 Err(ReadResult::EpochChanged) => continue,
@@ -123,10 +127,17 @@ impl NetRing {
                 SharedMemory::read_bytes(self.tx.memory(), offset + at, &mut raw);
                 net_frame_len(size, raw).ok()
             });
-            if self.tx.consume() != ReadResult::Success {
-                continue;
+            match self.tx.consume() {
+                ReadResult::Success => {}
+                ReadResult::OverrunDetected => {
+                    // The guest's write started counter says the slot
+                    // changed under us: its frames are its loss.
+                    self.tx.drain();
+                    break;
+                }
+                _ => continue,
             }
-            if let Some(len @ 14..) = len {
+            if let Some(len @ SOLO5_NET_HLEN..) = len {
                 self.ops.push(IoOp {
                     kind: IoKind::Write,
                     file: self.file,

@@ -157,7 +157,10 @@ impl WorkerState {
         }
     }
 
-    /// One pass over every ring; true if anything moved.
+    /// One pass over every ring; true if anything moved. Each device's
+    /// share of a pass is bounded (a batch of tx and of rx frames, a ring
+    /// of block requests, epoch changes and overruns included), so a guest
+    /// that keeps one channel busy with nonsense cannot starve the others.
     fn pump(&mut self) -> Result<bool, TenderError> {
         let mut progress = false;
         let mut published = false;

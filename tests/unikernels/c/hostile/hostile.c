@@ -99,6 +99,7 @@ struct dev {
     uint64_t area;
     volatile uint64_t *g2h, *h2g;
     uint64_t elements, size;
+    uint64_t header[H_WSC]; /* the g2h header words as the shim published them */
 };
 
 static struct dev net, blk;
@@ -350,8 +351,27 @@ static void corrupt_g2h(int field, uint64_t net_value, uint64_t blk_value, int b
     }
 }
 
+/* Publishes `d`'s guest->host channel anew the way a writer resets it
+ * (epoch 0, the shim's geometry, counters 0, then an epoch no earlier
+ * publication used), so the host synchronises to it again. */
+static void republish(struct dev *d)
+{
+    static uint64_t published;
+    st(&d->g2h[H_EPOCH], 0);
+    for (int field = H_TRANSPORT; field < H_WSC; field++)
+        if (field != H_EPOCH)
+            st(&d->g2h[field], d->header[field]);
+    st(&d->g2h[H_WSC], 0);
+    st(&d->g2h[H_WC], 0);
+    st(&d->g2h[H_EPOCH], 0x5eed000000000000ULL + ++published);
+    d->size = d->header[H_SIZE];
+    d->elements = d->header[H_ELEMENTS];
+}
+
 /* I/O on channels the host cannot accept: a frame through the shim and a
- * block write; neither is taken within 300 ms. */
+ * block write; neither is taken within 300 ms. Then proof of life: both
+ * channels published anew with their valid geometry are served again (a
+ * host that stopped serving altogether would pass the first half). */
 static void expect_ignored(void)
 {
     uint8_t frame[60];
@@ -364,6 +384,10 @@ static void expect_ignored(void)
     uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
     report("write sector 7", blk_wait(tag, 300 * MS));
     check(ld(word(net.area + AREA_HOST_RC)) == 0, "host took no frame");
+    republish(&net);
+    republish(&blk);
+    net_alive();
+    blk_alive();
 }
 
 static void s_g2h_size(void)
@@ -463,6 +487,48 @@ static void s_wc_ahead(void)
         kick(devs[i]);
     }
     pause_ns(100 * MS);
+    net_alive();
+    blk_alive();
+}
+
+/* One element written at wc, published with wc + 1 but a write started
+ * counter 2^62 ahead: the reader finds the slot overwritten when it
+ * checks wsc after reading it. */
+static void put_overrun(struct dev *d, const void *el, size_t n)
+{
+    uint64_t wc = ld(&d->g2h[H_WC]);
+    memcpy(slot(d->g2h, d->size, d->elements, wc), el, n);
+    st(&d->g2h[H_WSC], wc + (1ULL << 62));
+    st(&d->g2h[H_WC], wc + 1);
+    kick(d);
+}
+
+/* A valid frame with wsc far ahead of wc: an overrun, dropped (no frame)
+ * rather than retried for ever, and the block device is served
+ * meanwhile; then a valid write of sector 8 with wsc far ahead, dropped
+ * too (sector 8 unchanged); then both channels serve what follows. */
+static void s_wsc_ahead(void)
+{
+    say("g2h wsc 2^62 ahead of a valid element");
+    memset(element, 0, net.size);
+    memset(element, 0xff, 60);
+    element[net.size - 2] = 60;
+    put_overrun(&net, element, net.size);
+    memset(io_sector, 'H', 512);
+    uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
+    report("write sector 7 while the net channel's wsc is ahead", blk_wait(tag, 5000 * MS));
+    check(wait_word(word(net.area + AREA_HOST_RC), ld(&net.g2h[H_WC]), 1000 * MS), "host dropped the frame");
+    memset(io_sector, 'X', 512);
+    struct request r = {
+        .kind = KIND_WRITE,
+        .device = (uint16_t)blk.handle,
+        .tag = next_tag++,
+        .length = 512,
+        .device_offset = 8 * 512,
+        .buffer_offset = (uint64_t)(uintptr_t)io_sector,
+    };
+    put_overrun(&blk, &r, sizeof r);
+    report("write sector 8 with wsc ahead", blk_wait(r.tag, 300 * MS));
     net_alive();
     blk_alive();
 }
@@ -748,6 +814,107 @@ static void s_dir(void)
     blk_alive();
 }
 
+/* Whether the response to `tag` arrived (without waiting); its status
+ * goes to *status. */
+static int blk_answered(uint32_t tag, uint64_t *status)
+{
+    while (ld(&blk.h2g[H_WC]) - resp_rc - 1 < blk.elements) {
+        struct response r;
+        memcpy(&r, slot(blk.h2g, sizeof r, blk.elements, resp_rc), sizeof r);
+        resp_rc++;
+        st(word(blk.area + AREA_GUEST_RC), resp_rc);
+        if (r.tag == tag) {
+            *status = r.status;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int net_taken(uint64_t wc)
+{
+    return ld(word(net.area + AREA_HOST_RC)) == wc;
+}
+
+#define FLIP_EPOCH 0xf11b000000000000ULL
+#define FLIP_WARMUP (20 * MS)
+#define FLIP_LIMIT (10000 * MS)
+
+/* Rings `d`'s doorbell and publishes a new epoch on its guest->host
+ * channel over and over, without pause: for 20 ms, then `start` submits
+ * the other device's I/O, and on until `done` says it completed or ten
+ * seconds passed; how many epochs it published. The channel stays valid
+ * and empty (wc 0), so every epoch is one the host can synchronise to and
+ * find nothing in. */
+static uint64_t flip_until(struct dev *d, void (*start)(void), int (*done)(void))
+{
+    uint64_t flips = 0;
+    solo5_time_t now = solo5_clock_monotonic();
+    solo5_time_t started = now + FLIP_WARMUP, deadline = now + FLIP_LIMIT;
+    kick(d);
+    while (solo5_clock_monotonic() < started)
+        for (int i = 0; i < 1000; i++)
+            st(&d->g2h[H_EPOCH], FLIP_EPOCH + flips++);
+    start();
+    while (!done() && solo5_clock_monotonic() < deadline)
+        for (int i = 0; i < 1000; i++)
+            st(&d->g2h[H_EPOCH], FLIP_EPOCH + flips++);
+    return flips;
+}
+
+static uint32_t flip_tag;
+static uint64_t flip_status = NO_RESPONSE;
+static uint64_t flip_wc;
+
+static void flip_blk_start(void)
+{
+    memset(io_sector, 'H', 512);
+    flip_tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
+}
+
+static int flip_blk_done(void)
+{
+    return blk_answered(flip_tag, &flip_status);
+}
+
+static void flip_net_start(void)
+{
+    net_put(60);
+    flip_wc = ld(&net.g2h[H_WC]);
+}
+
+static int flip_net_done(void)
+{
+    return net_taken(flip_wc);
+}
+
+static void report_flips(uint64_t flips)
+{
+    puts("hostile: epochs published: ");
+    put_u64(flips);
+    puts("\n");
+}
+
+/* One device's guest->host channel changes its epoch over and over while
+ * the other device has I/O waiting: the host's work per round on the
+ * flipping channel is bounded, so the other device is served meanwhile;
+ * both ways round, then both channels published anew work. */
+static void s_epoch_flip(void)
+{
+    say("g2h epoch flipped without end while the other device waits");
+    republish(&net);
+    republish(&blk);
+    report_flips(flip_until(&net, flip_blk_start, flip_blk_done));
+    report("write sector 7 while the net channel's epoch flipped", flip_status);
+    report_flips(flip_until(&blk, flip_net_start, flip_net_done));
+    check(net_taken(flip_wc), "frame taken while the block channel's epoch flipped");
+
+    republish(&net);
+    republish(&blk);
+    net_alive();
+    blk_alive();
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -760,6 +927,7 @@ static const struct {
     { "g2h-same-epoch", s_g2h_same_epoch },
     { "g2h-small", s_g2h_small },
     { "wc-ahead", s_wc_ahead },
+    { "wsc-ahead", s_wsc_ahead },
     { "net-len0", s_net_len0 },
     { "net-len65535", s_net_len65535 },
     { "net-len-over", s_net_len_over },
@@ -774,6 +942,7 @@ static const struct {
     { "host-sleeping", s_host_sleeping },
     { "h2g-header", s_h2g_header },
     { "dir", s_dir },
+    { "epoch-flip", s_epoch_flip },
 };
 
 /* Where the tender put the ring directory (0 if it offers none), and the
@@ -819,6 +988,8 @@ static int find_rings(void)
         d->g2h = word(de->area + de->g2h_offset);
         d->h2g = word(de->area + de->h2g_offset);
         d->elements = de->elements;
+        for (int field = H_TRANSPORT; field < H_WSC; field++)
+            d->header[field] = ld(&d->g2h[field]);
         uint64_t end = de->area + de->h2g_offset + de->h2g_bytes;
         /* spt: each block area ends with its data slots. */
         if (spt && d == &blk)
