@@ -205,6 +205,15 @@ impl GuestRam {
             .map_err(|_| GuestAccessError { gpa, len })
     }
 
+    /// Copies guest bytes at `gpa` into a host buffer (after a readable check).
+    pub fn read_bytes(&self, gpa: u64, buf: &mut [u8]) -> Result<(), GuestAccessError> {
+        let len = buf.len() as u64;
+        self.check_readable(gpa, len)?;
+        self.mem
+            .read_slice(buf, GuestAddress(gpa))
+            .map_err(|_| GuestAccessError { gpa, len })
+    }
+
     /// `write(fd, guest[gpa..gpa+len])`: guest memory out to a host descriptor.
     pub fn write_to_fd(
         &self,
