@@ -35,6 +35,8 @@ pub struct Attachments {
     pub ring_options: RingOptions,
     /// `--x-exec-heap` (spt).
     pub exec_heap: bool,
+    /// `--exit-event` (muen).
+    pub exit_event: bool,
     macs: Vec<Option<[u8; 6]>>,
     sector_sizes: Vec<Option<u16>>,
 }
@@ -57,6 +59,7 @@ pub fn apply_options(
         classic: false,
         ring_options: RingOptions::default(),
         exec_heap: false,
+        exit_event: false,
         macs: vec![None; n],
         sector_sizes: vec![None; n],
     };
@@ -71,6 +74,7 @@ pub fn apply_options(
             TenderOption::Engine(choice) => att.ring_options.engine = choice,
             TenderOption::NetLossy => att.ring_options.net_lossy = true,
             TenderOption::XExecHeap => att.exec_heap = true,
+            TenderOption::ExitEvent => att.exit_event = true,
             TenderOption::Net { name, iface } => {
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_NET_BASIC)

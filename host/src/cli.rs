@@ -1,5 +1,5 @@
-//! The `solo5-hvt` and `solo5-spt` command lines, with upstream's syntax
-//! and messages.
+//! The command lines of `solo5-hvt`, `solo5-spt` and `solo5-muen-runner`,
+//! with upstream's syntax and messages.
 
 use std::sync::OnceLock;
 
@@ -10,6 +10,9 @@ pub enum Tender {
     Hvt,
     /// `solo5-spt`.
     Spt,
+    /// `solo5-muen-runner`: a Muen environment on KVM for one Solo5 muen
+    /// subject (not Muen itself, hence "runner").
+    Muen,
 }
 
 impl Tender {
@@ -18,6 +21,23 @@ impl Tender {
         match self {
             Self::Hvt => "solo5-hvt",
             Self::Spt => "solo5-spt",
+            Self::Muen => "solo5-muen-runner",
+        }
+    }
+
+    /// Whether `option` is one of this tender's.
+    fn accepts(self, option: &TenderOption) -> bool {
+        match option {
+            TenderOption::XExecHeap => self == Self::Spt,
+            TenderOption::Classic
+            | TenderOption::Engine(_)
+            | TenderOption::NetLossy
+            | TenderOption::NetMac { .. } => self != Self::Muen,
+            TenderOption::ExitEvent => self == Self::Muen,
+            TenderOption::Mem(_)
+            | TenderOption::Net { .. }
+            | TenderOption::Block { .. }
+            | TenderOption::BlockSectorSize { .. } => true,
         }
     }
 }
@@ -140,6 +160,9 @@ pub enum TenderOption {
     NetLossy,
     /// `--x-exec-heap` (spt): map the heap and stack executable.
     XExecHeap,
+    /// `--exit-event` (muen): publish the "solo5_exit" event, so the
+    /// subject ends with a `vmcall`, as a resettable unikernel on Muen does.
+    ExitEvent,
 }
 
 /// An option the tender could not accept.
@@ -200,7 +223,7 @@ fn name_value<'a>(arg: &'a str, prefix: &str) -> Option<Result<(&'a str, &'a str
 /// Parses one option of `tender`.
 pub fn parse_option(tender: Tender, arg: &str) -> Result<TenderOption, OptionError> {
     let option = parse_any_option(arg)?;
-    if option != TenderOption::XExecHeap || tender == Tender::Spt {
+    if tender.accepts(&option) {
         Ok(option)
     } else {
         Err(OptionError::Invalid)
@@ -220,6 +243,9 @@ fn parse_any_option(arg: &str) -> Result<TenderOption, OptionError> {
     }
     if arg == "--classic" {
         return Ok(TenderOption::Classic);
+    }
+    if arg == "--exit-event" {
+        return Ok(TenderOption::ExitEvent);
     }
     if arg == "--net-lossy" {
         return Ok(TenderOption::NetLossy);
@@ -282,7 +308,25 @@ pub fn usage(tender: Tender) -> &'static str {
     match tender {
         Tender::Hvt => hvt_usage(),
         Tender::Spt => spt_usage(),
+        Tender::Muen => muen_usage(),
     }
+}
+
+fn muen_usage() -> &'static str {
+    "usage: solo5-muen-runner [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
+KERNEL is the filename of the Solo5 muen unikernel to run as a Muen subject on KVM.
+ARGS are optional arguments passed to KERNEL (its boot parameters).
+Core options:
+  [ --mem=512 ] (size of the subject's \"ram\" region in MB)
+  [ --exit-event ] (publish the \"solo5_exit\" event: the subject ends with vmcall)
+    --help (display this help)
+    --version (display version information)
+Compiled-in modules: net block
+Compiled-in module options:
+  [ --net:NAME=IFACE | @NN ] (serve the channels of network NAME from tap IFACE or fd @NN)
+  [ --block:NAME=PATH ] (serve muenblock device NAME from the file at PATH)
+  [ --block-sector-size:NAME=SIZE ] (set the block length of device NAME)
+"
 }
 
 fn spt_usage() -> &'static str {
@@ -328,12 +372,13 @@ Compiled-in module options:
 
 /// The `--version` text; orchestrators parse the `ABI version` line.
 pub fn version(tender: Tender) -> String {
-    let abi = match tender {
-        Tender::Hvt => ringtender_abi::hvt::HVT_ABI_VERSION,
-        Tender::Spt => ringtender_abi::spt::SPT_ABI_VERSION,
+    let (abi, kind) = match tender {
+        Tender::Hvt => (ringtender_abi::hvt::HVT_ABI_VERSION, " tender"),
+        Tender::Spt => (ringtender_abi::spt::SPT_ABI_VERSION, " tender"),
+        Tender::Muen => (ringtender_muen_compat::subject::MUEN_ABI_VERSION, ""),
     };
     format!(
-        "{} tender, version ringtender-{}\nABI version {abi}\n",
+        "{}{kind}, version ringtender-{}\nABI version {abi}\n",
         tender.name(),
         env!("CARGO_PKG_VERSION"),
     )
@@ -440,5 +485,31 @@ mod tests {
                 path: "/x.img".into()
             })
         );
+        assert_eq!(
+            parse_option(Tender::Muen, "--exit-event"),
+            Ok(TenderOption::ExitEvent)
+        );
+        assert_eq!(
+            parse_option(Tender::Hvt, "--exit-event"),
+            Err(OptionError::Invalid)
+        );
+        for ring_option in ["--classic", "--net-lossy", "--engine=uring"] {
+            assert_eq!(
+                parse_option(Tender::Muen, ring_option),
+                Err(OptionError::Invalid)
+            );
+        }
+        assert_eq!(
+            parse_option(Tender::Muen, "--net-mac:service0=02:00:00:00:00:01"),
+            Err(OptionError::Invalid)
+        );
+        assert_eq!(
+            parse_option(Tender::Muen, "--block-sector-size:storage=4096"),
+            Ok(TenderOption::BlockSectorSize {
+                name: "storage".into(),
+                size: 4096
+            })
+        );
+        assert!(version(Tender::Muen).starts_with("solo5-muen-runner, version"));
     }
 }

@@ -1,5 +1,5 @@
-//! ringtender host side: the `solo5-hvt` and `solo5-spt` tenders and
-//! `solo5-elftool`.
+//! ringtender host side: the `solo5-hvt` and `solo5-spt` tenders,
+//! `solo5-muen-runner` (a Muen environment on KVM) and `solo5-elftool`.
 //!
 //! The binaries in `src/bin` are thin; everything they do lives in these
 //! modules so that integration tests and later tenders (spt) share it.
@@ -17,6 +17,7 @@ pub mod error;
 pub mod guest_memory;
 pub mod hvt;
 pub mod manifest;
+pub mod muen;
 pub mod net;
 pub mod poll;
 pub mod rings;

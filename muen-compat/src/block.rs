@@ -72,6 +72,8 @@ pub const MUEN_REQUEST_CHANNEL_ELEMENTS: usize = 1022;
 pub const MUEN_RESPONSE_CHANNEL_SIZE: usize = 0x4000;
 /// Responses in a [`MUEN_RESPONSE_CHANNEL_SIZE`] channel.
 pub const MUEN_RESPONSE_CHANNEL_ELEMENTS: usize = 1020;
+/// Size of the shared data buffer in Muen's policies (`blockdev_shm1`).
+pub const MUEN_BUFFER_DEFAULT_SIZE: usize = 0x100_0000;
 
 /// A Muenblock request, 32 bytes.
 #[repr(C)]

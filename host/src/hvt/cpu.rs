@@ -55,20 +55,21 @@ const USER_DS: u16 = 0x18 | 3;
 const USER_CS: u16 = 0x20 | 3;
 const TSS_SEL: u16 = 0x28;
 
-const CR0_PE: u64 = 1 << 0;
-const CR0_MP: u64 = 1 << 1;
-const CR0_ET: u64 = 1 << 4;
-const CR0_NE: u64 = 1 << 5;
-const CR0_WP: u64 = 1 << 16;
-const CR0_PG: u64 = 1 << 31;
-const CR4_PAE: u64 = 1 << 5;
-const CR4_OSFXSR: u64 = 1 << 9;
-const CR4_OSXMMEXCPT: u64 = 1 << 10;
+pub(crate) const CR0_PE: u64 = 1 << 0;
+pub(crate) const CR0_MP: u64 = 1 << 1;
+pub(crate) const CR0_ET: u64 = 1 << 4;
+pub(crate) const CR0_NE: u64 = 1 << 5;
+pub(crate) const CR0_WP: u64 = 1 << 16;
+pub(crate) const CR0_PG: u64 = 1 << 31;
+pub(crate) const CR4_PAE: u64 = 1 << 5;
+pub(crate) const CR4_MCE: u64 = 1 << 6;
+pub(crate) const CR4_OSFXSR: u64 = 1 << 9;
+pub(crate) const CR4_OSXMMEXCPT: u64 = 1 << 10;
 const CR4_FSGSBASE: u64 = 1 << 16;
-const EFER_LME: u64 = 1 << 8;
-const EFER_LMA: u64 = 1 << 10;
-const EFER_NXE: u64 = 1 << 11;
-const RFLAGS_RESERVED: u64 = 1 << 1;
+pub(crate) const EFER_LME: u64 = 1 << 8;
+pub(crate) const EFER_LMA: u64 = 1 << 10;
+pub(crate) const EFER_NXE: u64 = 1 << 11;
+pub(crate) const RFLAGS_RESERVED: u64 = 1 << 1;
 const RFLAGS_IOPL3: u64 = 3 << 12;
 
 /// The image as the page tables and access checks need it.
@@ -198,7 +199,8 @@ pub fn setup(
     })
 }
 
-fn segment(selector: u16, type_: u8, dpl: u8, code: bool) -> kvm_segment {
+/// A flat 4 GiB segment: 64-bit code (`code`) or 32-bit-default data.
+pub(crate) fn segment(selector: u16, type_: u8, dpl: u8, code: bool) -> kvm_segment {
     kvm_segment {
         base: 0,
         limit: 0xffff_ffff,

@@ -28,7 +28,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use self::block::BlockRing;
 use self::engine::{EngineChoice, EngineFile};
 use self::net::NetRing;
-use self::region::GuestRegion;
+pub use self::region::GuestRegion;
 pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
 use crate::attach::Device;
 use crate::error::TenderError;

@@ -1,0 +1,93 @@
+//! `solo5-muen-runner`: the environment a Muen system gives a Solo5
+//! subject, on KVM, for one unikernel built for the muen target. It is not
+//! Muen: it lays the subject out as Muen's tools would (`layout`), maps it
+//! with its own page tables (`page_tables`), writes the subject info and
+//! boot info pages (`subject_info`), starts the vCPU as Muen does
+//! (`vcpu`), plays the scheduler for the clock (`clock`), prints the debug
+//! log (`console`), and completes `vmcall`s, which this host's KVM does not
+//! (`watchdog`, `run_loop`). `docs/muen-runner.md` describes it.
+
+pub mod clock;
+pub mod console;
+pub mod layout;
+pub mod page_tables;
+pub mod run_loop;
+pub mod subject_info;
+pub mod vcpu;
+pub mod watchdog;
+
+use std::sync::Arc;
+
+use ringtender_muen_compat::subject::sinfo_format_for_abi;
+
+use crate::cli::{self, RunArgs, Tender};
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::hvt::kvm::Machine;
+use crate::rings::GuestRegion;
+use crate::{attach, elf, signals, unikernel};
+
+use self::layout::{devices_of, Role, SubjectLayout, BINARY_MIN_VA, LOW_REGIONS_END};
+use self::page_tables::PageTables;
+
+const MIB: u64 = 1 << 20;
+/// `ram` when `--mem` is not given, as on the tenders (and gencspec).
+const DEFAULT_RAM_MB: u64 = 512;
+
+/// Runs the runner with `args` (argv) and returns the process exit status.
+pub fn main(args: Vec<String>) -> i32 {
+    cli::main(Tender::Muen, &args, run)
+}
+
+fn region_memory(ram: &Arc<GuestRam>, layout: &SubjectLayout, role: Role) -> GuestRegion {
+    let region = layout.region(role);
+    GuestRegion::new(ram.clone(), region.gpa, region.size as usize)
+}
+
+fn run(args: RunArgs) -> Result<i32, TenderError> {
+    let kernel = args.kernel.as_str();
+    let uk = unikernel::read_unikernel(Tender::Muen, kernel)?;
+    let format =
+        sinfo_format_for_abi(uk.abi_version).expect("read_unikernel accepts only known versions");
+    let mut manifest = uk.manifest;
+    let mut att = attach::apply_options(Tender::Muen, &args.options, &manifest)?;
+    let ram_size = att.mem_mb.unwrap_or(DEFAULT_RAM_MB).saturating_mul(MIB);
+    let image = elf::parse_image(&uk.file, LOW_REGIONS_END, BINARY_MIN_VA)
+        .map_err(unikernel::kernel_error(kernel))?;
+    attach::complete_manifest(&mut manifest, &mut att)?;
+
+    let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
+    let tables = PageTables::build(layout.regions_gpa_end, &layout.regions);
+    let ram = GuestRam::new(layout.regions_gpa_end + tables.bytes())?;
+    let mut machine = Machine::new(&ram)?;
+    for copy in layout.binary_copies(&image) {
+        ram.setup_write(copy.gpa, &uk.file[copy.file])?;
+    }
+    tables.write(&ram)?;
+    subject_info::write_boot_page(&ram, &layout, &args.guest_args.join(" "))?;
+    let tsc_khz = u32::try_from(machine.tsc_hz / 1000).unwrap_or(u32::MAX);
+    let sinfo = subject_info::sinfo_page(&layout, format, tsc_khz, att.exit_event)?;
+    ram.setup_write(layout.region(Role::Sinfo).gpa, &sinfo[..])?;
+    let tsc = clock::GuestTsc::measure(&machine.vcpu, machine.tsc_hz)?;
+    let scheduling_gpa = layout.region(Role::SchedulingInfo).gpa;
+    clock::init_pages(
+        &ram,
+        &tsc,
+        layout.region(Role::TimeInfo).gpa,
+        scheduling_gpa,
+    )?;
+    vcpu::setup(&machine.vcpu, tables.root(), image.entry, layout.ram_end)?;
+
+    let ram = Arc::new(ram);
+    let mut console = console::Console::new(region_memory(&ram, &layout, Role::Debuglog));
+    signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
+    let scheduler = clock::Scheduler::start(ram.clone(), tsc, scheduling_gpa)?;
+    let watchdog = watchdog::Watchdog::start()?;
+    let events = run_loop::Events {
+        exit_event: att.exit_event,
+    };
+    let status = run_loop::run(&mut machine.vcpu, &ram, &layout, &mut console, &events);
+    drop(watchdog);
+    scheduler.stop();
+    status
+}

@@ -1,0 +1,146 @@
+//! The subject's 4-level page tables, as Muen's `mugenpt` builds them from
+//! the policy: 4 KiB pages, only the regions of the layout mapped, read-only
+//! unless writable, not executable unless executable. They live in GPA
+//! space past the regions, which no virtual address maps, so the subject
+//! cannot change them.
+
+use std::collections::BTreeMap;
+
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::hvt::page_tables::{PTE_NX, PTE_P, PTE_RW};
+use crate::muen::layout::{Region, PAGE};
+
+const ENTRIES: usize = 512;
+/// Flags of the upper levels: every right, the leaf decides.
+const UPPER: u64 = PTE_P | PTE_RW;
+
+/// Page tables under construction: tables by index, index 0 the PML4.
+pub struct PageTables {
+    base: u64,
+    tables: Vec<[u64; ENTRIES]>,
+    /// (level, parent table, parent index) → child table index.
+    children: BTreeMap<(u8, usize, usize), usize>,
+}
+
+/// The PTE of a page of `region` at `gpa`.
+fn leaf(region: &Region, gpa: u64) -> u64 {
+    let mut pte = gpa | PTE_P;
+    if region.writable {
+        pte |= PTE_RW;
+    }
+    if !region.executable {
+        pte |= PTE_NX;
+    }
+    pte
+}
+
+impl PageTables {
+    /// Tables mapping every region, to be placed at GPA `base` (page aligned).
+    pub fn build(base: u64, regions: &[Region]) -> Self {
+        let mut pt = Self {
+            base,
+            tables: vec![[0; ENTRIES]],
+            children: BTreeMap::new(),
+        };
+        for region in regions {
+            for offset in (0..region.size).step_by(PAGE as usize) {
+                pt.map(region.va + offset, leaf(region, region.gpa + offset));
+            }
+        }
+        pt
+    }
+
+    fn child(&mut self, level: u8, parent: usize, index: usize) -> usize {
+        if let Some(&child) = self.children.get(&(level, parent, index)) {
+            return child;
+        }
+        let child = self.tables.len();
+        self.tables.push([0; ENTRIES]);
+        self.tables[parent][index] = (self.base + child as u64 * PAGE) | UPPER;
+        self.children.insert((level, parent, index), child);
+        child
+    }
+
+    fn map(&mut self, va: u64, pte: u64) {
+        let index = |shift: u32| ((va >> shift) as usize) & (ENTRIES - 1);
+        let pdpt = self.child(4, 0, index(39));
+        let pd = self.child(3, pdpt, index(30));
+        let pt = self.child(2, pd, index(21));
+        self.tables[pt][index(12)] = pte;
+    }
+
+    /// Bytes the tables take.
+    pub fn bytes(&self) -> u64 {
+        self.tables.len() as u64 * PAGE
+    }
+
+    /// GPA of the PML4 (for CR3).
+    pub fn root(&self) -> u64 {
+        self.base
+    }
+
+    /// Writes the tables into `ram` at their base.
+    pub fn write(&self, ram: &GuestRam) -> Result<(), TenderError> {
+        for (i, table) in self.tables.iter().enumerate() {
+            ram.setup_write(self.base + i as u64 * PAGE, bytemuck::cast_slice(table))?;
+        }
+        Ok(())
+    }
+
+    /// The PTE mapping `va`, if any (for tests and the walk below).
+    pub fn lookup(&self, va: u64) -> Option<u64> {
+        let index = |shift: u32| ((va >> shift) as usize) & (ENTRIES - 1);
+        let pdpt = *self.children.get(&(4, 0, index(39)))?;
+        let pd = *self.children.get(&(3, pdpt, index(30)))?;
+        let pt = *self.children.get(&(2, pd, index(21)))?;
+        Some(self.tables[pt][index(12)]).filter(|pte| pte & PTE_P != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::muen::layout::Role;
+    use ringtender_muen_compat::sinfo::MemoryKind;
+
+    fn region(va: u64, size: u64, gpa: u64, writable: bool, executable: bool) -> Region {
+        Region {
+            name: "r".into(),
+            role: Role::Ram,
+            device: None,
+            va,
+            size,
+            gpa,
+            writable,
+            executable,
+            kind: MemoryKind::SUBJECT,
+        }
+    }
+
+    #[test]
+    fn leaves_carry_the_regions_rights_and_nothing_else_is_mapped() {
+        let regions = [
+            region(0x20_0000, 0x2000, 0x0, false, true),
+            region(0x20_2000, 0x1000, 0x2000, true, false),
+            region(0xf_fff0_0000, 0x2_0000, 0x3000, true, false),
+            region(0x1000, 0x1000, 0x2_3000, false, false),
+        ];
+        let pt = PageTables::build(0x10_0000, &regions);
+        assert_eq!(pt.lookup(0x20_0000), Some(PTE_P));
+        assert_eq!(pt.lookup(0x20_1000), Some(0x1000 | PTE_P));
+        assert_eq!(pt.lookup(0x20_2000), Some(0x2000 | PTE_P | PTE_RW | PTE_NX));
+        assert_eq!(
+            pt.lookup(0xf_fff1_f000),
+            Some(0x2_2000 | PTE_P | PTE_RW | PTE_NX)
+        );
+        assert_eq!(pt.lookup(0x1000), Some(0x2_3000 | PTE_P | PTE_NX));
+        assert_eq!(pt.lookup(0), None);
+        assert_eq!(pt.lookup(0x20_3000), None);
+        assert_eq!(pt.lookup(0xf_fff2_0000), None);
+        // PML4, one PDPT, two PDs (0..1G, 63G..64G), three PTs (0..2M,
+        // 2M..4M, the debug log's).
+        assert_eq!(pt.bytes(), 7 * PAGE);
+        assert_eq!(pt.tables[0][0], (0x10_0000 + PAGE) | UPPER);
+    }
+}

@@ -1,0 +1,138 @@
+//! The vCPU loop: a halted subject ends the run with the status its log
+//! announced; a watchdog tick drains the log and completes a pending
+//! `vmcall` as a Muen event; anything else ends the run with one line.
+
+use kvm_ioctls::{VcpuExit, VcpuFd};
+
+use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
+use crate::muen::console::Console;
+use crate::muen::layout::SubjectLayout;
+use crate::muen::subject_info::EXIT_EVENT_NUMBER;
+use crate::muen::watchdog::VMCALL;
+
+/// What the subject's events do.
+pub struct Events {
+    /// "solo5_exit" is published: its event ends the run.
+    pub exit_event: bool,
+}
+
+enum Exit {
+    Halt,
+    Tick,
+    Shutdown,
+    Translation,
+    FailEntry(u64),
+    Internal,
+    Other,
+}
+
+fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
+    move |source| TenderError::Kvm { what, source }
+}
+
+fn rip(vcpu: &VcpuFd) -> u64 {
+    vcpu.get_regs().map_or(0, |r| r.rip)
+}
+
+/// Whether the subject sits on a `vmcall` whose event ends the run; a
+/// `vmcall` of any other event is completed (Muen ignores events a
+/// subject has no right to and steps over the instruction).
+fn handle_vmcall(
+    vcpu: &VcpuFd,
+    ram: &GuestRam,
+    layout: &SubjectLayout,
+    events: &Events,
+) -> Result<bool, TenderError> {
+    let mut regs = vcpu.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
+    let mut bytes = [0u8; VMCALL.len()];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        let Some(gpa) = layout.translate(regs.rip.wrapping_add(i as u64)) else {
+            return Ok(false);
+        };
+        let mut one = [0u8; 1];
+        ram.copy_out(gpa, &mut one)?;
+        *byte = one[0];
+    }
+    if bytes != VMCALL {
+        return Ok(false);
+    }
+    if events.exit_event && regs.rax == u64::from(EXIT_EVENT_NUMBER) {
+        return Ok(true);
+    }
+    regs.rip += VMCALL.len() as u64;
+    vcpu.set_regs(&regs).map_err(kvm_err("KVM_SET_REGS"))?;
+    Ok(false)
+}
+
+/// Runs the subject to its end; returns its exit status.
+pub fn run(
+    vcpu: &mut VcpuFd,
+    ram: &GuestRam,
+    layout: &SubjectLayout,
+    console: &mut Console,
+    events: &Events,
+) -> Result<i32, TenderError> {
+    loop {
+        let exit = match vcpu.run() {
+            Ok(VcpuExit::Hlt) => Exit::Halt,
+            Ok(VcpuExit::Shutdown) => Exit::Shutdown,
+            Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
+            Ok(VcpuExit::InternalError) => Exit::Internal,
+            Ok(_) => Exit::Other,
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Tick,
+            Err(e) if e.errno() == libc::EFAULT => Exit::Translation,
+            Err(source) => {
+                return Err(TenderError::Kvm {
+                    what: "KVM_RUN",
+                    source,
+                })
+            }
+        };
+        match exit {
+            Exit::Halt => return Ok(console.exit_status()),
+            Exit::Tick => {
+                console.drain();
+                if handle_vmcall(vcpu, ram, layout, events)? {
+                    return Ok(console.exit_status());
+                }
+            }
+            Exit::Shutdown => {
+                console.drain();
+                return Err(TenderError::GuestExit(format!(
+                    "subject shut down (triple fault): rip=0x{:x}",
+                    rip(vcpu)
+                )));
+            }
+            Exit::Translation => {
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: host/guest translation fault: rip=0x{:x}",
+                    rip(vcpu)
+                )));
+            }
+            Exit::FailEntry(reason) => {
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: entry failure: hw_entry_failure_reason=0x{reason:x}"
+                )));
+            }
+            Exit::Internal => {
+                console.drain();
+                let run = vcpu.get_kvm_run();
+                // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel filled `internal`.
+                let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: internal error exit: suberror=0x{suberror:x}, rip=0x{:x}",
+                    rip(vcpu)
+                )));
+            }
+            Exit::Other => {
+                console.drain();
+                let reason = vcpu.get_kvm_run().exit_reason;
+                return Err(TenderError::GuestExit(format!(
+                    "KVM: unhandled exit: exit_reason=0x{reason:x}, rip=0x{:x}",
+                    rip(vcpu)
+                )));
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! `solo5-muen-runner` on real KVM.
+//!
+//! Until our own bindings link for muen, the guest here is a tiny CPL-0
+//! subject the test compiles itself (`cc`, the muen ABI note and a manifest
+//! from our `solo5-elftool`): it initialises the debug log channel as a
+//! SHMStream v2 writer at Muen's fixed address, logs a few lines and halts
+//! (or, built with `-DFAULT`, executes `ud2` with no IDT: a triple fault). Upstream-built `test_*.muen` programs
+//! run too when `RINGTENDER_UPSTREAM_MUEN` names the directory of
+//! upstream's `tests/` (built outside the repository); without it those
+//! tests say so and pass.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{wait, Outcome, TempDir};
+
+const RUNNER: &str = env!("CARGO_BIN_EXE_solo5-muen-runner");
+const ELFTOOL: &str = env!("CARGO_BIN_EXE_solo5-elftool");
+/// Generous: the subject runs at CPL 0, emulated instruction by instruction
+/// on this machine's KVM.
+const LIMIT: Duration = Duration::from_secs(120);
+
+const MANIFEST: &str = r#"{ "type": "solo5.manifest", "version": 1, "devices": [] }"#;
+
+/// Muen's layout for a Solo5 subject: text at 0x200000, separate PT_NOTEs.
+const LINKER_SCRIPT: &str = "ENTRY(_start)
+PHDRS { text PT_LOAD FLAGS(5); rodata PT_LOAD FLAGS(4); abi PT_NOTE; mft PT_NOTE; }
+SECTIONS {
+  . = 0x200000;
+  .text : { *(.text*) } :text
+  . = ALIGN(0x1000);
+  .note.solo5.abi : { *(.note.solo5.abi) } :rodata :abi
+  .note.solo5.manifest : { *(.note.solo5.manifest) } :rodata :mft
+  .rodata : { *(.rodata*) } :rodata
+  . = ALIGN(0x1000);
+  /DISCARD/ : { *(.eh_frame*) *(.note.GNU-stack) *(.comment) *(.note.gnu.*) *(.data*) *(.bss*) }
+}
+";
+
+/// The subject. The channel layout is written out here from the SHMStream
+/// v2 specification, independently of muen-compat.
+const SUBJECT_C: &str = r#"
+struct abi1_note {
+    unsigned int n_namesz, n_descsz, n_type;
+    char n_name[8];
+    unsigned int abi_target, abi_version, reserved0, reserved1;
+};
+const struct abi1_note abi_note
+    __attribute__((section(".note.solo5.abi"), aligned(4), used)) = {
+    6, 16, 0x31494241, "Solo5", 4, 4, 0, 0
+};
+
+#define DEBUGLOG 0xffff00000UL
+#define SIZE 0x20000UL
+enum { TRANSPORT, EPOCH, PROTOCOL, ELSIZE, ELEMENTS, RESERVED, WSC, WC };
+static volatile unsigned long *const header = (volatile unsigned long *)DEBUGLOG;
+
+static void log_init(void)
+{
+    header[EPOCH] = 0;
+    header[TRANSPORT] = 0x487312b6b79a9b6dUL;
+    header[PROTOCOL] = 0xf00789094b6f70cfUL;
+    header[ELSIZE] = 64;
+    header[ELEMENTS] = (SIZE - 64) / 64;
+    header[RESERVED] = 0;
+    header[WSC] = 0;
+    header[WC] = 0;
+    __asm__ __volatile__("" ::: "memory");
+    header[EPOCH] = 1;
+}
+
+static void log_line(const char *text)
+{
+    unsigned long wc = header[WC];
+    volatile char *element =
+        (volatile char *)(DEBUGLOG + 64 + (wc % header[ELEMENTS]) * 64);
+    int i;
+    header[WSC] = wc + 1;
+    __asm__ __volatile__("" ::: "memory");
+    *(volatile unsigned long *)element = 1;
+    for (i = 0; i < 56; i++)
+        element[8 + i] = 0;
+    for (i = 0; text[i] && i < 56; i++)
+        element[8 + i] = text[i];
+    __asm__ __volatile__("" ::: "memory");
+    header[WC] = wc + 1;
+}
+
+void _start(void)
+{
+    log_init();
+    log_line("Solo5: solo5_exit(5) called\n");
+#ifdef FAULT
+    __asm__ __volatile__("ud2");
+#endif
+    log_line("a line of exactly fifty-six characters, no NUL, no newl");
+    log_line("ine\n");
+    log_line("Solo5: solo5_exit(3) called\n");
+    for (;;)
+        __asm__ __volatile__("cli; hlt");
+}
+"#;
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Compiles the subject in `dir` with `defines` (`-DFAULT`).
+fn build_subject(dir: &TempDir, defines: &[&str]) -> PathBuf {
+    std::fs::write(dir.join("manifest.json"), MANIFEST).unwrap();
+    let out = Command::new(ELFTOOL)
+        .arg("gen-manifest")
+        .arg(dir.join("manifest.json"))
+        .arg(dir.join("manifest.c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    std::fs::write(dir.join("subject.c"), SUBJECT_C).unwrap();
+    std::fs::write(dir.join("link.lds"), LINKER_SCRIPT).unwrap();
+    let out = Command::new("cc")
+        .args([
+            "-O2",
+            "-ffreestanding",
+            "-fno-stack-protector",
+            "-fno-pic",
+            "-mno-red-zone",
+            "-mgeneral-regs-only",
+            "-nostdlib",
+            "-static",
+            "-no-pie",
+            "-fno-asynchronous-unwind-tables",
+            "-Wl,--build-id=none",
+            "-Wl,-T,link.lds",
+        ])
+        .args(defines)
+        .args(["subject.c", "manifest.c", "-o", "subject.muen"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cc: {}", stderr_of(&out));
+    dir.join("subject.muen")
+}
+
+fn run_runner(args: &[&str]) -> Outcome {
+    let child = Command::new(RUNNER)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(child, LIMIT)
+}
+
+#[test]
+fn the_debug_log_is_printed_and_its_last_exit_line_gives_the_status() {
+    let dir = TempDir::new();
+    let subject = build_subject(&dir, &[]);
+    let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
+    assert_eq!(out.status, Some(3), "{out:#?}");
+    assert_eq!(
+        out.stdout,
+        "Solo5: solo5_exit(5) called\n\
+         a line of exactly fifty-six characters, no NUL, no newline\n\
+         Solo5: solo5_exit(3) called\n",
+        "{out:#?}"
+    );
+    assert_eq!(out.stderr, "", "{out:#?}");
+}
+
+#[test]
+fn a_triple_fault_is_one_line_and_status_1_after_the_log() {
+    let dir = TempDir::new();
+    let subject = build_subject(&dir, &["-DFAULT"]);
+    let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
+    out.assert_error_line("solo5-muen-runner: subject shut down (triple fault): rip=0x");
+    assert_eq!(out.stdout, "Solo5: solo5_exit(5) called\n", "{out:#?}");
+}
+
+#[test]
+fn bad_command_lines_and_kernels_get_one_line_and_status_1() {
+    let dir = TempDir::new();
+    let subject = build_subject(&dir, &[]);
+    let out = run_runner(&["--classic", subject.to_str().unwrap()]);
+    assert_eq!(out.status, Some(1), "{out:#?}");
+    assert!(
+        out.stderr.starts_with(
+            "solo5-muen-runner: Invalid option: `--classic'\nusage: solo5-muen-runner"
+        ),
+        "{out:#?}"
+    );
+    common::Outcome::assert_error_line(
+        &run_runner(&["/nonexistent.muen"]),
+        "solo5-muen-runner: /nonexistent.muen: Could not open",
+    );
+    let not_elf = dir.join("junk.muen");
+    std::fs::write(
+        &not_elf,
+        b"not an ELF file at all, but long enough for a header..........",
+    )
+    .unwrap();
+    let out = run_runner(&[not_elf.to_str().unwrap()]);
+    assert_eq!(out.status, Some(1), "{out:#?}");
+    assert_eq!(out.stderr.lines().count(), 1, "{out:#?}");
+    let out = run_runner(&["--version"]);
+    assert_eq!(out.status, Some(0), "{out:#?}");
+    assert!(out.stderr.contains("\nABI version 4\n"), "{out:#?}");
+}
+
+#[test]
+fn a_kernel_for_another_target_is_refused() {
+    let dir = TempDir::new();
+    let subject = build_subject(&dir, &[]);
+    let mut bytes = std::fs::read(&subject).unwrap();
+    // The ABI1 descriptor follows "Solo5\0\0\0"; target 4 becomes 1 (hvt).
+    let at = bytes
+        .windows(12)
+        .position(|w| w == b"Solo5\0\0\0\x04\0\0\0")
+        .expect("ABI1 note")
+        + 8;
+    bytes[at] = 1;
+    let hvt = dir.join("subject.hvt");
+    std::fs::write(&hvt, bytes).unwrap();
+    run_runner(&[hvt.to_str().unwrap()])
+        .assert_error_line("Executable is not for the solo5-muen-runner target");
+}
+
+/// An upstream-built `test_NAME.muen`, if `RINGTENDER_UPSTREAM_MUEN` is set.
+fn upstream(name: &str) -> Option<PathBuf> {
+    let Some(dir) = std::env::var_os("RINGTENDER_UPSTREAM_MUEN") else {
+        eprintln!(
+            "skipped: set RINGTENDER_UPSTREAM_MUEN to upstream Solo5 v0.12.1's built tests/ \
+             directory to run upstream's test_{name}.muen"
+        );
+        return None;
+    };
+    let path = Path::new(&dir).join(format!("test_{name}/test_{name}.muen"));
+    assert!(path.is_file(), "{} is missing", path.display());
+    Some(path)
+}
+
+#[test]
+fn upstream_hello_prints_its_command_line_and_succeeds() {
+    let Some(kernel) = upstream("hello") else {
+        return;
+    };
+    let out = run_runner(&["--mem=16", kernel.to_str().unwrap(), "Hello_Solo5"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("Clock source: Muen PV clock"),
+        "{out:#?}"
+    );
+}
+
+#[test]
+fn upstream_time_sleeps_on_the_scheduling_info_clock() {
+    let Some(kernel) = upstream("time") else {
+        return;
+    };
+    run_runner(&["--mem=16", kernel.to_str().unwrap()]).assert_success();
+}
+
+#[test]
+fn upstream_exception_aborts() {
+    let Some(kernel) = upstream("exception") else {
+        return;
+    };
+    run_runner(&["--mem=16", kernel.to_str().unwrap()]).assert_abort();
+}
