@@ -10,6 +10,24 @@ use core::fmt;
 use core::mem::{offset_of, size_of};
 use ringtender_abi::hvt::BootInfo;
 
+use crate::sinfo::SinfoFormat;
+
+/// ABI version of Solo5 v0.12.1's muen bindings (ABI1 note, target muen):
+/// their subject info page is format 05.
+pub const MUEN_ABI_VERSION: u32 = 4;
+/// The previous muen ABI version, whose subject info page is format 04.
+pub const MUEN_ABI_VERSION_SINFO_04: u32 = 3;
+
+/// The subject info format a unikernel of muen ABI `version` reads, if
+/// that version is known.
+pub const fn sinfo_format_for_abi(version: u32) -> Option<SinfoFormat> {
+    match version {
+        MUEN_ABI_VERSION => Some(SinfoFormat::V05),
+        MUEN_ABI_VERSION_SINFO_04 => Some(SinfoFormat::V04),
+        _ => None,
+    }
+}
+
 /// Subject info page (read-only).
 pub const SINFO_VA: u64 = 0xe_0000_0000;
 /// Size of the subject info region (the page itself is
@@ -36,6 +54,38 @@ pub const DEBUGLOG_REGION_SIZE: u64 = 0x2_0000;
 pub const BOOT_INFO_VA: u64 = 0x1000;
 /// Size of the boot info region.
 pub const BOOT_INFO_REGION_SIZE: u64 = 0x1000;
+
+/// Names of the subject's resources in its subject info page, as Muen's
+/// policy for a Solo5 unikernel gives them (the binary's own regions are
+/// named after its segments; Solo5 never looks them up).
+pub mod names {
+    /// The subject info page.
+    pub const SINFO: &str = "sinfo";
+    /// The scheduling info page.
+    pub const SCHEDULING_INFO: &str = "scheduling_info";
+    /// The timed event page.
+    pub const TIMED_EVENT: &str = "timed_event";
+    /// The time info page.
+    pub const TIME_INFO: &str = "time_info";
+    /// The debug log channel.
+    pub const DEBUGLOG: &str = "debuglog";
+    /// The Solo5 boot info page.
+    pub const BOOT_INFO: &str = "boot_info";
+    /// The subject's RAM (heap and stack); its end is the boot info's `mem_size`.
+    pub const RAM: &str = "ram";
+    /// The event a resettable unikernel's exit raises (`vmcall`).
+    pub const EXIT_EVENT: &str = "solo5_exit";
+    /// Suffix of a net device's input channel (the subject reads).
+    pub const NET_IN_SUFFIX: &str = "|in";
+    /// Suffix of a net device's output channel (the subject writes).
+    pub const NET_OUT_SUFFIX: &str = "|out";
+    /// Suffix of a block device's request channel (the subject writes).
+    pub const BLOCK_REQUEST_SUFFIX: &str = "|request";
+    /// Suffix of a block device's response channel (the subject reads).
+    pub const BLOCK_RESPONSE_SUFFIX: &str = "|response";
+    /// Suffix of a block device's data buffer (shared).
+    pub const BLOCK_BUFFER_SUFFIX: &str = "|buffer";
+}
 
 /// The scheduling info page: the current minor frame, in TSC ticks. Solo5's
 /// clock advances only when `tsc_schedule_start` changes.
