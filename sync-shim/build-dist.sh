@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs ringtender's hvt and spt bindings for C libOSes into DESTDIR
-# (default <repo>/dist): include/solo5.h, include/solo5_ring.h,
-# lib/solo5_{hvt,spt}.o, lib/solo5_{hvt,spt}.lds,
-# lib/pkgconfig/solo5-bindings-{hvt,spt}.pc, bin/x86_64-solo5-none-static-cc.
-# The two objects are the same bindings; each linker script names its
-# target (see solo5.lds.in).
+# Installs ringtender's hvt, spt and muen bindings for C libOSes into
+# DESTDIR (default <repo>/dist): include/solo5.h, include/solo5_ring.h,
+# lib/solo5_{hvt,spt,muen}.o, lib/solo5_{hvt,spt,muen}.lds,
+# lib/pkgconfig/solo5-bindings-{hvt,spt,muen}.pc,
+# bin/x86_64-solo5-none-static-cc. The hvt and spt objects are the same
+# bindings; each linker script names its target (see solo5.lds.in). The
+# muen object is the same crates built with the muen-only feature, which
+# leaves hvt's and spt's instructions out.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -18,29 +20,36 @@ exports=(_start __stack_chk_guard __stack_chk_fail
     solo5_ring_available solo5_ring_net_send solo5_ring_net_borrow solo5_ring_net_release
     solo5_ring_net_dropped solo5_ring_block_submit solo5_ring_block_reap solo5_ring_block_window)
 
-cargo build --release -p ringtender-sync-shim --manifest-path "$repo/Cargo.toml"
 mkdir -p "$dest/include" "$dest/lib/pkgconfig" "$dest/bin"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# One relocatable object with what the exported symbols need, then every
-# other global made local so the bindings never clash with a libOS.
-undefs=()
-keeps=()
-for sym in "${exports[@]}"; do
-    undefs+=(-u "$sym")
-    keeps+=(--keep-global-symbol="$sym")
-done
-ld -r -o "$work/solo5_all.o" "${undefs[@]}" "$target/release/libringtender_sync_shim.a"
-objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_all.o" "$work/solo5.o"
-# Only the application's entry point and the linker script's symbols may stay undefined.
-expected=' (solo5_app_main|ringtender_target|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'
-missing=$(readelf -sW "$work/solo5.o" | awk '$7 == "UND" && $8 != "" {print " " $8}' | grep -Ev "$expected" || true)
-if [ -n "$missing" ]; then
-    echo "build-dist.sh: the bindings object has undefined symbols:" >&2
-    echo "$missing" >&2
-    exit 1
-fi
+# bindings_object OUT [CARGO_ARGS...]: builds the sync shim (with CARGO_ARGS)
+# into one relocatable object OUT with what the exported symbols need, then
+# makes every other global local so the bindings never clash with a libOS.
+bindings_object() {
+    local out=$1
+    shift
+    cargo build --release -p ringtender-sync-shim --manifest-path "$repo/Cargo.toml" "$@"
+    local undefs=() keeps=() sym
+    for sym in "${exports[@]}"; do
+        undefs+=(-u "$sym")
+        keeps+=(--keep-global-symbol="$sym")
+    done
+    ld -r -o "$work/solo5_all.o" "${undefs[@]}" "$target/release/libringtender_sync_shim.a"
+    objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_all.o" "$out"
+    # Only the application's entry point and the linker script's symbols may stay undefined.
+    local expected=' (solo5_app_main|ringtender_target|ringtender_manifest_note|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'
+    local missing
+    missing=$(readelf -sW "$out" | awk '$7 == "UND" && $8 != "" {print " " $8}' | grep -Ev "$expected" || true)
+    if [ -n "$missing" ]; then
+        echo "build-dist.sh: the bindings object has undefined symbols:" >&2
+        echo "$missing" >&2
+        exit 1
+    fi
+}
+bindings_object "$work/solo5.o"
+bindings_object "$work/solo5_muen.o" --features muen-only
 
 # The RNG3 note with RING3_FLAG_RINGS cleared, for `-z solo5-rings=no`.
 objcopy -O binary --only-section=.note.ringtender.ring3 "$work/solo5.o" "$work/ring3.note"
@@ -56,13 +65,14 @@ install -m 0644 "$here/toolchain/solo5.h" "$dest/include/solo5.h"
 install -m 0644 "$here/toolchain/solo5_ring.h" "$dest/include/solo5_ring.h"
 install -m 0755 "$here/toolchain/x86_64-solo5-none-static-cc" "$dest/bin/x86_64-solo5-none-static-cc"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)
-for pair in hvt:1 spt:2; do
-    abi=${pair%:*}
-    install -m 0644 "$work/solo5.o" "$dest/lib/solo5_$abi.o"
-    sed -e "s|@TARGET@|$abi|g" -e "s|@TARGET_NUMBER@|${pair#*:}|" \
+# target:ABI1 number:image address:object
+for row in hvt:1:0x100000:solo5.o spt:2:0x100000:solo5.o muen:4:0x200000:solo5_muen.o; do
+    IFS=: read -r abi number text_start object <<< "$row"
+    install -m 0644 "$work/$object" "$dest/lib/solo5_$abi.o"
+    sed -e "s|@TARGET@|$abi|g" -e "s|@TARGET_NUMBER@|$number|" -e "s|@TEXT_START@|$text_start|" \
         "$here/toolchain/solo5.lds.in" > "$dest/lib/solo5_$abi.lds"
     sed -e "s|@PREFIX@|$dest|" -e "s|@VERSION@|$version|" -e "s|@TARGET@|$abi|g" \
         -e "s|@CC_INCLUDE@|$(${CC:-cc} -print-file-name=include)|" \
         "$here/toolchain/solo5-bindings.pc.in" > "$dest/lib/pkgconfig/solo5-bindings-$abi.pc"
 done
-echo "installed ringtender hvt and spt bindings into $dest"
+echo "installed ringtender hvt, spt and muen bindings into $dest"

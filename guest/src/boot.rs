@@ -7,7 +7,7 @@ use ringtender_abi::solo5::StartInfo;
 use ringtender_abi::spt::{SptBootInfo, SptRingInfo, SPT_BOOT_INFO_BASE, SPT_RING_INFO_MAGIC};
 
 use crate::console::{self, Level};
-use crate::{clock, log, mem, platform, rings, spt, tls};
+use crate::{clock, log, mem, muen, platform, rings, spt, tls};
 
 static HVT_BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
 static MANIFEST: AtomicU64 = AtomicU64::new(0);
@@ -27,7 +27,8 @@ pub fn spt_ring_dir() -> u64 {
     SPT_RING_DIR.load(Ordering::Relaxed)
 }
 
-/// Address of the tender-completed manifest.
+/// Address of the manifest: the tender-completed one on hvt and spt, the
+/// built-in one (the MFT1 note) on muen.
 pub fn manifest() -> u64 {
     MANIFEST.load(Ordering::Relaxed)
 }
@@ -114,7 +115,34 @@ pub unsafe fn start_spt(boot: *const SptBootInfo) -> StartInfo {
     start(info.cmdline, info.mem_size, "spt")
 }
 
-/// What both targets do once their boot info is read: the command line's
+/// Runs the bindings' start-up as a Muen subject and returns what
+/// `solo5_app_main` gets: the console first (so everything after it is
+/// seen), then the CPU tables, the TLS base, the built-in manifest and the
+/// clock, as upstream's muen bindings do.
+///
+/// # Safety
+/// `boot` must be the boot info pointer Muen passed in RDI.
+pub unsafe fn start_muen(boot: *const BootInfo) -> StartInfo {
+    muen::console::init();
+    muen::cpu::init();
+    if muen::cpu::cpl() == 0 {
+        tls::set_base(0);
+    }
+    let Some(mft) = muen::builtin_manifest() else {
+        log!(
+            Error,
+            "Solo5: Built-in manifest validation failed. Aborting.\n"
+        );
+        platform::halt(255);
+    };
+    MANIFEST.store(mft, Ordering::Relaxed);
+    muen::clock::init();
+    // SAFETY: the caller's contract.
+    let info = unsafe { muen::boot_info(boot) };
+    start(info.cmdline, info.mem_size, "muen")
+}
+
+/// What every target does once their boot info is read: the command line's
 /// log options, the banner, the rings and the heap.
 fn start(cmdline_addr: u64, mem_size: u64, target: &str) -> StartInfo {
     let cmdline_ptr = cmdline_addr as *const u8;

@@ -1,6 +1,7 @@
 //! Clocks. On hvt, the TSC clock (upstream's tscclock): monotonic
 //! nanoseconds from `rdtsc` scaled by a 32-bit multiplier, and the wall clock
 //! by hypercall. On spt, the host's `CLOCK_MONOTONIC` and `CLOCK_REALTIME`.
+//! On muen, Muen's scheduling and time info pages (`muen::clock`).
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -8,7 +9,7 @@ use ringtender_abi::hvt::{HcWalltime, Hypercall};
 
 use crate::hypercall::hypercall;
 use crate::platform::{target, Target};
-use crate::spt;
+use crate::{muen, spt};
 
 static MULT: AtomicU64 = AtomicU64::new(0);
 static SHIFT: AtomicU64 = AtomicU64::new(0);
@@ -50,6 +51,7 @@ pub fn monotonic() -> u64 {
     match target() {
         Target::Hvt => tsc_monotonic(),
         Target::Spt => spt::clock(spt::CLOCK_MONOTONIC),
+        Target::Muen => muen::clock::monotonic(),
     }
 }
 
@@ -76,5 +78,6 @@ pub fn wall() -> u64 {
             arg.nsecs
         }
         Target::Spt => spt::clock(spt::CLOCK_REALTIME),
+        Target::Muen => muen::clock::wall(),
     }
 }

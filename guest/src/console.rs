@@ -1,5 +1,5 @@
-//! Console output (PUTS hypercall on hvt, `write(1)` on spt) and the
-//! bindings' log levels.
+//! Console output (PUTS hypercall on hvt, `write(1)` on spt, the debug log
+//! channel on muen) and the bindings' log levels.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU8, Ordering};
@@ -8,7 +8,7 @@ use ringtender_abi::hvt::{HcPuts, Hypercall};
 
 use crate::hypercall::hypercall;
 use crate::platform::{target, Target};
-use crate::spt;
+use crate::{muen, spt};
 
 /// Log levels, as `--solo5:<level>` selects them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,6 +47,7 @@ pub fn write(bytes: &[u8]) {
             hypercall(Hypercall::Puts, &mut arg);
         }
         Target::Spt => spt::console_write(bytes),
+        Target::Muen => muen::console::write(bytes),
     }
 }
 

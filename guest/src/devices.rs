@@ -1,7 +1,8 @@
 //! Devices from the manifest: through the rings when the tender set them up
 //! (`rings`), else the classic way: hypercalls on hvt, system calls on the
 //! tender's descriptors on spt. This is the sync shim's engine: the blocking
-//! API on top of asynchronous rings.
+//! API on top of asynchronous rings. On muen, the subject's channels
+//! (`muen::net`, `muen::block`), found by the device's name.
 
 use ringtender_abi::hvt::{HcBlockRead, HcBlockWrite, HcNetRead, HcNetWrite, HcPoll, Hypercall};
 use ringtender_abi::mft::{
@@ -14,11 +15,11 @@ use ringtender_muen_compat::block::{
     BLOCK_KIND_READ, BLOCK_KIND_WRITE, BLOCK_STATUS_INVALID, BLOCK_STATUS_OK,
 };
 
-use crate::boot;
 use crate::hypercall::hypercall;
 use crate::platform::{target, Target};
 use crate::rings::{self, BlockOp, DeviceRings};
 use crate::spt;
+use crate::{boot, muen};
 
 /// The tender-completed manifest entries (read-only memory).
 fn entries() -> &'static [MftEntry] {
@@ -51,6 +52,9 @@ pub fn entry(handle: u64, kind: u32) -> Option<&'static MftEntry> {
 /// Looks a network device up by name.
 pub fn net_acquire(name: &[u8]) -> Option<(u64, NetInfo)> {
     let index = find(name, MFT_DEV_NET_BASIC)?;
+    if target() == Target::Muen {
+        return Some((index as u64, muen::net::acquire(index as u64, name)?));
+    }
     let e = &entries()[index];
     Some((
         index as u64,
@@ -65,6 +69,9 @@ pub fn net_acquire(name: &[u8]) -> Option<(u64, NetInfo)> {
 /// Looks a block device up by name.
 pub fn block_acquire(name: &[u8]) -> Option<(u64, BlockInfo)> {
     let index = find(name, MFT_DEV_BLOCK_BASIC)?;
+    if target() == Target::Muen {
+        return Some((index as u64, muen::block::acquire(index as u64, name)?));
+    }
     let e = &entries()[index];
     Some((
         index as u64,
@@ -82,6 +89,9 @@ fn host_fd(e: &MftEntry) -> i32 {
 
 /// Sends one frame.
 pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
+    if target() == Target::Muen {
+        return muen::net::write(handle, frame);
+    }
     let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
         return SOLO5_R_EINVAL;
     };
@@ -110,6 +120,9 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
 
 /// Receives one frame.
 pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
+    if target() == Target::Muen {
+        return muen::net::read(handle, buf);
+    }
     let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
         return (SOLO5_R_EINVAL, 0);
     };
@@ -196,6 +209,9 @@ pub fn block_status(status: u64) -> Solo5Result {
 
 /// Writes one block.
 pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
+    if target() == Target::Muen {
+        return muen::block::write(handle, offset, data);
+    }
     block_io(
         BLOCK_KIND_WRITE,
         handle,
@@ -207,6 +223,9 @@ pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
 
 /// Reads one block.
 pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
+    if target() == Target::Muen {
+        return muen::block::read(handle, offset, buf);
+    }
     block_io(
         BLOCK_KIND_READ,
         handle,
@@ -277,6 +296,9 @@ fn ring_ready() -> u64 {
 /// hypercall (which the host ends as soon as a ring has input), or on spt
 /// the tender's epoll set, only when nothing is ready.
 pub fn yield_until(deadline: u64) -> u64 {
+    if target() == Target::Muen {
+        return muen::net::yield_until(deadline);
+    }
     let mut now = crate::clock::monotonic();
     // Without rings there is nothing to look at: straight to POLL.
     let with_rings = rings::any();

@@ -133,12 +133,8 @@ fn kick_if_sleeping(area: u64, handle: u64) {
     if target() == Target::Spt {
         spt::ring_doorbell();
     } else {
-        // SAFETY: the doorbell port is open to us in the TSS I/O bitmap; the
-        // tender serves it with an ioeventfd and reads nothing else.
-        unsafe {
-            core::arch::asm!("out dx, eax", in("dx") RT_RING_DOORBELL_PIO, in("eax") handle as u32,
-                options(nostack, preserves_flags));
-        }
+        // The tender serves the doorbell with an ioeventfd and reads nothing else.
+        crate::hypercall::pio_out(RT_RING_DOORBELL_PIO, handle as u32);
     }
 }
 

@@ -57,6 +57,7 @@ pub fn ring_doorbell() {
 }
 
 /// System call `n` with six arguments; the raw result (negative errno on error).
+#[cfg(not(feature = "muen-only"))]
 fn syscall(n: u64, args: [u64; 6]) -> i64 {
     let ret: i64;
     // SAFETY: the `syscall` instruction with the kernel's register
@@ -73,6 +74,13 @@ fn syscall(n: u64, args: [u64; 6]) -> i64 {
         );
     }
     ret
+}
+
+/// The muen object makes no system calls (a Muen subject runs on no
+/// kernel); no muen path reaches this.
+#[cfg(feature = "muen-only")]
+fn syscall(_n: u64, _args: [u64; 6]) -> i64 {
+    crate::muen::cpu::halt_forever()
 }
 
 /// Writes to the console (standard output), best effort.

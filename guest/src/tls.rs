@@ -2,7 +2,7 @@
 //! thread pointer, which points to itself. The base goes in FS.
 
 use crate::platform::{target, Target};
-use crate::spt;
+use crate::{muen, spt};
 
 extern "C" {
     static _stdata: u8;
@@ -45,14 +45,26 @@ pub unsafe fn init(tls: usize) {
 }
 
 /// Sets the FS base (TLS thread pointer): `wrfsbase` on hvt, `arch_prctl`
-/// on spt (what upstream's filter allows).
+/// on spt (what upstream's filter allows), `wrmsr` on muen.
 pub fn set_base(base: u64) {
     match target() {
-        // SAFETY: wrfsbase only changes this thread's FS base; CR4.FSGSBASE is
-        // set by the tender. A bad base faults on use, which the tender reports.
-        Target::Hvt => unsafe {
-            core::arch::asm!("wrfsbase {}", in(reg) base, options(nostack, preserves_flags))
-        },
+        Target::Hvt => wrfsbase(base),
         Target::Spt => spt::set_fs_base(base),
+        Target::Muen => muen::cpu::set_fs_base(base),
     }
+}
+
+/// `wrfsbase` (hvt: the tender sets CR4.FSGSBASE).
+#[cfg(not(feature = "muen-only"))]
+fn wrfsbase(base: u64) {
+    // SAFETY: wrfsbase only changes this thread's FS base; CR4.FSGSBASE is
+    // set by the tender. A bad base faults on use, which the tender reports.
+    unsafe { core::arch::asm!("wrfsbase {}", in(reg) base, options(nostack, preserves_flags)) }
+}
+
+/// The muen object has no `wrfsbase` (Muen leaves CR4.FSGSBASE clear); no
+/// muen path reaches this.
+#[cfg(feature = "muen-only")]
+fn wrfsbase(_base: u64) {
+    crate::muen::cpu::halt_forever()
 }

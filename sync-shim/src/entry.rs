@@ -22,12 +22,16 @@ pub extern "C" fn __stack_chk_fail() -> ! {
     platform::halt(255)
 }
 
-/// Entry point: the tender jumps here with its boot info (hvt's or spt's,
-/// as the linker script chose the target) in RDI.
+/// Entry point: the tender (or Muen) jumps here with its boot info (hvt's,
+/// spt's or Muen's, as the linker script chose the target) in RDI. It has a
+/// section of its own, which the linker script places first in `.text`:
+/// Muen's `muinit` enters a resettable subject at the start of the text
+/// region, right after `.interp`.
 ///
 /// # Safety
 /// Only the tender calls this, once, with its boot info.
 #[no_mangle]
+#[link_section = ".text.ringtender.start"]
 pub unsafe extern "C" fn _start(boot_info: *const u8) -> ! {
     // SAFETY: rdtsc is allowed at CPL 3.
     let tsc = unsafe { core::arch::x86_64::_rdtsc() };
@@ -39,6 +43,7 @@ pub unsafe extern "C" fn _start(boot_info: *const u8) -> ! {
         match platform::target() {
             Target::Hvt => boot::start_hvt(boot_info.cast()),
             Target::Spt => boot::start_spt(boot_info.cast()),
+            Target::Muen => boot::start_muen(boot_info.cast()),
         }
     };
     // SAFETY: the application's entry point, with a start info that lives

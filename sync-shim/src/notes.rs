@@ -1,5 +1,5 @@
 //! The ELF notes and the fake interpreter every unikernel carries: ABI1
-//! (hvt or spt, version 2), our RNG3 (runs at CPL 3, speaks rings), the
+//! (hvt or spt, version 2; muen, version 4), our RNG3 (runs at CPL 3, speaks rings), the
 //! OpenBSD ident note, and `.interp` so the host refuses to exec the file
 //! directly.
 //!
@@ -13,6 +13,7 @@ use ringtender_abi::elf_note::{
 };
 use ringtender_abi::hvt::HVT_ABI_VERSION;
 use ringtender_abi::spt::SPT_ABI_VERSION;
+use ringtender_muen_compat::subject::MUEN_ABI_VERSION;
 
 /// A note with an 8-byte name field and a descriptor `D`.
 #[repr(C, align(4))]
@@ -57,6 +58,10 @@ static ABI1_NOTE_HVT: Note<Abi1Descriptor> = abi1_note(AbiTarget::Hvt, HVT_ABI_V
 #[link_section = ".note.solo5.abi.spt"]
 static ABI1_NOTE_SPT: Note<Abi1Descriptor> = abi1_note(AbiTarget::Spt, SPT_ABI_VERSION);
 
+#[used]
+#[link_section = ".note.solo5.abi.muen"]
+static ABI1_NOTE_MUEN: Note<Abi1Descriptor> = abi1_note(AbiTarget::Muen, MUEN_ABI_VERSION);
+
 /// The RNG3 descriptor as bytes: a note descriptor starts 4-aligned, right
 /// after the name, so its u64 field must not pull in 8-byte alignment.
 const fn ring3_descriptor(version: u32, flags: u32) -> [u8; size_of::<Ring3Descriptor>()] {
@@ -71,6 +76,14 @@ const fn ring3_descriptor(version: u32, flags: u32) -> [u8; size_of::<Ring3Descr
     desc
 }
 
+/// Our bindings run at CPL 3; they speak ringtender's rings on hvt and spt
+/// (the muen object speaks Muen's channels instead).
+const RING3_FLAGS: u32 = if cfg!(feature = "muen-only") {
+    RING3_FLAG_CPL3
+} else {
+    RING3_FLAG_CPL3 | RING3_FLAG_RINGS
+};
+
 #[used]
 #[link_section = ".note.ringtender.ring3"]
 static RING3_NOTE: Note<[u8; size_of::<Ring3Descriptor>()]> = Note {
@@ -78,7 +91,7 @@ static RING3_NOTE: Note<[u8; size_of::<Ring3Descriptor>()]> = Note {
     descsz: size_of::<Ring3Descriptor>() as u32,
     note_type: RING3_NOTE_TYPE,
     name: solo5_name(),
-    desc: ring3_descriptor(RING3_NOTE_VERSION, RING3_FLAG_CPL3 | RING3_FLAG_RINGS),
+    desc: ring3_descriptor(RING3_NOTE_VERSION, RING3_FLAGS),
 };
 
 #[used]

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds every C test unikernel in tests/unikernels/c/<name>/ into
-# OUTDIR/test_<name>.hvt and OUTDIR/test_<name>.spt (default
-# <repo>/build/unikernels) with the installed bindings (<repo>/dist, from
-# sync-shim/build-dist.sh) and solo5-elftool, and copies the Rust test
-# unikernels there as test_rust_<name>.{hvt,spt}. A test directory may hold
-# an "ldflags" file of extra link options and a "targets" file naming the
-# targets it is for (default: hvt spt).
+# OUTDIR/test_<name>.hvt, .spt and .muen (default <repo>/build/unikernels)
+# with the installed bindings (<repo>/dist, from sync-shim/build-dist.sh)
+# and solo5-elftool, and copies the Rust test unikernels there as
+# test_rust_<name>.{hvt,spt}. A test directory may hold an "ldflags" file
+# of extra link options and a "targets" file naming the targets it is for
+# (default: hvt spt muen; tests of the rings, of spt's seccomp filter or
+# with hvt's instructions are not for muen).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -27,7 +28,7 @@ for dir in "$here"/c/*/; do
     "$cc" -c "$work/manifest_$name.c" -o "$work/manifest_$name.o"
     ldflags=()
     [ -f "$dir/ldflags" ] && read -ra ldflags < "$dir/ldflags"
-    targets=(hvt spt)
+    targets=(hvt spt muen)
     [ -f "$dir/targets" ] && read -ra targets < "$dir/targets"
     for abi in "${targets[@]}"; do
         "$cc" -z "solo5-abi=$abi" "${ldflags[@]}" -o "$out/test_$name.$abi" "$work/$name.o" "$work/manifest_$name.o"

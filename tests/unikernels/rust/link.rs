@@ -19,6 +19,7 @@ fn main() {
         let lds = Path::new(&out).join(format!("solo5_{target}.lds"));
         let script = text
             .replace("@TARGET_NUMBER@", number)
+            .replace("@TEXT_START@", "0x100000")
             .replace("@TARGET@", target);
         std::fs::write(&lds, script).expect("write linker script");
         for arg in [
