@@ -7,6 +7,9 @@
 //! `tests/corpus.rs`, which replays the committed corpus `fuzz/corpus/TARGET/`
 //! in every `cargo test`. A panic, an abort or a hang is a finding.
 
+// Guest memory permissions are lists of address ranges (as in the host crate).
+#![allow(clippy::single_range_in_vec_init)]
+
 pub mod block_requests;
 pub mod channel_reader;
 pub mod elf_loader;
