@@ -241,6 +241,33 @@ fn gen_manifest_errors() {
     assert_eq!(stderr(&out), "solo5-elftool: premature EOF in JSON data\n");
 }
 
+/// Upstream's reader recurses without a limit and dies of a stack overflow
+/// on deep input; ours stops at 1000 levels with an error in upstream's
+/// form and exit status 1. Up to that depth the outcome is upstream's.
+#[test]
+fn deep_nesting_is_a_parse_error() {
+    let nested = |depth: usize| "[".repeat(depth) + &"]".repeat(depth);
+    let out = elftool(&["gen-manifest", "-", "-"], Some(&nested(1000)));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "solo5-elftool: -:1: (root): expected OBJECT, got ARRAY\n"
+    );
+
+    for depth in [1_000_000, 1000] {
+        let out = elftool(
+            &["gen-manifest", "-", "-"],
+            Some(&format!("{{\"devices\":\n{}}}", nested(depth))),
+        );
+        assert_eq!(out.status.code(), Some(1), "depth {depth}: {out:?}");
+        assert!(out.stdout.is_empty());
+        assert_eq!(
+            stderr(&out),
+            "solo5-elftool: nesting deeper than 1000 levels on line 2 in JSON data\n"
+        );
+    }
+}
+
 #[test]
 fn queries_on_a_linked_kernel() {
     let dir = scratch("query");

@@ -6,6 +6,17 @@
 //! is ignored), integers told apart from reals, strings as C strings (cut at
 //! an embedded NUL), and upstream's leniencies (missing or repeated commas
 //! between elements, a keyword whose last letter differs).
+//!
+//! Upstream's reader recurses once per nesting level without a limit and
+//! dies of a stack overflow (SIGSEGV) somewhere past forty thousand levels
+//! on an 8 MiB stack. This one stops at [`MAX_DEPTH`] levels with a parse
+//! error in upstream's form and exit status 1, like any other malformed
+//! input. No manifest nests deeper than three levels, so a source that
+//! upstream accepts is accepted here too.
+
+/// Deepest nesting of arrays and objects accepted; one more level is a
+/// parse error ("nesting deeper than ... levels").
+pub const MAX_DEPTH: usize = 1000;
 
 /// A parsed value and the line it starts on.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,6 +81,32 @@ struct Reader<'a> {
     line: usize,
 }
 
+/// An array or object being read.
+struct Open {
+    /// The closing bracket.
+    term: u8,
+    /// Line where it started.
+    line: usize,
+    /// Member name, inside an object.
+    name: Vec<u8>,
+    /// Elements read so far.
+    items: Vec<Node>,
+}
+
+impl Open {
+    fn into_node(self) -> Node {
+        Node {
+            line: self.line,
+            name: self.name,
+            value: if self.term == b'}' {
+                Value::Object(self.items)
+            } else {
+                Value::Array(self.items)
+            },
+        }
+    }
+}
+
 fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
@@ -127,24 +164,85 @@ impl Reader<'_> {
         self.err(&m)
     }
 
+    /// Reads one value. Arrays and objects are read with an explicit stack
+    /// of the open ones, not by recursion, so the depth of the input does
+    /// not bound the depth of the call stack.
     fn value(&mut self) -> Result<Node, Vec<u8>> {
+        let mut open: Vec<Open> = Vec::new();
+        // Member name for the next value read (inside an object).
+        let mut name = Vec::new();
+        loop {
+            let mut done = self.value_start(&mut open)?.map(|(line, value)| Node {
+                line,
+                name: std::mem::take(&mut name),
+                value,
+            });
+            if done.is_none() {
+                open.last_mut().expect("just opened").name = std::mem::take(&mut name);
+            }
+            // Add what was completed to the innermost open container, then
+            // read separators and closing brackets up to the next value.
+            loop {
+                let Some(top) = open.last_mut() else {
+                    return Ok(done.expect("a value was completed"));
+                };
+                if let Some(node) = done.take() {
+                    top.items.push(node);
+                }
+                match self.skip_ws() {
+                    None => return Err(early_eof()),
+                    Some(b',') => {
+                        if top.items.is_empty() {
+                            return Err(self.err(b"missing value before comma"));
+                        }
+                        self.getch();
+                    }
+                    Some(c) if c == top.term => {
+                        self.getch();
+                        let closed = open.pop().expect("checked above");
+                        done = Some(closed.into_node());
+                    }
+                    Some(_) if top.term == b'}' => {
+                        name = self.string()?;
+                        if self.getch_skip() != Some(b':') {
+                            return Err(self.err(b"expected colon in object element"));
+                        }
+                        break;
+                    }
+                    Some(_) => break,
+                }
+            }
+        }
+    }
+
+    /// Reads a scalar (with the line it starts on), or opens an array or an
+    /// object on `open` and returns `None`.
+    fn value_start(&mut self, open: &mut Vec<Open>) -> Result<Option<(usize, Value)>, Vec<u8>> {
         let line = self.line;
         let value = match self.skip_ws() {
             None => return Err(early_eof()),
             Some(b'f') => self.keyword(b"false", Value::Bool(false))?,
             Some(b'n') => self.keyword(b"null", Value::Null)?,
             Some(b't') => self.keyword(b"true", Value::Bool(true))?,
-            Some(b'{') => Value::Object(self.series(b'}')?),
-            Some(b'[') => Value::Array(self.series(b']')?),
+            Some(term @ (b'{' | b'[')) => {
+                if open.len() == MAX_DEPTH {
+                    let what = format!("nesting deeper than {MAX_DEPTH} levels");
+                    return Err(self.err(what.as_bytes()));
+                }
+                self.getch();
+                open.push(Open {
+                    term: if term == b'{' { b'}' } else { b']' },
+                    line,
+                    name: Vec::new(),
+                    items: Vec::new(),
+                });
+                return Ok(None);
+            }
             Some(b'"') => Value::Str(self.string()?),
             Some(b'-' | b'0'..=b'9') => self.number()?,
             Some(c) => return Err(self.unexpected(Some(c))),
         };
-        Ok(Node {
-            line,
-            name: Vec::new(),
-            value,
-        })
+        Ok(Some((line, value)))
     }
 
     /// Reads `word`; a mismatch on its last letter still counts as a match.
@@ -165,36 +263,6 @@ impl Reader<'_> {
         let mut m = b"expected ".to_vec();
         m.extend_from_slice(word);
         Err(self.err(&m))
-    }
-
-    fn series(&mut self, term: u8) -> Result<Vec<Node>, Vec<u8>> {
-        self.getch();
-        let mut items = Vec::new();
-        loop {
-            match self.skip_ws() {
-                None => return Err(early_eof()),
-                Some(b',') => {
-                    if items.is_empty() {
-                        return Err(self.err(b"missing value before comma"));
-                    }
-                    self.getch();
-                }
-                Some(c) if c == term => {
-                    self.getch();
-                    return Ok(items);
-                }
-                Some(_) if term == b'}' => {
-                    let name = self.string()?;
-                    if self.getch_skip() != Some(b':') {
-                        return Err(self.err(b"expected colon in object element"));
-                    }
-                    let mut node = self.value()?;
-                    node.name = name;
-                    items.push(node);
-                }
-                Some(_) => items.push(self.value()?),
-            }
-        }
     }
 
     fn string(&mut self) -> Result<Vec<u8>, Vec<u8>> {
@@ -434,6 +502,25 @@ mod tests {
         assert_eq!(
             parse(b"-").unwrap_err(),
             b"unexpected '\xff' on line 1 in JSON data"
+        );
+    }
+
+    #[test]
+    fn depth_limit() {
+        let nested = |depth: usize| {
+            let inner = if depth % 2 == 1 { "[0]" } else { "0" };
+            "\n".to_string() + &"[{\"a\":".repeat(depth / 2) + inner + &"}]".repeat(depth / 2)
+        };
+        assert_eq!(
+            parse(nested(MAX_DEPTH).as_bytes())
+                .unwrap()
+                .value
+                .type_name(),
+            "ARRAY"
+        );
+        assert_eq!(
+            err(&nested(MAX_DEPTH + 1)),
+            format!("nesting deeper than {MAX_DEPTH} levels on line 2 in JSON data")
         );
     }
 }
