@@ -29,12 +29,12 @@ impl Tender {
     fn accepts(self, option: &TenderOption) -> bool {
         match option {
             TenderOption::XExecHeap => self == Self::Spt,
-            TenderOption::Classic
-            | TenderOption::Engine(_)
-            | TenderOption::NetLossy
-            | TenderOption::NetMac { .. } => self != Self::Muen,
+            TenderOption::Classic | TenderOption::NetLossy | TenderOption::NetMac { .. } => {
+                self != Self::Muen
+            }
             TenderOption::ExitEvent => self == Self::Muen,
             TenderOption::Mem(_)
+            | TenderOption::Engine(_)
             | TenderOption::Net { .. }
             | TenderOption::Block { .. }
             | TenderOption::BlockSectorSize { .. } => true,
@@ -319,6 +319,7 @@ ARGS are optional arguments passed to KERNEL (its boot parameters).
 Core options:
   [ --mem=512 ] (size of the subject's \"ram\" region in MB)
   [ --exit-event ] (publish the \"solo5_exit\" event: the subject ends with vmcall)
+  [ --engine=uring|portable ] (I/O engine of the net and block peers; default io_uring if available)
     --help (display this help)
     --version (display version information)
 Compiled-in modules: net block
@@ -493,7 +494,13 @@ mod tests {
             parse_option(Tender::Hvt, "--exit-event"),
             Err(OptionError::Invalid)
         );
-        for ring_option in ["--classic", "--net-lossy", "--engine=uring"] {
+        assert_eq!(
+            parse_option(Tender::Muen, "--engine=portable"),
+            Ok(TenderOption::Engine(
+                crate::rings::engine::EngineChoice::Portable
+            ))
+        );
+        for ring_option in ["--classic", "--net-lossy"] {
             assert_eq!(
                 parse_option(Tender::Muen, ring_option),
                 Err(OptionError::Invalid)

@@ -215,6 +215,21 @@ pub fn discard_frames(fd: RawFd, max: usize) -> io::Result<usize> {
     Ok(max)
 }
 
+/// Whether a frame waits on the tap at `fd` (a poll that does not block).
+pub fn frame_waiting(fd: RawFd) -> io::Result<bool> {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; timeout 0.
+    let n = unsafe { libc::poll(&mut pollfd, 1, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n > 0 && pollfd.revents & libc::POLLIN != 0)
+}
+
 /// A random locally administered unicast MAC address.
 pub fn random_mac() -> io::Result<[u8; 6]> {
     let mut mac = [0u8; 6];

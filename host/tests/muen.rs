@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{wait, Outcome, TempDir};
+use common::{wait, NetNs, Outcome, TempDir};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_solo5-muen-runner");
 const ELFTOOL: &str = env!("CARGO_BIN_EXE_solo5-elftool");
@@ -89,9 +89,71 @@ static void log_line(const char *text)
     header[WC] = wc + 1;
 }
 
+#ifdef ECHO
+/* The net peer's channels, at gencspec's addresses: "service0|in" right
+ * after ram (whose end the boot info gives), "service0|out" after it. */
+#define NET_CHANNEL 0x100000UL
+#define NET_ELEMENT 1516UL
+
+/* Slot `n` of a channel: 64 bytes of header, then 1516-byte elements. */
+static volatile unsigned int *slot(volatile unsigned long *channel, unsigned long n)
+{
+    return (volatile unsigned int *)((unsigned long)channel + 64 +
+                                     (n % channel[ELEMENTS]) * NET_ELEMENT);
+}
+
+static void copy_element(volatile unsigned int *to, volatile unsigned int *from)
+{
+    unsigned long i;
+    for (i = 0; i < NET_ELEMENT / 4; i++)
+        to[i] = from[i];
+}
+
+/* Reads ECHO elements from the input channel (the peer's writer) and
+ * writes each back on the output channel, Muen's reader and writer. */
+static void echo(void)
+{
+    unsigned long ram_end = *(volatile unsigned long *)0x1000;
+    volatile unsigned long *in = (volatile unsigned long *)ram_end;
+    volatile unsigned long *out = (volatile unsigned long *)(ram_end + NET_CHANNEL);
+    unsigned long rc = 0, wc = 0, n;
+
+    out[EPOCH] = 0;
+    out[TRANSPORT] = 0x487312b6b79a9b6dUL;
+    out[PROTOCOL] = 0x7ade5c549b08e814UL;
+    out[ELSIZE] = NET_ELEMENT;
+    out[ELEMENTS] = (NET_CHANNEL - 64) / NET_ELEMENT;
+    out[RESERVED] = 0;
+    out[WSC] = 0;
+    out[WC] = 0;
+    __asm__ __volatile__("" ::: "memory");
+    out[EPOCH] = 1;
+    log_line("echoing\n");
+    while (in[EPOCH] == 0 || in[PROTOCOL] != 0x7ade5c549b08e814UL ||
+           in[ELSIZE] != NET_ELEMENT)
+        __asm__ __volatile__("pause");
+    for (n = 0; n < ECHO; n++) {
+        while (in[WC] == rc)
+            __asm__ __volatile__("pause");
+        out[WSC] = wc + 1;
+        __asm__ __volatile__("" ::: "memory");
+        copy_element(slot(out, wc), slot(in, rc));
+        __asm__ __volatile__("" ::: "memory");
+        out[WC] = ++wc;
+        rc++;
+    }
+}
+#endif
+
 void _start(void)
 {
     log_init();
+#ifdef ECHO
+    echo();
+    log_line("echoed\n");
+    for (;;)
+        __asm__ __volatile__("cli; hlt");
+#endif
     log_line("Solo5: solo5_exit(5) called\n");
 #ifdef FAULT
     __asm__ __volatile__("ud2");
@@ -110,7 +172,12 @@ fn stderr_of(out: &std::process::Output) -> String {
 
 /// Compiles the subject in `dir` with `defines` (`-DFAULT`).
 fn build_subject(dir: &TempDir, defines: &[&str]) -> PathBuf {
-    std::fs::write(dir.join("manifest.json"), MANIFEST).unwrap();
+    build_subject_with(dir, MANIFEST, defines)
+}
+
+/// Compiles the subject in `dir` with `manifest` (JSON) and `defines`.
+fn build_subject_with(dir: &TempDir, manifest: &str, defines: &[&str]) -> PathBuf {
+    std::fs::write(dir.join("manifest.json"), manifest).unwrap();
     let out = Command::new(ELFTOOL)
         .arg("gen-manifest")
         .arg(dir.join("manifest.json"))
@@ -268,4 +335,97 @@ fn upstream_exception_aborts() {
         return;
     };
     run_runner(&["--mem=16", kernel.to_str().unwrap()]).assert_abort();
+}
+
+const NET_MANIFEST: &str = r#"{ "type": "solo5.manifest", "version": 1,
+    "devices": [ { "name": "service0", "type": "NET_BASIC" } ] }"#;
+
+/// Starts the runner inside `ns` with `args`, its stdout to `log`.
+fn spawn_in_ns(ns: &NetNs, args: &[&str], log: &Path) -> std::process::Child {
+    ns.command(RUNNER)
+        .args(args)
+        .stdout(std::fs::File::create(log).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn the_net_peer_carries_frames_from_the_tap_through_the_subject_and_back() {
+    const FRAMES: u64 = 3;
+    let dir = TempDir::new();
+    let subject = build_subject_with(&dir, NET_MANIFEST, &[&format!("-DECHO={FRAMES}")]);
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let socket = common::PacketSocket::bind_in(&ns, "tap0");
+    let child = spawn_in_ns(
+        &ns,
+        &["--mem=2", "--net:service0=tap0", subject.to_str().unwrap()],
+        &dir.join("log"),
+    );
+    // The tap drops what is sent before the runner attached it.
+    wait_for_log(&dir.join("log"), "echoing\n");
+    let frames: Vec<Vec<u8>> = (0..FRAMES).map(common::seq_frame).collect();
+    for frame in &frames {
+        socket.send(frame);
+    }
+    let mut echoed = Vec::new();
+    while echoed.len() < frames.len() {
+        let frame = socket.recv_incoming(LIMIT).expect("an echoed frame");
+        if frame[12..14] == frames[0][12..14] {
+            echoed.push(frame);
+        }
+    }
+    assert_eq!(echoed, frames);
+    let out = wait(child, LIMIT);
+    assert_eq!(out.status, Some(0), "{out:#?}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("log")).unwrap(),
+        "echoing\nechoed\n"
+    );
+}
+
+/// Waits until `log` holds `text`, however long the subject takes.
+fn wait_for_log(log: &Path, text: &str) {
+    let start = std::time::Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains(text)
+    {
+        assert!(start.elapsed() < LIMIT, "no {text:?} in {}", log.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn upstream_net_answers_pings_through_the_net_peer() {
+    let Some(kernel) = upstream("net") else {
+        return;
+    };
+    let dir = TempDir::new();
+    let ns = NetNs::new();
+    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
+    let log = dir.join("log");
+    let mut child = spawn_in_ns(
+        &ns,
+        &["--mem=16", "--net:service0=tap0", kernel.to_str().unwrap()],
+        &log,
+    );
+    // Until 3 replies came back, however slow the emulated subject is.
+    let ping = ns
+        .command("ping")
+        .args(["-c", "3", "-i", "0.2", "-w", "120", "10.0.0.2"])
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let out = wait(child, LIMIT);
+    let text = String::from_utf8_lossy(&ping.stdout);
+    assert!(
+        ping.status.success() && text.contains("3 received"),
+        "{text}\n{out:#?}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("Serving ping on 10.0.0.2"));
 }

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod console;
 pub mod layout;
 pub mod page_tables;
+pub mod peers;
 pub mod run_loop;
 pub mod subject_info;
 pub mod vcpu;
@@ -58,7 +59,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
     let tables = PageTables::build(layout.regions_gpa_end, &layout.regions);
-    let ram = GuestRam::new(layout.regions_gpa_end + tables.bytes())?;
+    let mut ram = GuestRam::new(layout.regions_gpa_end + tables.bytes())?;
+    let (readable, writable) = peers::io_ranges(&layout);
+    ram.set_guest_access(readable, writable);
     let mut machine = Machine::new(&ram)?;
     for copy in layout.binary_copies(&image) {
         ram.setup_write(copy.gpa, &uk.file[copy.file])?;
@@ -80,6 +83,13 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     let ram = Arc::new(ram);
     let mut console = console::Console::new(region_memory(&ram, &layout, Role::Debuglog));
+    let peers = peers::start(
+        &ram,
+        &layout,
+        &att.devices,
+        att.ring_options.engine,
+        |text| eprintln!("{}: {text}", cli::program()),
+    )?;
     signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
     let scheduler = clock::Scheduler::start(ram.clone(), tsc, scheduling_gpa)?;
     let watchdog = watchdog::Watchdog::start()?;
@@ -88,6 +98,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     };
     let status = run_loop::run(&mut machine.vcpu, &ram, &layout, &mut console, &events);
     drop(watchdog);
+    if let Some(peers) = peers {
+        peers.stop();
+    }
     scheduler.stop();
     status
 }

@@ -25,9 +25,9 @@ use ringtender_abi::rings::{
 use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use self::block::BlockRing;
+pub use self::block::{BlockFlow, BlockRing};
 use self::engine::{EngineChoice, EngineFile};
-use self::net::NetRing;
+pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
 pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
 use crate::attach::Device;
@@ -217,16 +217,20 @@ pub fn build(
                     HOST_EPOCH,
                 )
                 .map_err(channel_err)?;
+                let flow = NetFlow::Area {
+                    area: entry.area,
+                    lossy: options.net_lossy,
+                };
                 let ring = NetRing::new(
-                    entry.area,
+                    flow,
                     net.raw_fd(),
                     files.len() as u32,
                     element as usize - 2,
                     tx,
                     rx_writer,
-                    options.net_lossy,
                 );
-                rx.push((handle as u64, ring.rx_counters().0, ring.rx_counters().1));
+                let (wc, guest_rc) = ring.rx_counters().expect("an area's ring has counters");
+                rx.push((handle as u64, wc, guest_rc));
                 files.push(EngineFile {
                     fd: net.raw_fd(),
                     stream: true,
@@ -248,7 +252,7 @@ pub fn build(
                 )
                 .map_err(channel_err)?;
                 blocks.push(BlockRing::new(
-                    entry.area,
+                    BlockFlow::Area { area: entry.area },
                     files.len() as u32,
                     block.capacity,
                     u64::from(block.block_size),

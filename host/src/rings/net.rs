@@ -1,8 +1,12 @@
 //! A net device's rings: tx (guest→host) drained into the tap, rx
-//! (host→guest) filled from the tap, both in batches, lossless.
+//! (host→guest) filled from the tap, both in batches. On ringtender's rings
+//! (hvt, spt) both directions are lossless through the read counters of the
+//! device area; as a Muen subject's net peer there are no such counters, and
+//! the rx channel is paced by renewing its epoch ([`MuenRx`]).
 
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER, AREA_RX_DROPPED};
 use ringtender_abi::solo5::SOLO5_NET_HLEN;
@@ -17,6 +21,55 @@ use crate::guest_memory::GuestRam;
 /// Frames moved per batch and direction.
 const BATCH: u64 = 64;
 
+/// How long a Muen rx channel written full stays untouched before the peer
+/// renews it for frames waiting in the tap ([`MuenRx`]): time for a subject
+/// that fell behind (at CPL 0 on this machine, some 10 ms a frame) to read
+/// what it holds.
+pub const MUEN_RX_RENEWAL_IDLE: Duration = Duration::from_secs(1);
+
+/// How the host learns what the guest has read.
+pub enum NetFlow {
+    /// ringtender's rings (hvt, spt): the device area at `area` holds both
+    /// read counters (lossless both ways). With `lossy`, frames for a full
+    /// rx ring are dropped and counted instead of left in the tap.
+    Area {
+        /// Guest address of the device area.
+        area: u64,
+        /// Drop (and count) frames for a full rx ring.
+        lossy: bool,
+    },
+    /// A Muen subject's peer: plain SHMStream v2, no reader counters.
+    Muen(MuenRx),
+}
+
+/// The rx pacing of a Muen net peer.
+///
+/// A Muen reader publishes nothing, so the writer cannot know how far it
+/// has read, and upstream Solo5's reader never recovers from an overrun
+/// (it keeps reporting it without moving its read counter). The peer
+/// therefore writes at most one ring of frames per epoch, which no reader
+/// can find overrun (`wc - rc` never exceeds `elements`). Once the ring is
+/// written full, frames wait in the tap; when one does and the channel has
+/// not been written for [`MUEN_RX_RENEWAL_IDLE`], the peer starts a new
+/// epoch (every reader resynchronises at read counter 0) and goes on.
+/// Frames a subject has not read by then are lost, as with any Muen writer
+/// that gets ahead of its reader; and upstream's `test_net` takes an epoch
+/// change met between its yield and its read for a read error.
+pub struct MuenRx {
+    next_epoch: u64,
+    last_write: Instant,
+}
+
+impl MuenRx {
+    /// Pacing for a channel the peer initialised with an epoch below `next_epoch`.
+    pub fn new(next_epoch: u64) -> Self {
+        Self {
+            next_epoch,
+            last_write: Instant::now(),
+        }
+    }
+}
+
 /// One net device served through rings.
 pub struct NetRing {
     /// Tap descriptor (the worker's wait set watches it).
@@ -25,11 +78,9 @@ pub struct NetRing {
     pub armed: bool,
     /// Whether the last rx pass found the rx ring full (tap left unread).
     rx_blocked: bool,
-    /// Lossy mode: frames for a full rx ring are dropped and counted.
-    lossy: bool,
+    flow: NetFlow,
     dropped: u64,
     file: u32,
-    area: u64,
     frame_max: usize,
     tx: Reader<GuestRegion>,
     rx: Writer<GuestRegion>,
@@ -38,24 +89,23 @@ pub struct NetRing {
 }
 
 impl NetRing {
-    /// Serves the rings of the area at `area`, with the tap as engine file `file`.
+    /// Serves the channels `tx` and `rx` as `flow` says, with the tap as
+    /// engine file `file`; frames of at most `frame_max` bytes.
     pub fn new(
-        area: u64,
+        flow: NetFlow,
         tap_fd: RawFd,
         file: u32,
         frame_max: usize,
         tx: Reader<GuestRegion>,
         rx: Writer<GuestRegion>,
-        lossy: bool,
     ) -> Self {
         Self {
             tap_fd,
             armed: false,
             rx_blocked: false,
-            lossy,
+            flow,
             dropped: 0,
             file,
-            area,
             frame_max,
             tx,
             rx,
@@ -72,7 +122,7 @@ impl NetRing {
     /// Whether the tap must be watched even with a full rx ring (lossy
     /// mode drops what arrives then).
     pub fn lossy(&self) -> bool {
-        self.lossy
+        matches!(self.flow, NetFlow::Area { lossy: true, .. })
     }
 
     /// Whether the rx ring was full at the last pass and now has room: the
@@ -81,19 +131,50 @@ impl NetRing {
         Ok(self.rx_blocked && self.rx_free(ram)? > 0)
     }
 
-    /// Free rx slots (lossless: never past the guest's published read counter).
+    /// Free rx slots: never past the guest's published read counter on
+    /// ringtender's rings; on a Muen channel what is left of the epoch's ring.
     pub fn rx_free(&self, ram: &GuestRam) -> Result<u64, TenderError> {
-        let guest_rc = ram.load_u64(self.area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
-        Ok(self.rx.free_slots(guest_rc))
+        match self.flow {
+            NetFlow::Area { area, .. } => {
+                let guest_rc = ram.load_u64(area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
+                Ok(self.rx.free_slots(guest_rc))
+            }
+            NetFlow::Muen(_) => Ok(self.rx.elements().saturating_sub(self.rx.wc())),
+        }
+    }
+
+    /// A Muen rx channel written full: renews it (new epoch, empty ring)
+    /// when a frame waits in the tap and the channel has been left alone
+    /// for [`MUEN_RX_RENEWAL_IDLE`]; the free slots after that.
+    fn renew_muen_rx(&mut self) -> Result<u64, TenderError> {
+        let NetFlow::Muen(pacing) = &mut self.flow else {
+            return Ok(0);
+        };
+        if pacing.last_write.elapsed() < MUEN_RX_RENEWAL_IDLE
+            || !crate::tap::frame_waiting(self.tap_fd).map_err(|source| TenderError::Io {
+                what: "polling",
+                source,
+            })?
+        {
+            return Ok(0);
+        }
+        self.rx
+            .reset(pacing.next_epoch)
+            .expect("renewal epochs are never 0");
+        pacing.next_epoch = pacing.next_epoch.wrapping_add(1).max(1);
+        Ok(self.rx.elements())
     }
 
     /// Guest address of the host→guest channel's write counter and of the
-    /// guest's read counter: readiness for POLL.
-    pub fn rx_counters(&self) -> (u64, u64) {
-        (
-            self.rx.memory().gpa(56),
-            self.area + AREA_GUEST_READ_COUNTER,
-        )
+    /// guest's read counter: readiness for POLL (ringtender's rings only).
+    pub fn rx_counters(&self) -> Option<(u64, u64)> {
+        match self.flow {
+            NetFlow::Area { area, .. } => Some((
+                self.rx.memory().gpa(ringtender_muen_compat::OFFSET_WC),
+                area + AREA_GUEST_READ_COUNTER,
+            )),
+            NetFlow::Muen(_) => None,
+        }
     }
 
     /// Sends the frames the guest queued, at most [`BATCH`] elements or
@@ -165,17 +246,19 @@ impl NetRing {
                 )));
             }
         }
-        ram.store_u64(
-            self.area + AREA_HOST_READ_COUNTER,
-            self.tx.rc(),
-            Ordering::Release,
-        )?;
+        if let NetFlow::Area { area, .. } = self.flow {
+            ram.store_u64(
+                area + AREA_HOST_READ_COUNTER,
+                self.tx.rc(),
+                Ordering::Release,
+            )?;
+        }
         Ok(true)
     }
 
     /// Lossy mode with a full rx ring: reads a batch of waiting frames off
     /// the tap, drops them and publishes the count at `AREA_RX_DROPPED`.
-    fn drop_rx(&mut self, ram: &GuestRam) -> Result<(), TenderError> {
+    fn drop_rx(&mut self, ram: &GuestRam, area: u64) -> Result<(), TenderError> {
         let n = crate::tap::discard_frames(self.tap_fd, BATCH as usize).map_err(|source| {
             TenderError::Io {
                 what: "reading",
@@ -184,7 +267,7 @@ impl NetRing {
         })?;
         if n > 0 {
             self.dropped += n as u64;
-            ram.store_u64(self.area + AREA_RX_DROPPED, self.dropped, Ordering::Release)?;
+            ram.store_u64(area + AREA_RX_DROPPED, self.dropped, Ordering::Release)?;
         }
         Ok(())
     }
@@ -195,11 +278,15 @@ impl NetRing {
         ram: &GuestRam,
         engine: &mut dyn IoEngine,
     ) -> Result<bool, TenderError> {
-        let free = self.rx_free(ram)?.min(BATCH);
+        let mut free = self.rx_free(ram)?;
+        if free == 0 {
+            free = self.renew_muen_rx()?;
+        }
+        let free = free.min(BATCH);
         self.rx_blocked = free == 0;
         if free == 0 {
-            if self.lossy {
-                self.drop_rx(ram)?;
+            if let NetFlow::Area { area, lossy: true } = self.flow {
+                self.drop_rx(ram, area)?;
             }
             return Ok(false);
         }
@@ -238,6 +325,9 @@ impl NetRing {
             filled += 1;
         }
         self.rx.commit(filled);
+        if let (NetFlow::Muen(pacing), 1..) = (&mut self.flow, filled) {
+            pacing.last_write = Instant::now();
+        }
         Ok(filled > 0)
     }
 }

@@ -2,7 +2,9 @@
 //! idle, then publishes `host_sleeping` and sleeps on the doorbell and the
 //! taps. It wakes a guest waiting for input when it publishes to it. On hvt
 //! it runs as a thread of the tender, on spt as the worker process's main
-//! loop.
+//! loop, and in `solo5-muen-runner` as the thread of the subject's net and
+//! block peers, whose subject rings no doorbell: there it also wakes every
+//! tick to poll the channels.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -31,6 +33,10 @@ pub enum GuestWaiting {
     /// spt: the guest sets the `guest_waiting` word of its device areas
     /// while it sleeps in `solo5_yield`.
     AreaWords,
+    /// A Muen subject busy-polls its channels and never waits or rings a
+    /// doorbell: nothing to wake, and the sleeping worker wakes every tick
+    /// to poll the subject's channels.
+    Polling(Duration),
 }
 
 /// What the worker needs to wake the guest.
@@ -212,6 +218,7 @@ impl WorkerState {
                 }
                 Ok(false)
             }
+            GuestWaiting::Polling(_) => Ok(false),
         }
     }
 
@@ -250,8 +257,8 @@ impl WorkerState {
         Ok(())
     }
 
-    /// Publishes `host_sleeping`, re-checks, and waits for the doorbell or a
-    /// tap whose rx ring has room.
+    /// Publishes `host_sleeping`, re-checks, and waits for the doorbell, a
+    /// tap whose rx ring has room, or (polling a Muen subject) the tick.
     fn sleep(&mut self) -> Result<(), TenderError> {
         self.set_sleeping(1)?;
         fence(Ordering::SeqCst);
@@ -271,6 +278,10 @@ impl WorkerState {
                     net.armed = want;
                 }
             }
+            let timeout = match self.shared.waiting {
+                GuestWaiting::Polling(tick) => tick.as_millis().clamp(1, 1000) as libc::c_int,
+                _ => -1,
+            };
             let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
             // SAFETY: `events` has room for 8 entries; EINTR just ends the wait.
             unsafe {
@@ -278,7 +289,7 @@ impl WorkerState {
                     self.epoll.as_raw_fd(),
                     events.as_mut_ptr(),
                     8,
-                    -1,
+                    timeout,
                     std::ptr::null(),
                 );
             }

@@ -455,16 +455,78 @@ pub fn tap_counter(tap: &str, which: TapCounter) -> u64 {
 }
 
 /// A raw packet socket bound to one interface.
-struct PacketSocket(std::os::fd::OwnedFd);
+pub struct PacketSocket(std::os::fd::OwnedFd);
 
 impl PacketSocket {
+    /// A packet socket on `ifname` of `ns` that also receives every frame
+    /// (made from a thread that joins the namespace; the socket stays in it).
+    pub fn bind_in(ns: &NetNs, ifname: &str) -> Self {
+        use std::os::fd::AsRawFd;
+        let netns = fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
+        let ifname = ifname.to_string();
+        std::thread::spawn(move || {
+            // SAFETY: setns on an open namespace fd affects only this thread.
+            assert_eq!(
+                unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) },
+                0
+            );
+            Self::bind_for(&ifname, (libc::ETH_P_ALL as u16).to_be())
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The next frame that came in from the interface's other end (the
+    /// tender's writes to its tap), none within `limit`.
+    pub fn recv_incoming(&self, limit: Duration) -> Option<Vec<u8>> {
+        use std::os::fd::AsRawFd;
+        let start = Instant::now();
+        let fd = self.0.as_raw_fd();
+        while start.elapsed() < limit {
+            let mut pollfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut pollfd, 1, 100) } <= 0 {
+                continue;
+            }
+            let mut buf = vec![0u8; 65536];
+            // SAFETY: sockaddr_ll is plain data; all-zero is a valid start.
+            let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            let mut addr_len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            // SAFETY: `buf` and `addr` are writable for the lengths passed.
+            let n = unsafe {
+                libc::recvfrom(
+                    fd,
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                    (&mut addr as *mut libc::sockaddr_ll).cast(),
+                    &mut addr_len,
+                )
+            };
+            if n > 0 && addr.sll_pkttype != libc::PACKET_OUTGOING {
+                buf.truncate(n as usize);
+                return Some(buf);
+            }
+        }
+        None
+    }
+
     fn bind(ifname: &str) -> Self {
+        Self::bind_for(ifname, 0)
+    }
+
+    /// Bound to `ifname`, receiving frames of `protocol` (network order; 0: none).
+    fn bind_for(ifname: &str, protocol: u16) -> Self {
         use std::os::fd::FromRawFd;
         let name = std::ffi::CString::new(ifname).unwrap();
         // SAFETY: plain socket and if_nametoindex calls, results checked.
         let (fd, index) = unsafe {
             (
-                libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0),
+                libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(protocol)),
                 libc::if_nametoindex(name.as_ptr()),
             )
         };
@@ -475,6 +537,7 @@ impl PacketSocket {
         let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;
         addr.sll_ifindex = index as i32;
+        addr.sll_protocol = protocol;
         // SAFETY: `addr` is a valid sockaddr_ll of the size passed.
         let rc = unsafe {
             libc::bind(
@@ -487,7 +550,8 @@ impl PacketSocket {
         socket
     }
 
-    fn send(&self, frame: &[u8]) {
+    /// Sends `frame` out of the interface (to the tender reading its tap).
+    pub fn send(&self, frame: &[u8]) {
         use std::os::fd::AsRawFd;
         loop {
             // SAFETY: `frame` is readable for its length.
