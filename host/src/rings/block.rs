@@ -144,12 +144,12 @@ impl BlockRing {
     fn plan(&self, req: &BlockRequest) -> Planned {
         let (invalid, _) = self.error_codes();
         let kind = match (&self.flow, req.kind) {
+            // One device per Muen channel pair.
+            (BlockFlow::Muen { .. }, _) if req.device != 0 => return Planned::Answer(invalid),
             (_, BLOCK_KIND_READ) => IoKind::Read,
             (_, BLOCK_KIND_WRITE) => IoKind::Write,
-            (BlockFlow::Area { .. }, BLOCK_KIND_SYNC) => return Planned::Io(self.flush_op()),
+            (_, BLOCK_KIND_SYNC) => return Planned::Io(self.flush_op()),
             (BlockFlow::Area { .. }, _) => return Planned::Answer(invalid),
-            (BlockFlow::Muen { .. }, _) if req.device != 0 => return Planned::Answer(invalid),
-            (BlockFlow::Muen { .. }, BLOCK_KIND_SYNC) => return Planned::Io(self.flush_op()),
             (BlockFlow::Muen { buffer }, kind) => {
                 return Planned::Answer(match kind {
                     BLOCK_KIND_RESET => BLOCK_STATUS_OK,
