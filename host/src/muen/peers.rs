@@ -164,6 +164,10 @@ pub fn start(
         guest_wake: EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?,
     });
     let engine = engine::build(choice, &files, notice)?;
+    if let Some(uring) = engine.ring_fd() {
+        // As on hvt: a signal's exit drops the ring's registered block files.
+        crate::signals::release_uring_files_on_signal(uring);
+    }
     RingWorker::start(WorkerState {
         ram: ram.clone(),
         nets,
