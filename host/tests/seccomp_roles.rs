@@ -11,10 +11,9 @@ mod common;
 
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{unikernel_for, Target, TempDir};
+use common::{unikernel_for, NetNs, Target, TempDir};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ringtender_host::hvt::seccomp::{
     self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN,
@@ -663,10 +662,22 @@ fn thread_seccomp(pid: u32) -> Vec<(String, String)> {
     threads
 }
 
+/// Checks that the live tender `pid` has a thread named `worker` beside
+/// its vCPU thread, and that every one of its threads runs under a filter.
+fn assert_every_thread_filtered(pid: u32, worker: &str) {
+    let threads = thread_seccomp(pid);
+    let names: Vec<&str> = threads.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(names.contains(&worker), "{threads:?}");
+    assert!(names.contains(&"solo5-hvt"), "{threads:?}");
+    for (name, mode) in &threads {
+        assert_eq!(mode, "2", "thread {name}: {threads:?}");
+    }
+}
+
 /// A live hvt tender with our rings: the vCPU thread and the ring worker
 /// both run under a filter (mode 2) while the guest writes blocks.
 #[test]
-fn every_thread_of_a_live_hvt_tender_is_filtered() {
+fn every_thread_of_a_live_hvt_tender_with_rings_is_filtered() {
     let dir = TempDir::new();
     let image = dir.zero_file("storage.img", 1 << 20);
     let log = dir.join("stdout");
@@ -682,14 +693,36 @@ fn every_thread_of_a_live_hvt_tender_is_filtered() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    common::wait_for_text(Path::new(&log), "acked 100\n");
-    let threads = thread_seccomp(child.id());
+    common::wait_for_text(&log, "acked 100\n");
+    assert_every_thread_filtered(child.id(), "rings");
     let _ = child.kill();
     let _ = child.wait();
-    let names: Vec<&str> = threads.iter().map(|(name, _)| name.as_str()).collect();
-    assert!(names.contains(&"rings"), "{threads:?}");
-    assert!(names.contains(&"solo5-hvt"), "{threads:?}");
-    for (name, mode) in &threads {
-        assert_eq!(mode, "2", "thread {name}: {threads:?}");
-    }
+}
+
+/// A live hvt tender serving upstream's #637 net ring: the vCPU thread and
+/// the ring's worker both run under a filter while the guest waits for
+/// frames.
+#[test]
+fn every_thread_of_a_live_hvt_tender_with_the_637_ring_is_filtered() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let dir = TempDir::new();
+    let log = dir.join("stdout");
+    let mut child = ns
+        .command(env!("CARGO_BIN_EXE_solo5-hvt"))
+        .args([
+            "--mem=16",
+            "--net:service0=tap0",
+            "--",
+            unikernel_for(Target::Hvt, "net637").to_str().unwrap(),
+            "rx",
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_text(&log, "Ready");
+    assert_every_thread_filtered(child.id(), "net-ring");
+    let _ = child.kill();
+    let _ = child.wait();
 }
