@@ -13,11 +13,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::RawFd;
 
-use crate::rings::engine::IORING_UNREGISTER_FILES;
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
     SeccompRule, TargetArch,
 };
+
+use crate::rings::engine::IORING_UNREGISTER_FILES;
 
 /// A filter that could not be built or installed.
 #[derive(Debug)]

@@ -28,9 +28,7 @@ pub fn spawn(
     let handle = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let confined = signals::route_to_other_threads()
-                .map_err(|e| TenderError::Setup(format!("pthread_sigmask: {e}")))
-                .and_then(|()| Ok(seccomp_rules::install_on_this_thread(&filter)?));
+            let confined = confine(&filter);
             let confined_ok = confined.is_ok();
             let _ = started_tx.send(confined);
             if !confined_ok {
@@ -46,4 +44,12 @@ pub fn spawn(
         .recv()
         .map_err(|_| TenderError::Setup(format!("{name} thread did not start")))??;
     Ok(handle)
+}
+
+/// Leaves SIGINT and SIGTERM to the vCPU thread and installs `filter` on
+/// the calling thread.
+fn confine(filter: &BpfProgram) -> Result<(), TenderError> {
+    signals::route_to_other_threads()
+        .map_err(|e| TenderError::Setup(format!("pthread_sigmask: {e}")))?;
+    Ok(seccomp_rules::install_on_this_thread(filter)?)
 }
