@@ -33,8 +33,7 @@ pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, Worke
 use crate::attach::{Device, DeviceFds};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
-use crate::hvt;
-use crate::hvt::seccomp::RingWorkerFds;
+use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
 use crate::poll::WaitSet;
 
 const PAGE: u64 = 0x1000;
@@ -276,8 +275,8 @@ pub fn build(
 }
 
 /// Writes the directory, creates the host's channels, registers the doorbell
-/// and starts the worker thread (hvt) under its own filter. The vCPU's wait set gets the worker's
-/// wake-up fd.
+/// and starts the worker thread (hvt) under its own filter. The vCPU's wait
+/// set gets the worker's wake-up fd.
 pub fn start(
     ram: Arc<GuestRam>,
     plan: &RingLayout,
@@ -321,7 +320,7 @@ pub fn start(
         uring: engine.ring_fd(),
     };
     let device_fds = DeviceFds::of(devices);
-    let filter = hvt::seccomp::ring_worker_filter(&RingWorkerFds {
+    let filter = ring_worker_filter(&RingWorkerFds {
         doorbell: fds.doorbell,
         wake: fds.wake,
         epoll: epoll.as_raw_fd(),
