@@ -368,7 +368,12 @@ fn hvt_vcpu_classic() {
                 &|| pwrite_block(fds.other_file.as_raw_fd(), 0),
                 REFUSED,
             ),
-            ("fdatasync", &|| fdatasync(block), REFUSED),
+            ("syncing at the guest's exit", &|| fdatasync(block), PASSED),
+            (
+                "fdatasync on another file",
+                &|| fdatasync(fds.other_file.as_raw_fd()),
+                REFUSED,
+            ),
             (
                 "KVM_CREATE_VCPU on the VM",
                 &|| ioctl(fds.vm.as_raw_fd(), 0xae41),
@@ -418,6 +423,11 @@ fn hvt_vcpu_with_rings() {
             (
                 "pwrite on the worker's block file",
                 &|| pwrite_block(fds.block.as_raw_fd(), 0),
+                REFUSED,
+            ),
+            (
+                "fdatasync on the worker's block file",
+                &|| fdatasync(fds.block.as_raw_fd()),
                 REFUSED,
             ),
             (
@@ -626,16 +636,29 @@ fn spt_worker() {
 
 #[test]
 fn spt_supervisor() {
+    let fds = Fds::new();
+    let block = fds.block.as_raw_fd();
     // SAFETY: getpid has no memory effects.
     let me = unsafe { libc::getpid() };
     // The child that installs the filter is a child of this test process,
     // so the test process plays the part of one of its children here.
-    let filter = spt::supervisor_filter(&[me]).unwrap();
+    let filter = spt::supervisor_filter(&[me], &[block]).unwrap();
     check(
         "spt supervisor",
         &filter,
         &[
             ("signalling a child", &|| kill(me), PASSED),
+            (
+                "syncing a classic guest's block file",
+                &|| fdatasync(block),
+                PASSED,
+            ),
+            ("writing it", &|| pwrite_block(block, 0), REFUSED),
+            (
+                "fdatasync on another file",
+                &|| fdatasync(fds.other_file.as_raw_fd()),
+                REFUSED,
+            ),
             ("its report line", &|| write8(2), PASSED),
             ("signalling another process", &|| kill(1), REFUSED),
             ("stdout", &|| write8(1), REFUSED),
