@@ -685,10 +685,13 @@ fn thread_seccomp(pid: u32) -> Vec<(String, String)> {
     threads
 }
 
-/// Checks that the live tender `pid` has a thread named `worker` beside
-/// its vCPU thread, and that every one of its threads runs under a filter.
-fn assert_every_thread_filtered(pid: u32, worker: &str) {
-    let threads = thread_seccomp(pid);
+/// Checks that the live tender `child` has a thread named `worker` beside
+/// its vCPU thread, and that every one of its threads runs under a filter;
+/// ends the tender first, so that a failure leaves no tender behind.
+fn assert_every_thread_filtered(mut child: std::process::Child, worker: &str) {
+    let threads = thread_seccomp(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
     let names: Vec<&str> = threads.iter().map(|(name, _)| name.as_str()).collect();
     assert!(names.contains(&worker), "{threads:?}");
     assert!(names.contains(&"solo5-hvt"), "{threads:?}");
@@ -704,7 +707,7 @@ fn every_thread_of_a_live_hvt_tender_with_rings_is_filtered() {
     let dir = TempDir::new();
     let image = dir.zero_file("storage.img", 1 << 20);
     let log = dir.join("stdout");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_solo5-hvt"))
+    let child = Command::new(env!("CARGO_BIN_EXE_solo5-hvt"))
         .args([
             "--mem=8",
             &format!("--block:storage={}", image.display()),
@@ -717,9 +720,7 @@ fn every_thread_of_a_live_hvt_tender_with_rings_is_filtered() {
         .spawn()
         .unwrap();
     common::wait_for_text(&log, "acked 100\n");
-    assert_every_thread_filtered(child.id(), "rings");
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_every_thread_filtered(child, "rings");
 }
 
 /// A live hvt tender serving upstream's #637 net ring: the vCPU thread and
@@ -731,7 +732,7 @@ fn every_thread_of_a_live_hvt_tender_with_the_637_ring_is_filtered() {
     ns.add_tap("tap0", None, 1500);
     let dir = TempDir::new();
     let log = dir.join("stdout");
-    let mut child = ns
+    let child = ns
         .command(env!("CARGO_BIN_EXE_solo5-hvt"))
         .args([
             "--mem=16",
@@ -745,7 +746,5 @@ fn every_thread_of_a_live_hvt_tender_with_the_637_ring_is_filtered() {
         .spawn()
         .unwrap();
     common::wait_for_text(&log, "Ready");
-    assert_every_thread_filtered(child.id(), "net-ring");
-    let _ = child.kill();
-    let _ = child.wait();
+    assert_every_thread_filtered(child, "net-ring");
 }
