@@ -2,6 +2,8 @@
 //! and block files opened with upstream's messages), then the manifest
 //! completed from what was attached.
 
+use std::os::fd::RawFd;
+
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
 
 use crate::block::BlockDevice;
@@ -20,6 +22,30 @@ pub enum Device {
     Net(NetDevice),
     /// A block device.
     Block(BlockDevice),
+}
+
+/// Host descriptors of the attached devices, for the seccomp filters.
+#[derive(Default)]
+pub struct DeviceFds {
+    /// Tap descriptors, in handle order.
+    pub taps: Vec<RawFd>,
+    /// Block file descriptors, in handle order.
+    pub blocks: Vec<RawFd>,
+}
+
+impl DeviceFds {
+    /// The descriptors behind `devices`.
+    pub fn of(devices: &[Device]) -> Self {
+        let mut fds = Self::default();
+        for dev in devices {
+            match dev {
+                Device::Net(net) => fds.taps.push(net.raw_fd()),
+                Device::Block(block) => fds.blocks.push(block.raw_fd()),
+                Device::None => {}
+            }
+        }
+        fds
+    }
 }
 
 /// What the command line asked for, devices attached, before the manifest

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io;
 
 use crate::guest_memory::GuestAccessError;
+use crate::seccomp_rules::FilterError;
 
 /// A failure that stops the tender with exit status 1.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub enum TenderError {
     GuestAccess(GuestAccessError),
     /// The guest made an exit the tender does not serve (message already formatted).
     GuestExit(String),
+    /// A seccomp filter could not be built or installed.
+    Seccomp(FilterError),
     /// Host I/O on behalf of the guest failed.
     Io {
         /// What was being done.
@@ -53,6 +56,7 @@ impl fmt::Display for TenderError {
             Self::KernelOpen { path } => write!(f, "{path}: Could not open"),
             Self::Kvm { what, source } => write!(f, "KVM: {what} failed: {source}"),
             Self::GuestAccess(err) => write!(f, "{err}"),
+            Self::Seccomp(err) => write!(f, "seccomp: {err}"),
             Self::Io { what, source } => write!(
                 f,
                 "Fatal error when {what}: {}",
@@ -63,6 +67,12 @@ impl fmt::Display for TenderError {
 }
 
 impl std::error::Error for TenderError {}
+
+impl From<FilterError> for TenderError {
+    fn from(err: FilterError) -> Self {
+        Self::Seccomp(err)
+    }
+}
 
 impl From<GuestAccessError> for TenderError {
     fn from(err: GuestAccessError) -> Self {

@@ -21,6 +21,7 @@ pub mod muen;
 pub mod net;
 pub mod poll;
 pub mod rings;
+pub mod seccomp_rules;
 pub mod signals;
 pub mod spt;
 pub mod tap;

@@ -1,4 +1,6 @@
 //! SIGINT and SIGTERM end the tender with upstream's message and status 1.
+//! Worker threads block both, so the handler always runs on the vCPU
+//! thread, whose seccomp filter allows what it does (`hvt::seccomp`).
 
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -52,6 +54,24 @@ extern "C" fn on_signal(signal: libc::c_int) {
             );
         }
         libc::_exit(1);
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in the calling thread: a worker thread calls
+/// this first, and the signals go to a thread that does not block them.
+pub fn route_to_other_threads() -> io::Result<()> {
+    // SAFETY: `set` is a local signal set, initialised by sigemptyset before
+    // use; pthread_sigmask only changes the calling thread's mask.
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    match rc {
+        0 => Ok(()),
+        errno => Err(io::Error::from_raw_os_error(errno)),
     }
 }
 

@@ -7,6 +7,7 @@
 mod common;
 
 use std::fs;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,13 +15,15 @@ use std::time::{Duration, Instant};
 use common::{unikernel_for, wait, Outcome, Target, TempDir};
 use ringtender_host::spt::seccomp::{self, WorkerFds};
 use ringtender_host::spt::worker::WORKER_NAME;
+use vmm_sys_util::eventfd::EventFd;
 
 /// Forks a child that installs the worker filter and then runs `attempt`;
 /// returns how the child ended (its exit status or the killing signal).
 fn under_worker_filter(attempt: fn() -> i32) -> (Option<i32>, Option<i32>) {
+    let doorbell = EventFd::new(0).unwrap();
     let filter = seccomp::worker_filter(&WorkerFds {
         devices: vec![],
-        eventfds: vec![],
+        eventfds: vec![doorbell.as_raw_fd()],
         epoll: 0,
         uring: None,
     })

@@ -13,7 +13,7 @@ use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_F
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
 use crate::attach;
-use crate::attach::Device;
+use crate::attach::{Device, DeviceFds};
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
@@ -27,7 +27,7 @@ use crate::hvt::{seccomp, trap};
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
 use crate::rings::{RingLayout, RingPoll};
-use crate::{rings, signals, unikernel};
+use crate::{rings, seccomp_rules, signals, unikernel};
 
 const MIB: u64 = 1 << 20;
 const GUEST_PAGE: u64 = 2 * MIB;
@@ -174,37 +174,39 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     };
     write_boot_info(&ram, &image, &manifest, &args.guest_args, &boot)?;
 
-    let mut fds = seccomp::AllowedFds {
-        vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
-        epolls: vec![wait_set.epoll_fd()],
-        timer: wait_set.timer_fd(),
-        doorbells: net_ring.iter().map(|(_, ring)| ring.kick_fd()).collect(),
-        urings: Vec::new(),
-        taps: Vec::new(),
-        blocks: Vec::new(),
-    };
     if let Some((_, _, ring_fds)) = &rings {
-        fds.doorbells.extend(&ring_fds.eventfds);
-        fds.epolls.push(ring_fds.epoll);
-        fds.urings.extend(ring_fds.uring);
         if let Some(uring) = ring_fds.uring {
             signals::release_uring_files_on_signal(uring);
         }
-    }
-    for (index, dev) in att.devices.iter().enumerate() {
-        match dev {
-            Device::Net(net) => {
-                if rings.is_none() {
-                    wait_set
-                        .add(net.raw_fd(), index as u64)
-                        .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
-                }
-                fds.taps.push(net.raw_fd());
+    } else {
+        for (index, dev) in att.devices.iter().enumerate() {
+            if let Device::Net(net) = dev {
+                wait_set
+                    .add(net.raw_fd(), index as u64)
+                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
             }
-            Device::Block(block) => fds.blocks.push(block.raw_fd()),
-            Device::None => {}
         }
     }
+    // With our rings the worker serves the devices; the vCPU has none.
+    let classic = match rings {
+        Some(_) => DeviceFds::default(),
+        None => DeviceFds::of(&att.devices),
+    };
+    let ring_fds = rings.as_ref().map(|(_, _, fds)| fds);
+    let vcpu_filter = seccomp::vcpu_filter(&seccomp::VcpuFds {
+        vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
+        epoll: wait_set.epoll_fd(),
+        timer: wait_set.timer_fd(),
+        taps: classic.taps,
+        blocks: classic.blocks,
+        wake: ring_fds.map(|fds| fds.wake),
+        worker_doorbells: ring_fds
+            .map(|fds| fds.doorbell)
+            .into_iter()
+            .chain(net_ring.iter().map(|(_, ring)| ring.kick_fd()))
+            .collect(),
+        uring: ring_fds.and_then(|fds| fds.uring),
+    })?;
     let (ring_worker, ring_poll): (Option<_>, Option<RingPoll>) = match rings {
         Some((worker, poll, _)) => (Some(worker), Some(poll)),
         None => (None, None),
@@ -215,7 +217,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         rings: ring_poll,
     };
     signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
-    seccomp::install(&fds)?;
+    // Every worker installed its own filter before it was started; this
+    // thread's goes in last, right before the guest runs.
+    seccomp_rules::install_on_this_thread(&vcpu_filter)?;
     let status = run_loop(&mut machine, &ram, &mut calls, mode);
     if let Some((_, ring)) = net_ring {
         ring.stop();

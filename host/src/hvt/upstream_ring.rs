@@ -34,6 +34,7 @@ use vmm_sys_util::eventfd::EventFd;
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
+use crate::hvt::seccomp::{self, NetRingFds};
 
 /// Guest memory the tender reserves for the ring: its size rounded up to 2 MiB.
 pub const RING_RESERVATION: u64 = 0x20_0000;
@@ -57,7 +58,8 @@ pub struct RingNet {
 }
 
 impl UpstreamNetRing {
-    /// Registers the doorbell and starts the worker for the ring at `ring_gpa`.
+    /// Registers the doorbell and starts the worker for the ring at
+    /// `ring_gpa`, under its own filter.
     pub fn start(
         vm: &VmFd,
         ram: Arc<GuestRam>,
@@ -78,7 +80,11 @@ impl UpstreamNetRing {
         let kick = Arc::new(kick);
         let worker_kick = kick.clone();
         let worker_stop = stop.clone();
-        let worker = crate::worker_thread::spawn("net-ring", move || {
+        let filter = seccomp::net_ring_filter(&NetRingFds {
+            kick: kick.as_raw_fd(),
+            taps: nets.iter().map(|net| net.fd).collect(),
+        })?;
+        let worker = crate::worker_thread::spawn("net-ring", filter, move || {
             Worker {
                 ram,
                 base: ring_gpa,
@@ -97,7 +103,7 @@ impl UpstreamNetRing {
         })
     }
 
-    /// The doorbell descriptor (the seccomp filter lets the worker read it).
+    /// The doorbell descriptor (the vCPU writes it to stop the worker).
     pub fn kick_fd(&self) -> RawFd {
         self.kick.as_raw_fd()
     }

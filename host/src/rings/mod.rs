@@ -30,9 +30,10 @@ use self::engine::{EngineChoice, EngineFile};
 pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
 pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
-use crate::attach::Device;
+use crate::attach::{Device, DeviceFds};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
+use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
 use crate::poll::WaitSet;
 
 const PAGE: u64 = 0x1000;
@@ -130,13 +131,13 @@ impl RingPoll {
     }
 }
 
-/// Descriptors the running rings use (for the seccomp filter).
+/// Descriptors of the running rings the vCPU thread's filter names.
 pub struct RingFds {
-    /// Doorbell and wake-up eventfds.
-    pub eventfds: Vec<RawFd>,
-    /// The worker's epoll instance.
-    pub epoll: RawFd,
-    /// The io_uring instance, if any.
+    /// The guest's doorbell (the vCPU rings it to stop the worker).
+    pub doorbell: RawFd,
+    /// The worker's wake-up eventfd (POLL reads it).
+    pub wake: RawFd,
+    /// The io_uring instance, if any (the signal handler drops its files).
     pub uring: Option<RawFd>,
 }
 
@@ -278,8 +279,8 @@ pub fn build(
 }
 
 /// Writes the directory, creates the host's channels, registers the doorbell
-/// and starts the worker thread (hvt). The vCPU's wait set gets the worker's
-/// wake-up fd.
+/// and starts the worker thread (hvt) under its own filter. The vCPU's wait
+/// set gets the worker's wake-up fd.
 pub fn start(
     ram: Arc<GuestRam>,
     plan: &RingLayout,
@@ -318,25 +319,37 @@ pub fn start(
     let engine = engine::build(options.engine, &files, notice)?;
     let epoll = worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?;
     let fds = RingFds {
-        eventfds: vec![doorbell.as_raw_fd(), shared.guest_wake.as_raw_fd()],
-        epoll: epoll.as_raw_fd(),
+        doorbell: doorbell.as_raw_fd(),
+        wake: shared.guest_wake.as_raw_fd(),
         uring: engine.ring_fd(),
     };
+    let device_fds = DeviceFds::of(devices);
+    let filter = ring_worker_filter(&RingWorkerFds {
+        doorbell: fds.doorbell,
+        wake: fds.wake,
+        epoll: epoll.as_raw_fd(),
+        uring: fds.uring,
+        taps: device_fds.taps,
+        blocks: device_fds.blocks,
+    })?;
     let poll = RingPoll {
         ram: ram.clone(),
         shared: shared.clone(),
         vcpu_polling,
         rx,
     };
-    let worker = RingWorker::start(WorkerState {
-        ram,
-        nets,
-        blocks,
-        areas,
-        engine,
-        epoll,
-        doorbell: Arc::new(doorbell),
-        shared,
-    })?;
+    let worker = RingWorker::start(
+        WorkerState {
+            ram,
+            nets,
+            blocks,
+            areas,
+            engine,
+            epoll,
+            doorbell: Arc::new(doorbell),
+            shared,
+        },
+        filter,
+    )?;
     Ok((worker, poll, fds))
 }

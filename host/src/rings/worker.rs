@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ringtender_abi::rings::{AREA_GUEST_WAITING, AREA_HOST_SLEEPING};
+use seccompiler::BpfProgram;
 use vmm_sys_util::eventfd::EventFd;
 
 use super::block::BlockRing;
@@ -110,12 +111,12 @@ fn epoll_ctl(
 }
 
 impl RingWorker {
-    /// Starts the worker thread.
-    pub fn start(state: WorkerState) -> Result<Self, TenderError> {
+    /// Starts the worker thread, which installs `filter` on itself first.
+    pub fn start(state: WorkerState, filter: BpfProgram) -> Result<Self, TenderError> {
         let stop = Arc::new(AtomicBool::new(false));
         let doorbell = state.doorbell.clone();
         let thread_stop = stop.clone();
-        let thread = crate::worker_thread::spawn("rings", move || state.run(&thread_stop))?;
+        let thread = crate::worker_thread::spawn("rings", filter, move || state.run(&thread_stop))?;
         Ok(Self {
             stop,
             doorbell,

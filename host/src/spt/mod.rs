@@ -28,7 +28,7 @@ use ringtender_abi::spt::{
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use crate::attach::Device;
+use crate::attach::{Device, DeviceFds};
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
@@ -278,13 +278,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             drop(rings);
             let children: Vec<libc::pid_t> =
                 [Some(child), worker_pid].into_iter().flatten().collect();
-            let block_fds: Vec<i32> = blocks
-                .iter()
-                .filter_map(|d| match d {
-                    Device::Block(block) => Some(block.raw_fd()),
-                    _ => None,
-                })
-                .collect();
+            let block_fds = DeviceFds::of(&blocks).blocks;
             seccomp::install(&seccomp::supervisor_filter(&children, &block_fds)?)?;
             match supervisor::wait(child, worker_pid)? {
                 Verdict::Exit(status) => {

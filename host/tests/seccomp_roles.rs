@@ -1,0 +1,750 @@
+//! Every thread and process role's seccomp filter, evaluated by the kernel:
+//! for each role the real filter is built over real descriptors (KVM vCPU,
+//! epoll, timerfd, eventfds, io_uring, a block file; a datagram socket
+//! stands in for a tap, the filters compare only its number), installed in
+//! a forked child, and one call it needs must pass while calls it must
+//! refuse kill the child with SIGSYS. Then a live hvt tender: every one of
+//! its threads runs under a filter. And a filter never takes an empty
+//! allow-list as "any arguments".
+
+mod common;
+
+use std::fs;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::process::{Command, Stdio};
+
+use common::{unikernel_for, NetNs, Target, TempDir};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use ringtender_host::hvt::seccomp::{
+    self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN,
+};
+use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
+use ringtender_host::seccomp_rules::{self, FilterError, Rules};
+use ringtender_host::spt::seccomp::{self as spt, BlockLimits, GuestFds, WorkerFds};
+use seccompiler::BpfProgram;
+use vmm_sys_util::eventfd::EventFd;
+
+const BLOCK_SIZE: u64 = 512;
+const CAPACITY: u64 = 64 * BLOCK_SIZE;
+
+/// How a child that installed a filter and made one call ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Ending {
+    /// The call returned, and the child exited with 0 if it succeeded or
+    /// else with its errno.
+    Exited(i32),
+    /// It was killed by this signal.
+    Killed(i32),
+}
+
+const PASSED: Ending = Ending::Exited(0);
+const REFUSED: Ending = Ending::Killed(libc::SIGSYS);
+/// A KVM ioctl passed the filter and reached KVM, which refuses a vCPU
+/// created by another process (the forked child's parent).
+const REACHED_KVM: Ending = Ending::Exited(libc::EIO);
+
+/// Forks a child that installs `filter` on itself and makes `call`; returns
+/// how it ended.
+fn under(filter: &BpfProgram, call: &dyn Fn() -> i64) -> Ending {
+    // SAFETY: the child installs the prepared filter (no allocation) and
+    // makes raw system calls before _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        let code = match seccomp_rules::install_on_this_thread(filter) {
+            Ok(()) if call() >= 0 => 0,
+            // SAFETY: reads this thread's errno.
+            Ok(()) => unsafe { *libc::__errno_location() },
+            Err(_) => 255,
+        };
+        // SAFETY: ends the child without running the parent's atexit state.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    if libc::WIFSIGNALED(status) {
+        Ending::Killed(libc::WTERMSIG(status))
+    } else {
+        Ending::Exited(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Checks each `(what, call, expected)` under `filter`.
+fn check(role: &str, filter: &BpfProgram, cases: &[(&str, &dyn Fn() -> i64, Ending)]) {
+    for (what, call, expected) in cases {
+        assert_eq!(&under(filter, call), expected, "{role}: {what}");
+    }
+}
+
+// Each helper below makes one raw system call with arguments it owns.
+
+fn read8(fd: RawFd) -> i64 {
+    let mut word = [0u8; 8];
+    // SAFETY: `word` has room for 8 bytes.
+    unsafe { libc::read(fd, word.as_mut_ptr().cast(), 8) as i64 }
+}
+
+fn write8(fd: RawFd) -> i64 {
+    let word = 1u64.to_ne_bytes();
+    // SAFETY: `word` holds 8 readable bytes.
+    unsafe { libc::write(fd, word.as_ptr().cast(), 8) as i64 }
+}
+
+fn pwrite_block(fd: RawFd, offset: u64) -> i64 {
+    let block = [0u8; BLOCK_SIZE as usize];
+    // SAFETY: `block` holds BLOCK_SIZE readable bytes.
+    unsafe { libc::pwrite(fd, block.as_ptr().cast(), block.len(), offset as i64) as i64 }
+}
+
+fn fdatasync(fd: RawFd) -> i64 {
+    // SAFETY: no memory involved.
+    i64::from(unsafe { libc::fdatasync(fd) })
+}
+
+fn epoll_add(epoll: RawFd, fd: RawFd) -> i64 {
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: 0,
+    };
+    // SAFETY: `event` is a valid epoll_event for the call.
+    i64::from(unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) })
+}
+
+fn ioctl(fd: RawFd, request: u64) -> i64 {
+    // Room for any of the structures the tested requests copy out.
+    let mut buf = [0u64; 128];
+    // SAFETY: the requests tested write at most sizeof(kvm_sregs) < 1 KiB
+    // into `buf`, or fail.
+    i64::from(unsafe { libc::ioctl(fd, request as _, buf.as_mut_ptr()) })
+}
+
+fn uring_enter(ring: RawFd) -> i64 {
+    // SAFETY: submits nothing and waits for nothing.
+    unsafe { libc::syscall(libc::SYS_io_uring_enter, ring, 0, 0, 0, 0usize, 0) }
+}
+
+fn uring_register(ring: RawFd, opcode: u32) -> i64 {
+    // SAFETY: no argument buffer (null, 0).
+    unsafe { libc::syscall(libc::SYS_io_uring_register, ring, opcode, 0usize, 0) }
+}
+
+fn mmap_exec() -> i64 {
+    // SAFETY: a fresh anonymous mapping, never used.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        -1
+    } else {
+        0
+    }
+}
+
+fn mmap_fixed() -> i64 {
+    let mut here = [0u8; 8192];
+    let page = ((here.as_mut_ptr() as usize + 4095) & !4095) as *mut libc::c_void;
+    // SAFETY: only reached to be refused; it would map over this child's
+    // own stack buffer, which nothing uses afterwards.
+    let p = unsafe {
+        libc::mmap(
+            page,
+            4096,
+            libc::PROT_READ,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+            -1,
+            0,
+        )
+    };
+    i64::from(p == libc::MAP_FAILED)
+}
+
+fn futex_requeue() -> i64 {
+    let word = 0u32;
+    // SAFETY: requeues no waiter on a local word.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            &word as *const u32,
+            libc::FUTEX_CMP_REQUEUE | libc::FUTEX_PRIVATE_FLAG,
+            0,
+            0,
+            &word as *const u32,
+            0,
+        )
+    }
+}
+
+fn clock() -> i64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is writable. Raw, so that the filter sees it (not the vDSO).
+    unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts) }
+}
+
+fn open_file() -> i64 {
+    // SAFETY: a static path.
+    i64::from(unsafe { libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY) })
+}
+
+fn kill(pid: libc::pid_t) -> i64 {
+    // SAFETY: signal 0 only checks that `pid` exists.
+    i64::from(unsafe { libc::kill(pid, 0) })
+}
+
+/// Real descriptors of the kinds the tenders' threads hold.
+struct Fds {
+    _kvm: Kvm,
+    vm: VmFd,
+    vcpu: VcpuFd,
+    epoll: OwnedFd,
+    worker_epoll: OwnedFd,
+    timer: OwnedFd,
+    doorbell: EventFd,
+    wake: EventFd,
+    foreign: EventFd,
+    uring: io_uring::IoUring,
+    tap: OwnedFd,
+    _tap_peer: OwnedFd,
+    block: fs::File,
+    other_file: fs::File,
+    _dir: TempDir,
+}
+
+fn owned(fd: libc::c_int) -> OwnedFd {
+    assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+    // SAFETY: a fresh descriptor this test owns.
+    unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+}
+
+impl Fds {
+    fn new() -> Self {
+        let kvm = Kvm::new().expect("/dev/kvm");
+        let vm = kvm.create_vm().unwrap();
+        let vcpu = vm.create_vcpu(0).unwrap();
+        let dir = TempDir::new();
+        let open = |name: &str| {
+            let path = dir.zero_file(name, CAPACITY);
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .unwrap()
+        };
+        let mut pair = [0; 2];
+        // SAFETY: `pair` has room for the two descriptors.
+        let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, pair.as_mut_ptr()) };
+        assert_eq!(rc, 0);
+        // SAFETY (each): plain descriptor-creating calls, checked by `owned`.
+        let (epoll, worker_epoll, timer) = unsafe {
+            (
+                owned(libc::epoll_create1(libc::EPOLL_CLOEXEC)),
+                owned(libc::epoll_create1(libc::EPOLL_CLOEXEC)),
+                owned(libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_CLOEXEC,
+                )),
+            )
+        };
+        Self {
+            _kvm: kvm,
+            vm,
+            vcpu,
+            epoll,
+            worker_epoll,
+            timer,
+            doorbell: EventFd::new(libc::EFD_NONBLOCK).unwrap(),
+            wake: EventFd::new(libc::EFD_NONBLOCK).unwrap(),
+            foreign: EventFd::new(libc::EFD_NONBLOCK).unwrap(),
+            uring: io_uring::IoUring::new(8).unwrap(),
+            tap: owned(pair[0]),
+            _tap_peer: owned(pair[1]),
+            block: open("block.img"),
+            other_file: open("other.img"),
+            _dir: dir,
+        }
+    }
+
+    fn vcpu_fd(&self) -> RawFd {
+        self.vcpu.as_raw_fd()
+    }
+
+    /// The vCPU thread's descriptors: classic (devices served by
+    /// hypercalls) or with our rings (devices served by the worker).
+    fn vcpu_role(&self, rings: bool) -> VcpuFds {
+        VcpuFds {
+            vcpu: self.vcpu_fd(),
+            epoll: self.epoll.as_raw_fd(),
+            timer: self.timer.as_raw_fd(),
+            taps: if rings {
+                vec![]
+            } else {
+                vec![self.tap.as_raw_fd()]
+            },
+            blocks: if rings {
+                vec![]
+            } else {
+                vec![self.block.as_raw_fd()]
+            },
+            wake: rings.then(|| self.wake.as_raw_fd()),
+            worker_doorbells: if rings {
+                vec![self.doorbell.as_raw_fd()]
+            } else {
+                vec![]
+            },
+            uring: rings.then(|| self.uring.as_raw_fd()),
+        }
+    }
+
+    fn ring_worker_role(&self, uring: bool) -> RingWorkerFds {
+        RingWorkerFds {
+            doorbell: self.doorbell.as_raw_fd(),
+            wake: self.wake.as_raw_fd(),
+            epoll: self.worker_epoll.as_raw_fd(),
+            uring: uring.then(|| self.uring.as_raw_fd()),
+            taps: vec![self.tap.as_raw_fd()],
+            blocks: vec![self.block.as_raw_fd()],
+        }
+    }
+}
+
+#[test]
+fn an_empty_allow_list_is_an_error_not_any_arguments() {
+    let mut rules = Rules::new();
+    assert!(matches!(
+        rules.allow_arg_in(libc::SYS_epoll_ctl, 0, &[]),
+        Err(FilterError::EmptyAllowList { call }) if call == libc::SYS_epoll_ctl
+    ));
+    assert!(matches!(
+        rules.allow_when(libc::SYS_read, vec![]),
+        Err(FilterError::EmptyAllowList { call }) if call == libc::SYS_read
+    ));
+    assert!(matches!(
+        rules.allow_when(libc::SYS_read, vec![vec![]]),
+        Err(FilterError::EmptyAllowList { call }) if call == libc::SYS_read
+    ));
+    // A call listed twice would let the later list replace the earlier.
+    rules.allow_arg_in(libc::SYS_write, 0, &[2]).unwrap();
+    assert!(matches!(
+        rules.allow(&[libc::SYS_write]),
+        Err(FilterError::DuplicateCall { call }) if call == libc::SYS_write
+    ));
+}
+
+#[test]
+fn hvt_vcpu_classic() {
+    let fds = Fds::new();
+    let filter = hvt::vcpu_filter(&fds.vcpu_role(false)).unwrap();
+    let (vcpu, epoll, block) = (fds.vcpu_fd(), fds.epoll.as_raw_fd(), fds.block.as_raw_fd());
+    let tap = fds.tap.as_raw_fd();
+    check(
+        "vCPU, classic",
+        &filter,
+        &[
+            ("KVM_GET_REGS", &|| ioctl(vcpu, KVM_GET_REGS), REACHED_KVM),
+            ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REACHED_KVM),
+            ("BLOCK_WRITE's pwrite", &|| pwrite_block(block, 0), PASSED),
+            ("NET_WRITE's write", &|| write8(tap), PASSED),
+            ("clock_gettime", &clock, PASSED),
+            // No rings: the wait set's epoll is the only one, and no call
+            // may change it (upstream-built guests, --classic runs).
+            (
+                "epoll_ctl on a foreign fd",
+                &|| epoll_add(epoll, fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            ("epoll_ctl on a tap", &|| epoll_add(epoll, tap), REFUSED),
+            (
+                "pwrite on another file",
+                &|| pwrite_block(fds.other_file.as_raw_fd(), 0),
+                REFUSED,
+            ),
+            ("syncing at the guest's exit", &|| fdatasync(block), PASSED),
+            (
+                "fdatasync on another file",
+                &|| fdatasync(fds.other_file.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "KVM_CREATE_VCPU on the VM",
+                &|| ioctl(fds.vm.as_raw_fd(), 0xae41),
+                REFUSED,
+            ),
+            ("KVM_RUN on another fd", &|| ioctl(epoll, KVM_RUN), REFUSED),
+            ("mmap PROT_EXEC", &mmap_exec, REFUSED),
+            ("mmap MAP_FIXED", &mmap_fixed, REFUSED),
+            ("futex CMP_REQUEUE", &futex_requeue, REFUSED),
+            ("open", &open_file, REFUSED),
+        ],
+    );
+}
+
+#[test]
+fn hvt_vcpu_with_rings() {
+    let fds = Fds::new();
+    let filter = hvt::vcpu_filter(&fds.vcpu_role(true)).unwrap();
+    let (ring, wake) = (fds.uring.as_raw_fd(), fds.wake.as_raw_fd());
+    fds.wake.write(1).unwrap();
+    // Files to unregister, as the rings' engine registers its devices.
+    fds.uring
+        .submitter()
+        .register_files(&[fds.block.as_raw_fd()])
+        .unwrap();
+    check(
+        "vCPU, rings",
+        &filter,
+        &[
+            ("POLL's wake-up read", &|| read8(wake), PASSED),
+            (
+                "stopping the worker",
+                &|| write8(fds.doorbell.as_raw_fd()),
+                PASSED,
+            ),
+            (
+                "the signal handler's IORING_UNREGISTER_FILES",
+                &|| uring_register(ring, IORING_UNREGISTER_FILES),
+                PASSED,
+            ),
+            ("io_uring_enter", &|| uring_enter(ring), REFUSED),
+            (
+                "io_uring_register (other opcode)",
+                &|| uring_register(ring, 0),
+                REFUSED,
+            ),
+            (
+                "pwrite on the worker's block file",
+                &|| pwrite_block(fds.block.as_raw_fd(), 0),
+                REFUSED,
+            ),
+            (
+                "fdatasync on the worker's block file",
+                &|| fdatasync(fds.block.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "read on the worker's tap",
+                &|| read8(fds.tap.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "epoll_ctl on a foreign fd",
+                &|| epoll_add(fds.epoll.as_raw_fd(), fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+        ],
+    );
+}
+
+fn hvt_ring_worker(uring: bool) {
+    let fds = Fds::new();
+    let filter = hvt::ring_worker_filter(&fds.ring_worker_role(uring)).unwrap();
+    let (epoll, tap, block) = (
+        fds.worker_epoll.as_raw_fd(),
+        fds.tap.as_raw_fd(),
+        fds.block.as_raw_fd(),
+    );
+    let ring = fds.uring.as_raw_fd();
+    let expect_uring = if uring { PASSED } else { REFUSED };
+    check(
+        "ring worker",
+        &filter,
+        &[
+            ("arming a tap", &|| epoll_add(epoll, tap), PASSED),
+            ("block pwrite", &|| pwrite_block(block, 0), PASSED),
+            ("fdatasync", &|| fdatasync(block), PASSED),
+            ("waking the vCPU", &|| write8(fds.wake.as_raw_fd()), PASSED),
+            ("io_uring_enter", &|| uring_enter(ring), expect_uring),
+            ("KVM_RUN", &|| ioctl(fds.vcpu_fd(), KVM_RUN), REFUSED),
+            (
+                "KVM_GET_REGS",
+                &|| ioctl(fds.vcpu_fd(), KVM_GET_REGS),
+                REFUSED,
+            ),
+            (
+                "epoll_ctl on a foreign fd",
+                &|| epoll_add(epoll, fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "epoll_ctl on the vCPU's epoll",
+                &|| epoll_add(fds.epoll.as_raw_fd(), tap),
+                REFUSED,
+            ),
+            (
+                "pwrite on another file",
+                &|| pwrite_block(fds.other_file.as_raw_fd(), 0),
+                REFUSED,
+            ),
+            (
+                "timerfd_settime",
+                &|| {
+                    // SAFETY: a zero timer spec, read only.
+                    i64::from(unsafe {
+                        libc::timerfd_settime(
+                            fds.timer.as_raw_fd(),
+                            0,
+                            &std::mem::zeroed(),
+                            std::ptr::null_mut(),
+                        )
+                    })
+                },
+                REFUSED,
+            ),
+            ("open", &open_file, REFUSED),
+        ],
+    );
+}
+
+#[test]
+fn hvt_ring_worker_io_uring() {
+    hvt_ring_worker(true);
+}
+
+#[test]
+fn hvt_ring_worker_portable() {
+    hvt_ring_worker(false);
+}
+
+#[test]
+fn hvt_net_ring_worker() {
+    let fds = Fds::new();
+    let filter = hvt::net_ring_filter(&NetRingFds {
+        kick: fds.doorbell.as_raw_fd(),
+        taps: vec![fds.tap.as_raw_fd()],
+    })
+    .unwrap();
+    fds.doorbell.write(1).unwrap();
+    let tap = fds.tap.as_raw_fd();
+    check(
+        "#637 net ring worker",
+        &filter,
+        &[
+            ("its doorbell", &|| read8(fds.doorbell.as_raw_fd()), PASSED),
+            ("a tap write", &|| write8(tap), PASSED),
+            ("KVM_RUN", &|| ioctl(fds.vcpu_fd(), KVM_RUN), REFUSED),
+            (
+                "io_uring_enter",
+                &|| uring_enter(fds.uring.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "epoll_ctl",
+                &|| epoll_add(fds.epoll.as_raw_fd(), tap),
+                REFUSED,
+            ),
+            (
+                "pwrite on a block file",
+                &|| pwrite_block(fds.block.as_raw_fd(), 0),
+                REFUSED,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn spt_guest() {
+    let fds = Fds::new();
+    let block = fds.block.as_raw_fd();
+    let guest = |rings: bool| {
+        spt::guest_filter(&GuestFds {
+            epoll: fds.epoll.as_raw_fd(),
+            timer: fds.timer.as_raw_fd(),
+            taps: if rings {
+                vec![]
+            } else {
+                vec![fds.tap.as_raw_fd()]
+            },
+            blocks: if rings {
+                vec![]
+            } else {
+                vec![BlockLimits {
+                    fd: block,
+                    block_size: BLOCK_SIZE,
+                    capacity: CAPACITY,
+                }]
+            },
+            doorbell: rings.then(|| fds.doorbell.as_raw_fd()),
+        })
+        .unwrap()
+    };
+    let last = CAPACITY - BLOCK_SIZE;
+    check(
+        "spt guest, classic",
+        &guest(false),
+        &[
+            ("the last block", &|| pwrite_block(block, last), PASSED),
+            ("past the end", &|| pwrite_block(block, last + 1), REFUSED),
+            (
+                "epoll_ctl on a foreign fd",
+                &|| epoll_add(fds.epoll.as_raw_fd(), fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            ("fd 2", &|| write8(2), REFUSED),
+        ],
+    );
+    check(
+        "spt guest, rings",
+        &guest(true),
+        &[
+            ("its doorbell", &|| write8(fds.doorbell.as_raw_fd()), PASSED),
+            ("a block pwrite", &|| pwrite_block(block, 0), REFUSED),
+            ("a tap read", &|| read8(fds.tap.as_raw_fd()), REFUSED),
+        ],
+    );
+}
+
+#[test]
+fn spt_worker() {
+    let fds = Fds::new();
+    let (epoll, tap) = (fds.worker_epoll.as_raw_fd(), fds.tap.as_raw_fd());
+    let filter = spt::worker_filter(&WorkerFds {
+        devices: vec![tap, fds.block.as_raw_fd()],
+        eventfds: vec![fds.doorbell.as_raw_fd(), fds.wake.as_raw_fd()],
+        epoll,
+        uring: Some(fds.uring.as_raw_fd()),
+    })
+    .unwrap();
+    check(
+        "spt worker",
+        &filter,
+        &[
+            ("arming a tap", &|| epoll_add(epoll, tap), PASSED),
+            (
+                "io_uring_enter",
+                &|| uring_enter(fds.uring.as_raw_fd()),
+                PASSED,
+            ),
+            (
+                "epoll_ctl on a foreign fd",
+                &|| epoll_add(epoll, fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            ("KVM_RUN", &|| ioctl(fds.vcpu_fd(), KVM_RUN), REFUSED),
+            ("open", &open_file, REFUSED),
+        ],
+    );
+}
+
+#[test]
+fn spt_supervisor() {
+    let fds = Fds::new();
+    let block = fds.block.as_raw_fd();
+    // SAFETY: getpid has no memory effects.
+    let me = unsafe { libc::getpid() };
+    // The child that installs the filter is a child of this test process,
+    // so the test process plays the part of one of its children here.
+    let filter = spt::supervisor_filter(&[me], &[block]).unwrap();
+    check(
+        "spt supervisor",
+        &filter,
+        &[
+            ("signalling a child", &|| kill(me), PASSED),
+            (
+                "syncing a classic guest's block file",
+                &|| fdatasync(block),
+                PASSED,
+            ),
+            ("writing it", &|| pwrite_block(block, 0), REFUSED),
+            (
+                "fdatasync on another file",
+                &|| fdatasync(fds.other_file.as_raw_fd()),
+                REFUSED,
+            ),
+            ("its report line", &|| write8(2), PASSED),
+            ("signalling another process", &|| kill(1), REFUSED),
+            ("stdout", &|| write8(1), REFUSED),
+            ("open", &open_file, REFUSED),
+        ],
+    );
+}
+
+/// The `Seccomp:` field of every thread of `pid`, by thread name.
+fn thread_seccomp(pid: u32) -> Vec<(String, String)> {
+    let mut threads = Vec::new();
+    for task in fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let name = fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let mode = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Seccomp:"))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
+        threads.push((name.trim().to_string(), mode));
+    }
+    threads.sort();
+    threads
+}
+
+/// Checks that the live tender `child` has a thread named `worker` beside
+/// its vCPU thread, and that every one of its threads runs under a filter;
+/// ends the tender first, so that a failure leaves no tender behind.
+fn assert_every_thread_filtered(mut child: std::process::Child, worker: &str) {
+    let threads = thread_seccomp(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let names: Vec<&str> = threads.iter().map(|(name, _)| name.as_str()).collect();
+    assert!(names.contains(&worker), "{threads:?}");
+    assert!(names.contains(&"solo5-hvt"), "{threads:?}");
+    for (name, mode) in &threads {
+        assert_eq!(mode, "2", "thread {name}: {threads:?}");
+    }
+}
+
+/// A live hvt tender with our rings: the vCPU thread and the ring worker
+/// both run under a filter (mode 2) while the guest writes blocks.
+#[test]
+fn every_thread_of_a_live_hvt_tender_with_rings_is_filtered() {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let log = dir.join("stdout");
+    let child = Command::new(env!("CARGO_BIN_EXE_solo5-hvt"))
+        .args([
+            "--mem=8",
+            &format!("--block:storage={}", image.display()),
+            "--",
+            unikernel_for(Target::Hvt, "blkseq").to_str().unwrap(),
+            "100000000",
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_text(&log, "acked 100\n");
+    assert_every_thread_filtered(child, "rings");
+}
+
+/// A live hvt tender serving upstream's #637 net ring: the vCPU thread and
+/// the ring's worker both run under a filter while the guest waits for
+/// frames.
+#[test]
+fn every_thread_of_a_live_hvt_tender_with_the_637_ring_is_filtered() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let dir = TempDir::new();
+    let log = dir.join("stdout");
+    let child = ns
+        .command(env!("CARGO_BIN_EXE_solo5-hvt"))
+        .args([
+            "--mem=16",
+            "--net:service0=tap0",
+            "--",
+            unikernel_for(Target::Hvt, "net637").to_str().unwrap(),
+            "rx",
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_text(&log, "Ready");
+    assert_every_thread_filtered(child, "net-ring");
+}
