@@ -16,9 +16,12 @@ use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
 use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use crate::attach::Device;
+use std::os::fd::AsRawFd;
+
+use crate::attach::{Device, DeviceFds};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
+use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
 use crate::muen::layout::{Region, Role, SubjectLayout};
 use crate::rings::engine::{self, EngineChoice, EngineFile};
 use crate::rings::{
@@ -168,16 +171,29 @@ pub fn start(
         // As on hvt: a signal's exit drops the ring's registered block files.
         crate::signals::release_uring_files_on_signal(uring);
     }
-    RingWorker::start(WorkerState {
-        ram: ram.clone(),
-        nets,
-        blocks,
-        areas: Vec::new(),
-        engine,
-        epoll,
-        doorbell: Arc::new(doorbell),
-        shared,
-    })
+    // hvt's ring worker filter: the peers make the same calls.
+    let device_fds = DeviceFds::of(devices);
+    let filter = ring_worker_filter(&RingWorkerFds {
+        doorbell: doorbell.as_raw_fd(),
+        wake: shared.guest_wake.as_raw_fd(),
+        epoll: epoll.as_raw_fd(),
+        uring: engine.ring_fd(),
+        taps: device_fds.taps,
+        blocks: device_fds.blocks,
+    })?;
+    RingWorker::start(
+        WorkerState {
+            ram: ram.clone(),
+            nets,
+            blocks,
+            areas: Vec::new(),
+            engine,
+            epoll,
+            doorbell: Arc::new(doorbell),
+            shared,
+        },
+        filter,
+    )
     .map(Some)
 }
 
