@@ -5,12 +5,15 @@
 //! boot info pages (`subject_info`), starts the vCPU as Muen does
 //! (`vcpu`), plays the scheduler for the clock (`clock`), prints the debug
 //! log (`console`), and completes `vmcall`s, which this host's KVM does not
-//! (`watchdog`, `run_loop`). `docs/muen-runner.md` describes it.
+//! (`watchdog`, `run_loop`). Our own binaries run at CPL 3 under the
+//! runner's descriptor tables, which carries out the privileged
+//! instructions they trap on (`privileged`). `docs/muen-runner.md` describes it.
 
 pub mod clock;
 pub mod console;
 pub mod layout;
 pub mod page_tables;
+pub mod privileged;
 pub mod run_loop;
 pub mod subject_info;
 pub mod vcpu;
@@ -28,7 +31,6 @@ use crate::rings::GuestRegion;
 use crate::{attach, elf, signals, unikernel};
 
 use self::layout::{devices_of, Role, SubjectLayout, BINARY_MIN_VA, LOW_REGIONS_END};
-use self::page_tables::PageTables;
 
 const MIB: u64 = 1 << 20;
 /// `ram` when `--mem` is not given, as on the tenders (and gencspec).
@@ -57,8 +59,8 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
-    let tables = PageTables::build(layout.regions_gpa_end, &layout.regions);
-    let ram = GuestRam::new(layout.regions_gpa_end + tables.bytes())?;
+    let (privilege, tables) = vcpu::address_space(&layout, elf::ring3_flags(&uk.file));
+    let ram = GuestRam::new(tables.root() + tables.bytes())?;
     let mut machine = Machine::new(&ram)?;
     for copy in layout.binary_copies(&image) {
         ram.setup_write(copy.gpa, &uk.file[copy.file])?;
@@ -76,7 +78,14 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         layout.region(Role::TimeInfo).gpa,
         scheduling_gpa,
     )?;
-    vcpu::setup(&machine.vcpu, tables.root(), image.entry, layout.ram_end)?;
+    vcpu::setup(
+        &machine.vcpu,
+        &ram,
+        privilege,
+        tables.root(),
+        image.entry,
+        layout.ram_end,
+    )?;
 
     let ram = Arc::new(ram);
     let mut console = console::Console::new(region_memory(&ram, &layout, Role::Debuglog));
@@ -86,7 +95,14 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let events = run_loop::Events {
         exit_event: att.exit_event,
     };
-    let status = run_loop::run(&mut machine.vcpu, &ram, &layout, &mut console, &events);
+    let status = run_loop::run(
+        &mut machine.vcpu,
+        privilege,
+        &ram,
+        &layout,
+        &mut console,
+        &events,
+    );
     drop(watchdog);
     scheduler.stop();
     status
