@@ -1,6 +1,7 @@
 //! `solo5-muen-runner` on real KVM.
 //!
-//! Until our own bindings link for muen, the guest here is a tiny CPL-0
+//! Our own test unikernels built for muen (`build/unikernels/test_*.muen`)
+//! run in the runner's fast mode, at CPL 3. Beside them, a tiny CPL-0
 //! subject the test compiles itself (`cc`, the muen ABI note and a manifest
 //! from our `solo5-elftool`): it initialises the debug log channel as a
 //! SHMStream v2 writer at Muen's fixed address, logs a few lines and halts
@@ -268,4 +269,115 @@ fn upstream_exception_aborts() {
         return;
     };
     run_runner(&["--mem=16", kernel.to_str().unwrap()]).assert_abort();
+}
+
+/// Our own `test_NAME.muen` (built by tests/unikernels/build.sh); a missing
+/// one fails the test.
+fn ours(name: &str) -> PathBuf {
+    let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("build/unikernels"));
+    let path = dir.join(format!("test_{name}.muen"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run tests/run.sh (it builds the test unikernels)",
+        path.display()
+    );
+    path
+}
+
+fn run_ours(options: &[&str], name: &str, args: &[&str]) -> Outcome {
+    let kernel = ours(name);
+    let mut argv = vec!["--mem=16"];
+    argv.extend_from_slice(options);
+    argv.push("--");
+    argv.push(kernel.to_str().unwrap());
+    argv.extend_from_slice(args);
+    run_runner(&argv)
+}
+
+/// Ours run at CPL 3: at CPL 0 this machine's KVM emulates the subject and
+/// stops at its first SSE instruction, and Rust's `core` has them everywhere.
+#[test]
+fn our_hello_runs_at_cpl3_and_succeeds() {
+    let out = run_ours(&[], "hello", &["Hello_Solo5"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("Command line is: 'Hello_Solo5'"),
+        "{out:#?}"
+    );
+    assert!(out.stdout.ends_with("Solo5: Halted\n"), "{out:#?}");
+    assert_eq!(out.stderr, "", "{out:#?}");
+}
+
+#[test]
+fn our_simple_tests_succeed_at_cpl3() {
+    for name in ["quiet", "globals", "output", "fpu", "time"] {
+        run_ours(&[], name, &[]).assert_success();
+    }
+}
+
+/// `solo5_set_tls_base` is a `wrmsr` to FS_BASE, which traps at CPL 3 and
+/// which the runner carries out.
+#[test]
+fn tls_bases_set_with_wrmsr_work_at_cpl3() {
+    run_ours(&[], "tls", &[]).assert_success();
+}
+
+#[test]
+fn our_exit_status_and_abort_come_through_at_cpl3() {
+    let out = run_ours(&[], "exitcode", &[]);
+    assert_eq!(out.status, Some(42), "{out:#?}");
+    let out = run_ours(&[], "abort", &[]);
+    assert_eq!(out.status, Some(255), "{out:#?}");
+    assert!(out.stdout.contains("solo5_abort() called"), "{out:#?}");
+}
+
+/// With the exit event published, Solo5's exit raises it with `vmcall`
+/// before `cli; hlt`; the run ends with the logged status either way.
+#[test]
+fn the_exit_event_ends_a_cpl3_subject_with_its_status() {
+    let out = run_ours(&["--exit-event"], "exitcode", &[]);
+    assert_eq!(out.status, Some(42), "{out:#?}");
+    assert!(out.stdout.ends_with("Solo5: Halted\n"), "{out:#?}");
+}
+
+/// A fault at CPL 3 goes to the runner's stubs: reported in upstream's
+/// words, then "Solo5: Halted" and status 255, as the bindings' own
+/// handler does at CPL 0.
+#[test]
+fn faults_at_cpl3_are_reported_and_abort() {
+    for (name, cr2) in [
+        ("exception", "0x400000000"),
+        ("zeropage", "0x8"),
+        ("notls", "0x"),
+        ("xnow", "0x"),
+        ("wnox", "0x"),
+        ("xstack", "0x"),
+    ] {
+        let out = run_ours(&[], name, &[]);
+        out.assert_abort();
+        assert!(!out.stdout.contains("FAILURE"), "{out:#?}");
+        assert!(
+            out.stdout.contains("Solo5: trap: type=#PF ec=0x"),
+            "{out:#?}"
+        );
+        assert!(
+            out.stdout.contains(&format!("Solo5: trap: cr2={cr2}")),
+            "{out:#?}"
+        );
+        assert!(
+            out.stdout
+                .ends_with("Solo5: ABORT: Fatal trap\nSolo5: Halted\n"),
+            "{out:#?}"
+        );
+        assert_eq!(out.stderr, "", "{out:#?}");
+    }
+}
+
+#[test]
+fn stack_smashing_is_caught_at_cpl3() {
+    let out = run_ours(&[], "ssp", &[]);
+    out.assert_abort();
+    assert!(out.stdout.contains("Stack corruption detected"), "{out:#?}");
 }
