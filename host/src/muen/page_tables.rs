@@ -18,12 +18,14 @@ use crate::ring3::{Ring3Area, AREA_SIZE};
 
 const ENTRIES: usize = 512;
 /// Flags of the upper levels: every right, the leaf decides.
-const UPPER: u64 = PTE_P | PTE_RW | PTE_US;
+const UPPER: u64 = PTE_P | PTE_RW;
 
 /// Page tables under construction: tables by index, index 0 the PML4.
 pub struct PageTables {
     base: u64,
     tables: Vec<[u64; ENTRIES]>,
+    /// Flags of the upper levels' entries.
+    upper: u64,
     /// (level, parent table, parent index) → child table index.
     children: BTreeMap<(u8, usize, usize), usize>,
 }
@@ -56,9 +58,14 @@ impl PageTables {
     /// Tables mapping every region for `owner`, to be placed at GPA `base`
     /// (page aligned).
     pub fn build(base: u64, regions: &[Region], owner: PageOwner) -> Self {
+        let upper = match owner {
+            PageOwner::Supervisor => UPPER,
+            PageOwner::User => UPPER | PTE_US,
+        };
         let mut pt = Self {
             base,
             tables: vec![[0; ENTRIES]],
+            upper,
             children: BTreeMap::new(),
         };
         for region in regions {
@@ -85,7 +92,7 @@ impl PageTables {
         }
         let child = self.tables.len();
         self.tables.push([0; ENTRIES]);
-        self.tables[parent][index] = (self.base + child as u64 * PAGE) | UPPER;
+        self.tables[parent][index] = (self.base + child as u64 * PAGE) | self.upper;
         self.children.insert((level, parent, index), child);
         child
     }
@@ -200,5 +207,6 @@ mod tests {
             Some(0x5000 | PTE_P | PTE_RW | PTE_NX)
         );
         assert_eq!(pt.lookup(0xf_0000_4000), None);
+        assert_eq!(pt.tables[0][0], (0x10_0000 + PAGE) | UPPER | PTE_US);
     }
 }
