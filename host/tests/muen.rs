@@ -41,6 +41,17 @@ SECTIONS {
 }
 ";
 
+/// [`LINKER_SCRIPT`] with ringtender's RNG3 note in its own PT_NOTE, for
+/// the subject built with `-DCPL3`.
+fn cpl3_linker_script() -> String {
+    LINKER_SCRIPT
+        .replace("mft PT_NOTE; }", "mft PT_NOTE; rng3 PT_NOTE; }")
+        .replace(
+            "  .rodata : {",
+            "  .note.ringtender.ring3 : { *(.note.ringtender.ring3) } :rodata :rng3\n  .rodata : {",
+        )
+}
+
 /// The subject. The channel layout is written out here from the SHMStream
 /// v2 specification, independently of muen-compat.
 const SUBJECT_C: &str = r#"
@@ -90,9 +101,89 @@ static void log_line(const char *text)
     header[WC] = wc + 1;
 }
 
+#ifdef CPL3
+/* ringtender's RNG3 note, version 1, RING3_FLAG_CPL3 (docs/guest-contract.md). */
+struct rng3_note {
+    unsigned int n_namesz, n_descsz, n_type;
+    char n_name[8];
+    unsigned int version, flags;
+    unsigned long reserved;
+};
+const struct rng3_note rng3_note
+    __attribute__((section(".note.ringtender.ring3"), aligned(4), used)) = {
+    6, 16, 0x33474e52, "Solo5", 1, 1, 0
+};
+
+#define MSR_FS_BASE 0xc0000100UL
+static const unsigned long tls_word = 0x600dcafe;
+
+static void log_hex(const char *prefix, unsigned long value)
+{
+    char line[56];
+    int i = 0, shift;
+    while (prefix[i]) {
+        line[i] = prefix[i];
+        i++;
+    }
+    for (shift = 60; shift >= 0; shift -= 4)
+        line[i++] = "0123456789abcdef"[(value >> shift) & 15];
+    line[i++] = '\n';
+    line[i] = 0;
+    log_line(line);
+}
+
+/* wrmsr to FS_BASE traps at CPL 3; the runner sets FS base and resumes
+ * after it with every register as it was. */
+static int wrmsr_keeps_registers(unsigned long base)
+{
+    unsigned long a = base & 0xffffffffUL, d = base >> 32, c = MSR_FS_BASE;
+    unsigned long b = 0xb0b0, si = 0x5151, di = 0xd1d1;
+    register unsigned long r8 __asm__("r8") = 0x8888;
+    register unsigned long r9 __asm__("r9") = 0x9999;
+    register unsigned long r10 __asm__("r10") = 0xaaaa;
+    register unsigned long r11 __asm__("r11") = 0xbbbb;
+    register unsigned long r12 __asm__("r12") = 0xcccc;
+    register unsigned long r15 __asm__("r15") = 0xffff;
+    __asm__ __volatile__("wrmsr"
+                         : "+a"(a), "+d"(d), "+c"(c), "+b"(b), "+S"(si), "+D"(di),
+                           "+r"(r8), "+r"(r9), "+r"(r10), "+r"(r11), "+r"(r12), "+r"(r15)
+                         :
+                         : "memory");
+    return a == (base & 0xffffffffUL) && d == base >> 32 && c == MSR_FS_BASE &&
+           b == 0xb0b0 && si == 0x5151 && di == 0xd1d1 && r8 == 0x8888 &&
+           r9 == 0x9999 && r10 == 0xaaaa && r11 == 0xbbbb && r12 == 0xcccc &&
+           r15 == 0xffff;
+}
+
+static void cpl3_checks(void)
+{
+    unsigned short cs;
+    unsigned long fs_word, rax = 7;
+    __asm__ __volatile__("mov %%cs, %0" : "=r"(cs));
+    log_hex("cpl ", cs & 3);
+#ifdef BAD_MSR
+    __asm__ __volatile__("wrmsr" :: "c"(0x10), "a"(0), "d"(0));
+#endif
+#ifdef BAD_BASE
+    __asm__ __volatile__("wrmsr" :: "c"(MSR_FS_BASE), "a"(0), "d"(0x8000));
+#endif
+    if (wrmsr_keeps_registers((unsigned long)&tls_word))
+        log_line("wrmsr kept the registers\n");
+    __asm__ __volatile__("mov %%fs:0, %0" : "=r"(fs_word));
+    log_hex("fs:0 ", fs_word);
+    __asm__ __volatile__("cli");
+    log_line("after cli\n");
+    __asm__ __volatile__("vmcall" : "+a"(rax) :: "memory");
+    log_hex("after vmcall rax ", rax);
+}
+#endif
+
 void _start(void)
 {
     log_init();
+#ifdef CPL3
+    cpl3_checks();
+#endif
     log_line("Solo5: solo5_exit(5) called\n");
 #ifdef FAULT
     __asm__ __volatile__("ud2");
@@ -109,7 +200,8 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Compiles the subject in `dir` with `defines` (`-DFAULT`).
+/// Compiles the subject in `dir` with `defines` (`-DFAULT`; `-DCPL3` with
+/// the RNG3 note and the CPL-3 checks, plus `-DBAD_MSR` or `-DBAD_BASE`).
 fn build_subject(dir: &TempDir, defines: &[&str]) -> PathBuf {
     std::fs::write(dir.join("manifest.json"), MANIFEST).unwrap();
     let out = Command::new(ELFTOOL)
@@ -120,7 +212,12 @@ fn build_subject(dir: &TempDir, defines: &[&str]) -> PathBuf {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     std::fs::write(dir.join("subject.c"), SUBJECT_C).unwrap();
-    std::fs::write(dir.join("link.lds"), LINKER_SCRIPT).unwrap();
+    let script = if defines.contains(&"-DCPL3") {
+        cpl3_linker_script()
+    } else {
+        LINKER_SCRIPT.to_string()
+    };
+    std::fs::write(dir.join("link.lds"), script).unwrap();
     let out = Command::new("cc")
         .args([
             "-O2",
@@ -178,6 +275,63 @@ fn a_triple_fault_is_one_line_and_status_1_after_the_log() {
     let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
     out.assert_error_line("solo5-muen-runner: subject shut down (triple fault): rip=0x");
     assert_eq!(out.stdout, "Solo5: solo5_exit(5) called\n", "{out:#?}");
+}
+
+/// With the RNG3 note the subject runs at CPL 3, and what it traps on is
+/// carried out: `wrmsr` to FS_BASE (every register kept, FS base set),
+/// `cli` stepped over, `hlt` the end. `vmcall` at CPL 3 does not reach the
+/// runner on this machine (KVM completes it, RAX -1); the subject goes on
+/// after it either way.
+#[test]
+fn a_cpl3_subjects_privileged_instructions_are_carried_out() {
+    let dir = TempDir::new();
+    let subject = build_subject(&dir, &["-DCPL3"]);
+    let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
+    assert_eq!(out.status, Some(3), "{out:#?}");
+    let (before, after) = out
+        .stdout
+        .split_once("after vmcall rax ")
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(
+        before,
+        "cpl 0000000000000003\n\
+         wrmsr kept the registers\n\
+         fs:0 00000000600dcafe\n\
+         after cli\n",
+        "{out:#?}"
+    );
+    assert!(
+        after.ends_with(
+            "\nSolo5: solo5_exit(5) called\n\
+             a line of exactly fifty-six characters, no NUL, no newline\n\
+             Solo5: solo5_exit(3) called\n"
+        ),
+        "{out:#?}"
+    );
+    assert_eq!(out.stderr, "", "{out:#?}");
+}
+
+/// A `wrmsr` Muen's policy does not allow (another MSR, or FS_BASE with a
+/// non-canonical base) is the #GP a CPU gives: reported, status 255.
+#[test]
+fn a_cpl3_subjects_other_wrmsr_is_a_fatal_gp() {
+    for define in ["-DBAD_MSR", "-DBAD_BASE"] {
+        let dir = TempDir::new();
+        let subject = build_subject(&dir, &["-DCPL3", define]);
+        let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
+        assert_eq!(out.status, Some(255), "{define}: {out:#?}");
+        assert!(
+            out.stdout
+                .starts_with("cpl 0000000000000003\nSolo5: trap: type=#GP ec=0x0 rip=0x"),
+            "{define}: {out:#?}"
+        );
+        assert!(
+            out.stdout
+                .ends_with("Solo5: ABORT: Fatal trap\nSolo5: Halted\n"),
+            "{define}: {out:#?}"
+        );
+        assert_eq!(out.stderr, "", "{define}: {out:#?}");
+    }
 }
 
 #[test]
