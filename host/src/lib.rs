@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod muen;
 pub mod net;
 pub mod poll;
+pub mod ring3;
 pub mod rings;
 pub mod seccomp_rules;
 pub mod signals;

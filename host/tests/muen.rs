@@ -1,6 +1,7 @@
 //! `solo5-muen-runner` on real KVM.
 //!
-//! Until our own bindings link for muen, the guest here is a tiny CPL-0
+//! Our own test unikernels built for muen (`build/unikernels/test_*.muen`)
+//! run in the runner's fast mode, at CPL 3. Beside them, a tiny CPL-0
 //! subject the test compiles itself (`cc`, the muen ABI note and a manifest
 //! from our `solo5-elftool`): it initialises the debug log channel as a
 //! SHMStream v2 writer at Muen's fixed address, logs a few lines and halts
@@ -39,6 +40,17 @@ SECTIONS {
   /DISCARD/ : { *(.eh_frame*) *(.note.GNU-stack) *(.comment) *(.note.gnu.*) *(.data*) *(.bss*) }
 }
 ";
+
+/// [`LINKER_SCRIPT`] with ringtender's RNG3 note in its own PT_NOTE, for
+/// the subject built with `-DCPL3`.
+fn cpl3_linker_script() -> String {
+    LINKER_SCRIPT
+        .replace("mft PT_NOTE; }", "mft PT_NOTE; rng3 PT_NOTE; }")
+        .replace(
+            "  .rodata : {",
+            "  .note.ringtender.ring3 : { *(.note.ringtender.ring3) } :rodata :rng3\n  .rodata : {",
+        )
+}
 
 /// The subject. The channel layout is written out here from the SHMStream
 /// v2 specification, independently of muen-compat.
@@ -249,9 +261,89 @@ static void block(void)
 }
 #endif
 
+#ifdef CPL3
+/* ringtender's RNG3 note, version 1, RING3_FLAG_CPL3 (docs/guest-contract.md). */
+struct rng3_note {
+    unsigned int n_namesz, n_descsz, n_type;
+    char n_name[8];
+    unsigned int version, flags;
+    unsigned long reserved;
+};
+const struct rng3_note rng3_note
+    __attribute__((section(".note.ringtender.ring3"), aligned(4), used)) = {
+    6, 16, 0x33474e52, "Solo5", 1, 1, 0
+};
+
+#define MSR_FS_BASE 0xc0000100UL
+static const unsigned long tls_word = 0x600dcafe;
+
+static void log_hex(const char *prefix, unsigned long value)
+{
+    char line[56];
+    int i = 0, shift;
+    while (prefix[i]) {
+        line[i] = prefix[i];
+        i++;
+    }
+    for (shift = 60; shift >= 0; shift -= 4)
+        line[i++] = "0123456789abcdef"[(value >> shift) & 15];
+    line[i++] = '\n';
+    line[i] = 0;
+    log_line(line);
+}
+
+/* wrmsr to FS_BASE traps at CPL 3; the runner sets FS base and resumes
+ * after it with every register as it was. */
+static int wrmsr_keeps_registers(unsigned long base)
+{
+    unsigned long a = base & 0xffffffffUL, d = base >> 32, c = MSR_FS_BASE;
+    unsigned long b = 0xb0b0, si = 0x5151, di = 0xd1d1;
+    register unsigned long r8 __asm__("r8") = 0x8888;
+    register unsigned long r9 __asm__("r9") = 0x9999;
+    register unsigned long r10 __asm__("r10") = 0xaaaa;
+    register unsigned long r11 __asm__("r11") = 0xbbbb;
+    register unsigned long r12 __asm__("r12") = 0xcccc;
+    register unsigned long r15 __asm__("r15") = 0xffff;
+    __asm__ __volatile__("wrmsr"
+                         : "+a"(a), "+d"(d), "+c"(c), "+b"(b), "+S"(si), "+D"(di),
+                           "+r"(r8), "+r"(r9), "+r"(r10), "+r"(r11), "+r"(r12), "+r"(r15)
+                         :
+                         : "memory");
+    return a == (base & 0xffffffffUL) && d == base >> 32 && c == MSR_FS_BASE &&
+           b == 0xb0b0 && si == 0x5151 && di == 0xd1d1 && r8 == 0x8888 &&
+           r9 == 0x9999 && r10 == 0xaaaa && r11 == 0xbbbb && r12 == 0xcccc &&
+           r15 == 0xffff;
+}
+
+static void cpl3_checks(void)
+{
+    unsigned short cs;
+    unsigned long fs_word, rax = 7;
+    __asm__ __volatile__("mov %%cs, %0" : "=r"(cs));
+    log_hex("cpl ", cs & 3);
+#ifdef BAD_MSR
+    __asm__ __volatile__("wrmsr" :: "c"(0x10), "a"(0), "d"(0));
+#endif
+#ifdef BAD_BASE
+    __asm__ __volatile__("wrmsr" :: "c"(MSR_FS_BASE), "a"(0), "d"(0x8000));
+#endif
+    if (wrmsr_keeps_registers((unsigned long)&tls_word))
+        log_line("wrmsr kept the registers\n");
+    __asm__ __volatile__("mov %%fs:0, %0" : "=r"(fs_word));
+    log_hex("fs:0 ", fs_word);
+    __asm__ __volatile__("cli");
+    log_line("after cli\n");
+    __asm__ __volatile__("vmcall" : "+a"(rax) :: "memory");
+    log_hex("after vmcall rax ", rax);
+}
+#endif
+
 void _start(void)
 {
     log_init();
+#ifdef CPL3
+    cpl3_checks();
+#endif
 #ifdef BLOCK
     block();
     for (;;)
@@ -279,7 +371,8 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Compiles the subject in `dir` with `defines` (`-DFAULT`).
+/// Compiles the subject in `dir` with `defines` (`-DFAULT`; `-DCPL3` with
+/// the RNG3 note and the CPL-3 checks, plus `-DBAD_MSR` or `-DBAD_BASE`).
 fn build_subject(dir: &TempDir, defines: &[&str]) -> PathBuf {
     build_subject_with(dir, MANIFEST, defines)
 }
@@ -295,7 +388,12 @@ fn build_subject_with(dir: &TempDir, manifest: &str, defines: &[&str]) -> PathBu
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     std::fs::write(dir.join("subject.c"), SUBJECT_C).unwrap();
-    std::fs::write(dir.join("link.lds"), LINKER_SCRIPT).unwrap();
+    let script = if defines.contains(&"-DCPL3") {
+        cpl3_linker_script()
+    } else {
+        LINKER_SCRIPT.to_string()
+    };
+    std::fs::write(dir.join("link.lds"), script).unwrap();
     let out = Command::new("cc")
         .args([
             "-O2",
@@ -353,6 +451,63 @@ fn a_triple_fault_is_one_line_and_status_1_after_the_log() {
     let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
     out.assert_error_line("solo5-muen-runner: subject shut down (triple fault): rip=0x");
     assert_eq!(out.stdout, "Solo5: solo5_exit(5) called\n", "{out:#?}");
+}
+
+/// With the RNG3 note the subject runs at CPL 3, and what it traps on is
+/// carried out: `wrmsr` to FS_BASE (every register kept, FS base set),
+/// `cli` stepped over, `hlt` the end. `vmcall` at CPL 3 does not reach the
+/// runner on this machine (KVM completes it, RAX -1); the subject goes on
+/// after it either way.
+#[test]
+fn a_cpl3_subjects_privileged_instructions_are_carried_out() {
+    let dir = TempDir::new();
+    let subject = build_subject(&dir, &["-DCPL3"]);
+    let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
+    assert_eq!(out.status, Some(3), "{out:#?}");
+    let (before, after) = out
+        .stdout
+        .split_once("after vmcall rax ")
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(
+        before,
+        "cpl 0000000000000003\n\
+         wrmsr kept the registers\n\
+         fs:0 00000000600dcafe\n\
+         after cli\n",
+        "{out:#?}"
+    );
+    assert!(
+        after.ends_with(
+            "\nSolo5: solo5_exit(5) called\n\
+             a line of exactly fifty-six characters, no NUL, no newline\n\
+             Solo5: solo5_exit(3) called\n"
+        ),
+        "{out:#?}"
+    );
+    assert_eq!(out.stderr, "", "{out:#?}");
+}
+
+/// A `wrmsr` Muen's policy does not allow (another MSR, or FS_BASE with a
+/// non-canonical base) is the #GP a CPU gives: reported, status 255.
+#[test]
+fn a_cpl3_subjects_other_wrmsr_is_a_fatal_gp() {
+    for define in ["-DBAD_MSR", "-DBAD_BASE"] {
+        let dir = TempDir::new();
+        let subject = build_subject(&dir, &["-DCPL3", define]);
+        let out = run_runner(&["--mem=2", subject.to_str().unwrap()]);
+        assert_eq!(out.status, Some(255), "{define}: {out:#?}");
+        assert!(
+            out.stdout
+                .starts_with("cpl 0000000000000003\nSolo5: trap: type=#GP ec=0x0 rip=0x"),
+            "{define}: {out:#?}"
+        );
+        assert!(
+            out.stdout
+                .ends_with("Solo5: ABORT: Fatal trap\nSolo5: Halted\n"),
+            "{define}: {out:#?}"
+        );
+        assert_eq!(out.stderr, "", "{define}: {out:#?}");
+    }
 }
 
 #[test]
@@ -568,4 +723,118 @@ fn the_block_peer_serves_muenblock_from_the_file() {
     let mut expected = data;
     expected.copy_within(0..512, 2 * 512);
     assert!(std::fs::read(&image).unwrap() == expected);
+}
+
+/// Our own `test_NAME.muen` (built by tests/unikernels/build.sh); a missing
+/// one fails the test.
+fn ours(name: &str) -> PathBuf {
+    let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| common::repo().join("build/unikernels"));
+    let path = dir.join(format!("test_{name}.muen"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run tests/run.sh (it builds the test unikernels)",
+        path.display()
+    );
+    path
+}
+
+fn run_ours(options: &[&str], name: &str, args: &[&str]) -> Outcome {
+    let kernel = ours(name);
+    let mut argv = vec!["--mem=16"];
+    argv.extend_from_slice(options);
+    argv.push("--");
+    argv.push(kernel.to_str().unwrap());
+    argv.extend_from_slice(args);
+    run_runner(&argv)
+}
+
+/// Ours run at CPL 3: at CPL 0 this machine's KVM emulates the subject and
+/// stops at its first SSE instruction, and Rust's `core` has them everywhere.
+#[test]
+fn our_hello_runs_at_cpl3_and_succeeds() {
+    let out = run_ours(&[], "hello", &["Hello_Solo5"]);
+    out.assert_success();
+    assert!(
+        out.stdout.contains("Command line is: 'Hello_Solo5'"),
+        "{out:#?}"
+    );
+    assert!(out.stdout.ends_with("Solo5: Halted\n"), "{out:#?}");
+    assert_eq!(out.stderr, "", "{out:#?}");
+}
+
+/// Not test_time: it bounds its sleeps from above (140 ms for 100), which
+/// a subject that busy-polls a clock another thread advances misses on
+/// this overloaded 2-CPU machine.
+#[test]
+fn our_simple_tests_succeed_at_cpl3() {
+    for name in ["quiet", "globals", "output", "fpu"] {
+        run_ours(&[], name, &[]).assert_success();
+    }
+}
+
+/// `solo5_set_tls_base` is a `wrmsr` to FS_BASE, which traps at CPL 3 and
+/// which the runner carries out.
+#[test]
+fn tls_bases_set_with_wrmsr_work_at_cpl3() {
+    run_ours(&[], "tls", &[]).assert_success();
+}
+
+#[test]
+fn our_exit_status_and_abort_come_through_at_cpl3() {
+    let out = run_ours(&[], "exitcode", &[]);
+    assert_eq!(out.status, Some(42), "{out:#?}");
+    let out = run_ours(&[], "abort", &[]);
+    assert_eq!(out.status, Some(255), "{out:#?}");
+    assert!(out.stdout.contains("solo5_abort() called"), "{out:#?}");
+}
+
+/// With the exit event published, Solo5's exit raises it with `vmcall`
+/// before `cli; hlt`; the run ends with the logged status either way.
+#[test]
+fn the_exit_event_ends_a_cpl3_subject_with_its_status() {
+    let out = run_ours(&["--exit-event"], "exitcode", &[]);
+    assert_eq!(out.status, Some(42), "{out:#?}");
+    assert!(out.stdout.ends_with("Solo5: Halted\n"), "{out:#?}");
+}
+
+/// A fault at CPL 3 goes to the runner's stubs: reported in upstream's
+/// words, then "Solo5: Halted" and status 255, as the bindings' own
+/// handler does at CPL 0.
+#[test]
+fn faults_at_cpl3_are_reported_and_abort() {
+    for (name, cr2) in [
+        ("exception", "0x400000000"),
+        ("zeropage", "0x8"),
+        ("notls", "0x"),
+        ("xnow", "0x"),
+        ("wnox", "0x"),
+        ("xstack", "0x"),
+    ] {
+        let out = run_ours(&[], name, &[]);
+        out.assert_abort();
+        assert!(!out.stdout.contains("FAILURE"), "{out:#?}");
+        assert!(
+            out.stdout.contains("Solo5: trap: type=#PF ec=0x"),
+            "{out:#?}"
+        );
+        assert!(
+            out.stdout.contains(&format!("Solo5: trap: cr2={cr2}")),
+            "{out:#?}"
+        );
+        assert!(
+            out.stdout
+                .ends_with("Solo5: ABORT: Fatal trap\nSolo5: Halted\n"),
+            "{out:#?}"
+        );
+        assert_eq!(out.stderr, "", "{out:#?}");
+    }
+}
+
+#[test]
+fn stack_smashing_is_caught_at_cpl3() {
+    let out = run_ours(&[], "ssp", &[]);
+    out.assert_abort();
+    assert!(out.stdout.contains("Stack corruption detected"), "{out:#?}");
 }

@@ -1,5 +1,6 @@
-//! x86_64 vCPU start-up state: descriptor tables, trap stubs, page tables,
-//! control and segment registers, for ring-0 (upstream) and ring-3 guests.
+//! x86_64 vCPU start-up state: page tables, control and segment registers,
+//! for ring-0 (upstream) and ring-3 guests (whose descriptor tables and trap
+//! stubs come from `crate::ring3`).
 //!
 //! The ring-3 layout is specified in `docs/guest-contract.md`.
 
@@ -9,13 +10,14 @@ use kvm_bindings::{kvm_regs, kvm_segment};
 use kvm_ioctls::VcpuFd;
 use ringtender_abi::hvt::{
     HVT_BOOT_INFO_BASE, HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE,
-    HVT_RING_KICK_PIO_BASE, HVT_TRAP_PIO,
+    HVT_RING_KICK_PIO_BASE,
 };
 use ringtender_abi::rings::RT_RING_DOORBELL_PIO;
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hvt::page_tables::{self, PagePerm};
+use crate::ring3::Ring3Area;
 
 /// How the guest runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,34 +28,24 @@ pub enum GuestMode {
     Ring3,
 }
 
+/// The ring-0 GDT's place (upstream's).
 const GDT_BASE: u64 = 0x1000;
-const TSS_BASE: u64 = 0x1080;
-const TSS_SIZE: u64 = 104;
+/// Where the ring-3 descriptor tables, stubs and trap stack live
+/// (identity-mapped, supervisor only).
+pub const RING3_AREA: Ring3Area = Ring3Area {
+    va: 0x1000,
+    gpa: 0x1000,
+};
 /// Ports a ring-3 guest may use: the hypercalls and the ring doorbells,
 /// each written with a 4-byte `out`, which needs all four ports' bits clear.
 const GUEST_PORTS: [Range<u16>; 2] = [
     HVT_HYPERCALL_PIO_BASE..HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX as u16 + 3,
     HVT_RING_KICK_PIO_BASE..RT_RING_DOORBELL_PIO + 4,
 ];
-/// The I/O permission bitmap covers ports below this; higher ports are denied
-/// because they lie beyond the TSS limit.
-const IO_BITMAP_PORTS: u16 = 0x800;
-/// TSS with its I/O bitmap and the bitmap's terminating byte.
-const TSS_LIMIT: u64 = TSS_SIZE + IO_BITMAP_PORTS as u64 / 8;
-const IDT_BASE: u64 = 0x2000;
-const IDT_ENTRIES: u64 = 256;
-const STUBS_BASE: u64 = 0x3000;
-const STUB_STRIDE: u64 = 16;
-const TRAP_STACK_BASE: u64 = 0x4000;
-/// Top of the trap stack (TSS RSP0 and IST1); the CPU's exception frame ends here.
-pub const TRAP_STACK_TOP: u64 = 0x5000;
 /// Boot info, manifest and command line live in this user read-only range.
 pub const BOOT_AREA: Range<u64> = HVT_BOOT_INFO_BASE..0x2_0000;
 
 const KERNEL_CS: u16 = 0x08;
-const USER_DS: u16 = 0x18 | 3;
-const USER_CS: u16 = 0x20 | 3;
-const TSS_SEL: u16 = 0x28;
 
 pub(crate) const CR0_PE: u64 = 1 << 0;
 pub(crate) const CR0_MP: u64 = 1 << 1;
@@ -140,31 +132,12 @@ pub fn setup(
             ram.set_guest_access(vec![0..mem_size], writable);
         }
         GuestMode::Ring3 => {
-            write_ring3_tables(ram)?;
+            RING3_AREA.write(ram, &GUEST_PORTS)?;
             let fine_end = image.image_end.next_multiple_of(0x20_0000);
             let cr3 = page_tables::build_ring3(ram, ram.size(), fine_end, |addr| {
                 ring3_perm(image, addr)
             })?;
-            let code = segment(USER_CS, 11, 3, true);
-            let data = segment(USER_DS, 3, 3, false);
-            sregs.cs = code;
-            (sregs.ds, sregs.es, sregs.fs, sregs.gs, sregs.ss) = (data, data, data, data, data);
-            sregs.tr = kvm_segment {
-                selector: TSS_SEL,
-                base: TSS_BASE,
-                limit: TSS_LIMIT as u32,
-                type_: 11,
-                present: 1,
-                ..Default::default()
-            };
-            sregs.ldt = kvm_segment {
-                unusable: 1,
-                ..Default::default()
-            };
-            sregs.gdt.base = GDT_BASE;
-            sregs.gdt.limit = 7 * 8 - 1;
-            sregs.idt.base = IDT_BASE;
-            sregs.idt.limit = (IDT_ENTRIES * 16 - 1) as u16;
+            RING3_AREA.enter_user(&mut sregs);
             sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
             sregs.cr3 = cr3;
             sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_FSGSBASE;
@@ -220,83 +193,16 @@ fn ring3_perm(image: &ImageLayout, addr: u64) -> PagePerm {
     if let Some((_, perm)) = image.segments.iter().find(|(r, _)| r.contains(&addr)) {
         return *perm;
     }
+    if let Some(perm) = RING3_AREA.perm(addr) {
+        return perm;
+    }
     match addr {
-        GDT_BASE..STUBS_BASE => PagePerm::SupervisorData,
-        STUBS_BASE..TRAP_STACK_BASE => PagePerm::SupervisorCode,
-        TRAP_STACK_BASE..TRAP_STACK_TOP => PagePerm::SupervisorData,
         a if BOOT_AREA.contains(&a) => PagePerm::UserRead,
         // .bss-only segments (skipped by the loader: nothing to copy), gaps,
         // heap and stack: data, never executable.
         a if a >= HVT_GUEST_MIN_BASE => PagePerm::UserWrite,
         _ => PagePerm::None,
     }
-}
-
-/// GDT, TSS, IDT and trap stubs of a ring-3 guest.
-fn write_ring3_tables(ram: &GuestRam) -> Result<(), TenderError> {
-    let tss_low = TSS_LIMIT
-        | ((TSS_BASE & 0xff_ffff) << 16)
-        | (0x89 << 40)
-        | (((TSS_BASE >> 24) & 0xff) << 56);
-    let gdt = [
-        0u64,
-        0x00af_9b00_0000_ffff, // kernel code, 64-bit
-        0x00cf_9300_0000_ffff, // kernel data
-        0x00cf_f300_0000_ffff, // user data, DPL 3
-        0x00af_fb00_0000_ffff, // user code, 64-bit, DPL 3
-        tss_low,
-        TSS_BASE >> 32,
-    ];
-    ram.setup_write(GDT_BASE, bytemuck::cast_slice(&gdt))?;
-
-    ram.setup_write(TSS_BASE, &ring3_tss())?;
-
-    let mut idt = Vec::with_capacity(IDT_ENTRIES as usize * 2);
-    let mut stubs = Vec::with_capacity((IDT_ENTRIES * STUB_STRIDE) as usize);
-    for vector in 0..IDT_ENTRIES {
-        let handler = STUBS_BASE + vector * STUB_STRIDE;
-        idt.push(
-            (handler & 0xffff)
-                | (u64::from(KERNEL_CS) << 16)
-                | (1 << 32) // IST1
-                | (0x8e << 40) // present, DPL 0, 64-bit interrupt gate
-                | (((handler >> 16) & 0xffff) << 48),
-        );
-        idt.push(handler >> 32);
-        let port = HVT_TRAP_PIO.to_le_bytes();
-        let stub = [
-            0xb0,
-            vector as u8, // mov al, vector
-            0x66,
-            0xba,
-            port[0],
-            port[1], // mov dx, HVT_TRAP_PIO
-            0xee,    // out dx, al
-            0xeb,
-            0xfe, // jmp .
-        ];
-        stubs.extend_from_slice(&stub);
-        stubs.resize(((vector + 1) * STUB_STRIDE) as usize, 0xcc);
-    }
-    ram.setup_write(IDT_BASE, bytemuck::cast_slice(&idt))?;
-    ram.setup_write(STUBS_BASE, &stubs)
-}
-
-/// The TSS: trap stack for RSP0 and IST1, and an I/O permission bitmap that
-/// opens only [`GUEST_PORTS`]. RFLAGS.IOPL = 3 already allows every port on
-/// hardware virtualization; PVM runs CPL 3 with the host's IOPL 0 and checks
-/// the bitmap, so the bitmap is what makes hypercalls work there.
-fn ring3_tss() -> Vec<u8> {
-    let mut tss = vec![0u8; TSS_LIMIT as usize + 1];
-    tss[4..12].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // RSP0
-    tss[36..44].copy_from_slice(&TRAP_STACK_TOP.to_le_bytes()); // IST1
-    tss[102..104].copy_from_slice(&(TSS_SIZE as u16).to_le_bytes()); // I/O bitmap offset
-    let bitmap = &mut tss[TSS_SIZE as usize..];
-    bitmap.fill(0xff);
-    for port in GUEST_PORTS.into_iter().flatten() {
-        bitmap[usize::from(port / 8)] &= !(1 << (port % 8));
-    }
-    tss
 }
 
 fn subtract(ranges: Vec<Range<u64>>, cut: &Range<u64>) -> Vec<Range<u64>> {

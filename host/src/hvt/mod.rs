@@ -8,5 +8,4 @@ pub mod kvm;
 pub mod page_tables;
 pub mod seccomp;
 pub mod tender;
-pub mod trap;
 pub mod upstream_ring;

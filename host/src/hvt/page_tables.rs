@@ -41,7 +41,8 @@ pub enum PagePerm {
 }
 
 impl PagePerm {
-    fn bits(self) -> u64 {
+    /// The PTE flag bits of the permission.
+    pub fn bits(self) -> u64 {
         match self {
             Self::None => 0,
             Self::SupervisorData => PTE_P | PTE_RW | PTE_NX,

@@ -7,7 +7,7 @@ use kvm_ioctls::VcpuExit;
 use ringtender_abi::elf_note::{RING3_FLAG_CPL3, RING3_FLAG_RINGS};
 use ringtender_abi::hvt::{
     BootInfo, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO, HVT_GUEST_MIN_BASE,
-    HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE, HVT_TRAP_PIO,
+    HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE,
 };
 use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_FEATURE_RT_RINGS};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
@@ -22,10 +22,11 @@ use crate::hvt::cpu::{self, GuestMode, ImageLayout};
 use crate::hvt::hypercall::{Hypercalls, Outcome};
 use crate::hvt::kvm::Machine;
 use crate::hvt::page_tables::PagePerm;
+use crate::hvt::seccomp;
 use crate::hvt::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
-use crate::hvt::{seccomp, trap};
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
+use crate::ring3::{trap, TRAP_PORT};
 use crate::rings::{RingLayout, RingPoll};
 use crate::{rings, seccomp_rules, signals, unikernel};
 
@@ -368,7 +369,7 @@ fn run_loop(
     loop {
         let exit = match machine.vcpu.run() {
             Ok(VcpuExit::IoOut(port, data)) => {
-                if port == HVT_TRAP_PIO && mode == GuestMode::Ring3 && data.len() == 1 {
+                if port == TRAP_PORT && mode == GuestMode::Ring3 && data.len() == 1 {
                     Exit::Trap(data[0])
                 } else if hypercall_ports.contains(&port) && data.len() == 4 {
                     let gpa = u64::from(u32::from_le_bytes(data.try_into().unwrap()));
@@ -401,7 +402,7 @@ fn run_loop(
                 }
             }
             Exit::Trap(vector) => {
-                let (_, text) = trap::report(&machine.vcpu, ram, vector)?;
+                let text = trap::report(&machine.vcpu, &cpu::RING3_AREA, ram, vector)?;
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
                 return Ok(SOLO5_EXIT_ABORT);

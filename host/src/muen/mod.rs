@@ -5,13 +5,16 @@
 //! boot info pages (`subject_info`), starts the vCPU as Muen does
 //! (`vcpu`), plays the scheduler for the clock (`clock`), prints the debug
 //! log (`console`), and completes `vmcall`s, which this host's KVM does not
-//! (`watchdog`, `run_loop`). `docs/muen-runner.md` describes it.
+//! (`watchdog`, `run_loop`). Our own binaries run at CPL 3 under the
+//! runner's descriptor tables, which carries out the privileged
+//! instructions they trap on (`privileged`). `docs/muen-runner.md` describes it.
 
 pub mod clock;
 pub mod console;
 pub mod layout;
 pub mod page_tables;
 pub mod peers;
+pub mod privileged;
 pub mod run_loop;
 pub mod subject_info;
 pub mod vcpu;
@@ -29,7 +32,6 @@ use crate::rings::GuestRegion;
 use crate::{attach, elf, signals, unikernel};
 
 use self::layout::{devices_of, Role, SubjectLayout, BINARY_MIN_VA, LOW_REGIONS_END};
-use self::page_tables::PageTables;
 
 const MIB: u64 = 1 << 20;
 /// `ram` when `--mem` is not given, as on the tenders (and gencspec).
@@ -58,8 +60,8 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
-    let tables = PageTables::build(layout.regions_gpa_end, &layout.regions);
-    let mut ram = GuestRam::new(layout.regions_gpa_end + tables.bytes())?;
+    let (privilege, tables) = vcpu::address_space(&layout, elf::ring3_flags(&uk.file));
+    let mut ram = GuestRam::new(tables.root() + tables.bytes())?;
     let (readable, writable) = peers::io_ranges(&layout);
     ram.set_guest_access(readable, writable);
     let mut machine = Machine::new(&ram)?;
@@ -79,7 +81,14 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         layout.region(Role::TimeInfo).gpa,
         scheduling_gpa,
     )?;
-    vcpu::setup(&machine.vcpu, tables.root(), image.entry, layout.ram_end)?;
+    vcpu::setup(
+        &machine.vcpu,
+        &ram,
+        privilege,
+        tables.root(),
+        image.entry,
+        layout.ram_end,
+    )?;
 
     let ram = Arc::new(ram);
     let mut console = console::Console::new(region_memory(&ram, &layout, Role::Debuglog));
@@ -96,7 +105,14 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let events = run_loop::Events {
         exit_event: att.exit_event,
     };
-    let status = run_loop::run(&mut machine.vcpu, &ram, &layout, &mut console, &events);
+    let status = run_loop::run(
+        &mut machine.vcpu,
+        privilege,
+        &ram,
+        &layout,
+        &mut console,
+        &events,
+    );
     drop(watchdog);
     if let Some(peers) = peers {
         peers.stop();

@@ -1,15 +1,22 @@
 //! The vCPU loop: a halted subject ends the run with the status its log
 //! announced; a watchdog tick drains the log and completes a pending
-//! `vmcall` as a Muen event; anything else ends the run with one line.
+//! `vmcall` as a Muen event; a CPL-3 subject's trap is carried out or
+//! reported (`privileged`); anything else ends the run with one line.
+
+use std::io::Write;
 
 use kvm_ioctls::{VcpuExit, VcpuFd};
+use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::muen::console::Console;
 use crate::muen::layout::SubjectLayout;
+use crate::muen::privileged::{self, code_bytes, TrapOutcome};
 use crate::muen::subject_info::EXIT_EVENT_NUMBER;
+use crate::muen::vcpu::Privilege;
 use crate::muen::watchdog::VMCALL;
+use crate::ring3::TRAP_PORT;
 
 /// What the subject's events do.
 pub struct Events {
@@ -17,9 +24,17 @@ pub struct Events {
     pub exit_event: bool,
 }
 
+impl Events {
+    /// Whether a `vmcall` with `rax` raises an event that ends the run.
+    pub fn ends_run(&self, rax: u64) -> bool {
+        self.exit_event && rax == u64::from(EXIT_EVENT_NUMBER)
+    }
+}
+
 enum Exit {
     Halt,
     Tick,
+    Trap(u8),
     Shutdown,
     Translation,
     FailEntry(u64),
@@ -45,19 +60,10 @@ fn handle_vmcall(
     events: &Events,
 ) -> Result<bool, TenderError> {
     let mut regs = vcpu.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
-    let mut bytes = [0u8; VMCALL.len()];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        let Some(gpa) = layout.translate(regs.rip.wrapping_add(i as u64)) else {
-            return Ok(false);
-        };
-        let mut one = [0u8; 1];
-        ram.copy_out(gpa, &mut one)?;
-        *byte = one[0];
-    }
-    if bytes != VMCALL {
+    if code_bytes(ram, layout, regs.rip)? != Some(VMCALL) {
         return Ok(false);
     }
-    if events.exit_event && regs.rax == u64::from(EXIT_EVENT_NUMBER) {
+    if events.ends_run(regs.rax) {
         return Ok(true);
     }
     regs.rip += VMCALL.len() as u64;
@@ -68,14 +74,17 @@ fn handle_vmcall(
 /// Runs the subject to its end; returns its exit status.
 pub fn run(
     vcpu: &mut VcpuFd,
+    privilege: Privilege,
     ram: &GuestRam,
     layout: &SubjectLayout,
     console: &mut Console,
     events: &Events,
 ) -> Result<i32, TenderError> {
+    let cpl3 = matches!(privilege, Privilege::Cpl3(_));
     loop {
         let exit = match vcpu.run() {
             Ok(VcpuExit::Hlt) => Exit::Halt,
+            Ok(VcpuExit::IoOut(TRAP_PORT, &[vector])) if cpl3 => Exit::Trap(vector),
             Ok(VcpuExit::Shutdown) => Exit::Shutdown,
             Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
             Ok(VcpuExit::InternalError) => Exit::Internal,
@@ -95,6 +104,25 @@ pub fn run(
                 console.drain();
                 if handle_vmcall(vcpu, ram, layout, events)? {
                     return Ok(console.exit_status());
+                }
+            }
+            Exit::Trap(vector) => {
+                let Privilege::Cpl3(area) = privilege else {
+                    unreachable!("only a CPL-3 subject has trap stubs")
+                };
+                match privileged::handle(vcpu, ram, layout, &area, vector, events)? {
+                    TrapOutcome::Resumed => {}
+                    TrapOutcome::Halted | TrapOutcome::ExitEvent => {
+                        return Ok(console.exit_status())
+                    }
+                    TrapOutcome::Fatal(report) => {
+                        // What the bindings' own trap handler prints at
+                        // CPL 0, and its status.
+                        console.drain();
+                        let mut out = std::io::stdout().lock();
+                        let _ = writeln!(out, "{report}Solo5: Halted").and_then(|()| out.flush());
+                        return Ok(SOLO5_EXIT_ABORT);
+                    }
                 }
             }
             Exit::Shutdown => {

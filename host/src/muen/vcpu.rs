@@ -3,16 +3,29 @@
 //! segments, null GDT and IDT (Solo5 installs its own), the runner's page
 //! tables, RIP at the ELF entry, RSP 8 below the end of `ram`, RDI at the
 //! boot info.
+//!
+//! Our own binaries (the RNG3 note with `RING3_FLAG_CPL3`) may start at
+//! CPL 3 instead, with the same registers: on this machine's PVM KVM ring-0
+//! guest code is emulated and the emulator rejects SSE, which Rust's `core`
+//! uses everywhere. The runner then owns a GDT, TSS and IDT
+//! ([`crate::ring3`]) at [`RING3_AREA_VA`], outside every region of the
+//! subject, and carries out the privileged instructions the bindings still
+//! execute (`super::privileged`).
 
-use kvm_bindings::{kvm_regs, kvm_segment};
+use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs};
 use kvm_ioctls::VcpuFd;
+use ringtender_abi::elf_note::RING3_FLAG_CPL3;
 use ringtender_muen_compat::subject::BOOT_INFO_VA;
 
 use crate::error::TenderError;
+use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{
     segment, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT,
     CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, RFLAGS_RESERVED,
 };
+use crate::muen::layout::SubjectLayout;
+use crate::muen::page_tables::{PageOwner, PageTables};
+use crate::ring3::{Ring3Area, AREA_SIZE};
 
 /// Muen's native profile: PE|MP|ET|NE|WP|PG.
 pub const MUEN_CR0: u64 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
@@ -21,6 +34,21 @@ pub const MUEN_CR0: u64 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 pub const MUEN_CR4: u64 = CR4_PAE | CR4_MCE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 /// The host's EFER, which Muen's subjects run with: LME|LMA|NXE.
 pub const MUEN_EFER: u64 = EFER_LME | EFER_LMA | EFER_NXE;
+
+/// Where a CPL-3 subject's descriptor tables, trap stubs and trap stack
+/// are mapped (supervisor-only): between the subject info pages
+/// (0xe_0000_0000) and `time_info` (0xf_ffd0_0000), where Muen's tools
+/// place nothing.
+pub const RING3_AREA_VA: u64 = 0xf_0000_0000;
+
+/// The privilege level the subject runs at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Privilege {
+    /// CPL 0, exactly as Muen starts a subject (strict).
+    Cpl0,
+    /// CPL 3 under the runner's descriptor tables in `Ring3Area` (fast).
+    Cpl3(Ring3Area),
+}
 
 const CS: u16 = 0x08;
 const DS: u16 = 0x10;
@@ -32,14 +60,9 @@ const TYPE_DATA: u8 = 3;
 /// TSS type: 64-bit busy TSS.
 const TYPE_TSS_BUSY: u8 = 11;
 
-fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
-    move |source| TenderError::Kvm { what, source }
-}
-
-/// Sets `vcpu` to enter `entry` with page tables at `cr3` and the stack
-/// below `ram_end`.
-pub fn setup(vcpu: &VcpuFd, cr3: u64, entry: u64, ram_end: u64) -> Result<(), TenderError> {
-    let mut sregs = vcpu.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
+/// Muen's segments: CS 0x08, DS/ES/SS 0x10, TR 0x18, FS/GS/LDTR unusable,
+/// null GDT and IDT.
+fn muen_segments(sregs: &mut kvm_sregs) {
     let unusable = kvm_segment {
         unusable: 1,
         ..Default::default()
@@ -60,6 +83,50 @@ pub fn setup(vcpu: &VcpuFd, cr3: u64, entry: u64, ram_end: u64) -> Result<(), Te
     sregs.gdt.limit = 0;
     sregs.idt.base = 0;
     sregs.idt.limit = 0;
+}
+
+/// The subject's privilege (CPL 3 for binaries whose RNG3 note says so)
+/// and its page tables. A CPL-3 subject's ring-3 area sits in GPA space
+/// right after the regions, the tables after it.
+pub fn address_space(layout: &SubjectLayout, ring3_flags: u32) -> (Privilege, PageTables) {
+    let regions_end = layout.regions_gpa_end;
+    if ring3_flags & RING3_FLAG_CPL3 == 0 {
+        let tables = PageTables::build(regions_end, &layout.regions, PageOwner::Supervisor);
+        return (Privilege::Cpl0, tables);
+    }
+    let area = Ring3Area {
+        va: RING3_AREA_VA,
+        gpa: regions_end,
+    };
+    let mut tables = PageTables::build(regions_end + AREA_SIZE, &layout.regions, PageOwner::User);
+    tables.map_ring3_area(&area);
+    (Privilege::Cpl3(area), tables)
+}
+
+fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
+    move |source| TenderError::Kvm { what, source }
+}
+
+/// Sets `vcpu` (and, at CPL 3, the ring-3 area in `ram`) to enter `entry` at `privilege` with page tables at `cr3`
+/// and the stack below `ram_end`.
+pub fn setup(
+    vcpu: &VcpuFd,
+    ram: &GuestRam,
+    privilege: Privilege,
+    cr3: u64,
+    entry: u64,
+    ram_end: u64,
+) -> Result<(), TenderError> {
+    let mut sregs = vcpu.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
+    match privilege {
+        Privilege::Cpl0 => muen_segments(&mut sregs),
+        // IOPL stays 0 (RFLAGS below): no port and no `cli` for the subject.
+        Privilege::Cpl3(area) => {
+            // No port for the subject: its trap stubs' `out` runs at CPL 0.
+            area.write(ram, &[])?;
+            area.enter_user(&mut sregs);
+        }
+    }
     sregs.cr0 = MUEN_CR0;
     sregs.cr3 = cr3;
     sregs.cr4 = MUEN_CR4;
