@@ -418,8 +418,11 @@ fn build_subject_with(dir: &TempDir, manifest: &str, defines: &[&str]) -> PathBu
     dir.join("subject.muen")
 }
 
+/// Runs the runner with `args` (and the engine `RINGTENDER_TEST_ENGINE`
+/// names, if set), for at most [`LIMIT`].
 fn run_runner(args: &[&str]) -> Outcome {
     let child = Command::new(RUNNER)
+        .args(common::engine_option(args))
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -604,9 +607,11 @@ fn upstream_exception_aborts() {
 const NET_MANIFEST: &str = r#"{ "type": "solo5.manifest", "version": 1,
     "devices": [ { "name": "service0", "type": "NET_BASIC" } ] }"#;
 
-/// Starts the runner inside `ns` with `args`, its stdout to `log`.
+/// Starts the runner inside `ns` with `args` (and the engine
+/// `RINGTENDER_TEST_ENGINE` names, if set), its stdout to `log`.
 fn spawn_in_ns(ns: &NetNs, args: &[&str], log: &Path) -> std::process::Child {
     ns.command(RUNNER)
+        .args(common::engine_option(args))
         .args(args)
         .stdout(std::fs::File::create(log).unwrap())
         .stderr(Stdio::piped())
@@ -676,27 +681,33 @@ fn upstream_net_answers_pings_through_the_net_peer() {
         &log,
     );
     wait_for_log(&log, "Serving ping on 10.0.0.2");
-    // Until 3 replies came back, however slow the emulated subject is (a
-    // neighbour resolution that took too long makes ping give up: again).
+    let ping = ping_until_answered(&ns, "10.0.0.2", 3);
+    let _ = child.kill();
+    let out = wait(child, LIMIT);
+    assert!(
+        ping.contains("3 received"),
+        "{ping}\n{out:#?}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+}
+
+/// Pings `addr` from `ns` until `count` replies came back, however slow
+/// the subject is: each ping waits up to [`LIMIT`] for its replies, and a
+/// ping that gave up (a neighbour resolution that took too long) is run
+/// again. The last ping's output.
+fn ping_until_answered(ns: &NetNs, addr: &str, count: u32) -> String {
     let start = std::time::Instant::now();
-    let ping = loop {
+    let deadline = LIMIT.as_secs().to_string();
+    loop {
         let ping = ns
             .command("ping")
-            .args(["-c", "3", "-i", "0.2", "-w", "120", "10.0.0.2"])
+            .args(["-c", &count.to_string(), "-i", "0.2", "-w", &deadline, addr])
             .output()
             .unwrap();
         if ping.status.success() || start.elapsed() > LIMIT {
-            break ping;
+            return String::from_utf8_lossy(&ping.stdout).into_owned();
         }
-    };
-    let _ = child.kill();
-    let out = wait(child, LIMIT);
-    let text = String::from_utf8_lossy(&ping.stdout);
-    assert!(
-        ping.status.success() && text.contains("3 received"),
-        "{text}\n{out:#?}\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
+    }
 }
 
 #[test]
@@ -837,4 +848,187 @@ fn stack_smashing_is_caught_at_cpl3() {
     let out = run_ours(&[], "ssp", &[]);
     out.assert_abort();
     assert!(out.stdout.contains("Stack corruption detected"), "{out:#?}");
+}
+
+/// Our `test_blk.muen` with the block peer: every 10th block written and
+/// read back, the last block, and refusals; its writes are on the file.
+fn our_blk_through_the_block_peer(sector: Option<&str>) {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 4 << 20);
+    let block = format!("--block:storage={}", image.display());
+    let sector_option = sector.map(|s| format!("--block-sector-size:storage={s}"));
+    let mut options = vec![block.as_str()];
+    options.extend(sector_option.as_deref());
+    let out = run_ours(&options, "blk", &[]);
+    out.assert_success();
+    assert_eq!(out.stderr, "", "{out:#?}");
+    common::assert_blk_writes_kept(&image, sector.map_or(512, |s| s.parse().unwrap()));
+}
+
+#[test]
+fn our_blk_succeeds_through_the_block_peer() {
+    our_blk_through_the_block_peer(None);
+}
+
+#[test]
+fn our_blk_succeeds_through_the_block_peer_with_4k_sectors() {
+    our_blk_through_the_block_peer(Some("4096"));
+}
+
+/// Starts our `test_NAME.muen` with `options` and `args` inside `ns`
+/// (`--mem=16`), once it logged `ready`; the child and its log.
+fn start_ours_in_ns(
+    ns: &NetNs,
+    dir: &TempDir,
+    options: &[&str],
+    name: &str,
+    args: &[&str],
+    ready: &str,
+) -> (std::process::Child, PathBuf) {
+    let kernel = ours(name);
+    let mut argv = vec!["--mem=16"];
+    argv.extend_from_slice(options);
+    argv.push("--");
+    argv.push(kernel.to_str().unwrap());
+    argv.extend_from_slice(args);
+    let log = dir.join("log");
+    let child = spawn_in_ns(ns, &argv, &log);
+    wait_for_log(&log, ready);
+    (child, log)
+}
+
+/// Our `test_net.muen` answers ARP and 20 pings on 10.0.0.2 through the
+/// net peer and a tap, then ends with SUCCESS.
+#[test]
+fn our_net_answers_pings_through_the_net_peer() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
+    let dir = TempDir::new();
+    let (child, log) = start_ours_in_ns(
+        &ns,
+        &dir,
+        &["--net:service0=tap0"],
+        "net",
+        &["limit", "20"],
+        "Serving",
+    );
+    let ping = ping_until_answered(&ns, "10.0.0.2", 20);
+    let out = wait(child, LIMIT);
+    let stdout = std::fs::read_to_string(&log).unwrap();
+    assert!(ping.contains(" 20 received"), "{ping}\n{stdout}");
+    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    assert!(
+        stdout.contains("Answered 20 echo requests\nSUCCESS"),
+        "{stdout}"
+    );
+}
+
+/// Our `test_net_2if.muen` on two taps: 10 pings answered on each.
+#[test]
+fn our_net_2if_answers_on_both_interfaces() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
+    ns.add_tap("tap1", Some("10.1.0.1/24"), 1500);
+    let dir = TempDir::new();
+    let (child, log) = start_ours_in_ns(
+        &ns,
+        &dir,
+        &["--net:service0=tap0", "--net:service1=tap1"],
+        "net_2if",
+        &["limit", "20"],
+        "Serving",
+    );
+    let ping0 = ping_until_answered(&ns, "10.0.0.2", 10);
+    let ping1 = ping_until_answered(&ns, "10.1.0.2", 10);
+    let out = wait(child, LIMIT);
+    let stdout = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        ping0.contains(" 10 received") && ping1.contains(" 10 received"),
+        "{ping0}\n{ping1}\n{stdout}"
+    );
+    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    assert!(stdout.contains("SUCCESS"), "{stdout}");
+}
+
+/// As many frames as one Muen net channel holds (1 MiB of 1516-byte
+/// elements less the header): the most a writer can put in flight that no
+/// reader can find overrun, whatever the timing (Muen's channels have no
+/// flow control; docs/muen-runner.md).
+const ONE_CHANNEL_OF_FRAMES: u64 = ((1 << 20) - 64) / 1516;
+
+/// Our `test_netseq.muen` sends one channel of sequence-numbered frames;
+/// the net peer puts every one on the tap.
+#[test]
+fn our_netseq_frames_all_reach_the_tap() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let dir = TempDir::new();
+    let frames = ONE_CHANNEL_OF_FRAMES.to_string();
+    let (child, log) = start_ours_in_ns(
+        &ns,
+        &dir,
+        &["--net:service0=tap0"],
+        "netseq",
+        &["tx", &frames],
+        "Ready",
+    );
+    let out = wait(child, LIMIT);
+    let stdout = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    assert!(stdout.contains(&format!("frames {frames} ")), "{stdout}");
+    assert_eq!(
+        common::tap_stat(&ns, "tap0", "rx_packets"),
+        ONE_CHANNEL_OF_FRAMES,
+        "{stdout}"
+    );
+}
+
+/// Sequence-numbered frames injected into the tap, one channel's worth
+/// with the end marker, all reach our `test_netseq.muen`, in order, none
+/// twice.
+#[test]
+fn our_netseq_receives_every_frame_from_the_tap() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let dir = TempDir::new();
+    let (child, log) = start_ours_in_ns(
+        &ns,
+        &dir,
+        &["--net:service0=tap0"],
+        "netseq",
+        &["rx"],
+        "Ready",
+    );
+    let frames = ONE_CHANNEL_OF_FRAMES - 1;
+    common::inject_frames(&ns, "tap0", frames, frames, common::seq_frame)
+        .join()
+        .unwrap();
+    let tap_dropped = common::tap_stat(&ns, "tap0", "tx_dropped");
+    common::inject_frames(&ns, "tap0", 1, 1, |_| common::seq_frame(u64::MAX))
+        .join()
+        .unwrap();
+    let out = wait(child, LIMIT);
+    let stdout = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    assert!(
+        stdout.contains(&format!("received {frames} gaps 0 out-of-order 0")),
+        "{stdout}"
+    );
+    assert_eq!(tap_dropped, 0, "{stdout}");
+}
+
+/// Our `test_blkseq.muen` writes 2000 sequence-numbered blocks and reads
+/// 2000 through the block peer; every acknowledged write is on the file.
+#[test]
+fn our_blkseq_writes_are_all_on_the_file() {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let block = format!("--block:storage={}", image.display());
+    let out = run_ours(&[&block], "blkseq", &["2000"]);
+    out.assert_success();
+    assert!(out.stdout.contains("acked 2000"), "{out:#?}");
+    let log = dir.join("log");
+    std::fs::write(&log, &out.stdout).unwrap();
+    common::assert_blkseq_writes_kept(&log, &image);
+    run_ours(&[&block], "blkseq", &["read", "2000"]).assert_success();
 }

@@ -178,7 +178,7 @@ pub fn wait(mut child: Child, limit: Duration) -> Outcome {
 /// `--engine=E` when `RINGTENDER_TEST_ENGINE=E` is set (tests/run.sh runs
 /// the guest tests once per engine), ahead of `args`, so that an engine a
 /// test names itself wins; nothing for `--help` and `--version`.
-fn engine_option(args: &[&str]) -> Option<String> {
+pub fn engine_option(args: &[&str]) -> Option<String> {
     let engine = std::env::var("RINGTENDER_TEST_ENGINE").ok()?;
     match args.first() {
         None | Some(&"--help") | Some(&"--version") => None,
@@ -575,6 +575,29 @@ pub fn tap_stat(ns: &NetNs, tap: &str, name: &str) -> u64 {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// The byte the blk guest writes at offset `i` of block `block`.
+fn blk_pattern(block: u64, i: usize) -> u8 {
+    b'0' + ((block + i as u64) % 64) as u8
+}
+
+/// The blk guest's writes are on `image` (blocks of `block_size` bytes):
+/// its pattern in blocks 0, 10, 20 and the last, block 5 never written.
+pub fn assert_blk_writes_kept(image: &Path, block_size: usize) {
+    let data = fs::read(image).unwrap();
+    let last = (data.len() / block_size) as u64 - 1;
+    for block in [0u64, 10, 20, last] {
+        let start = block as usize * block_size;
+        for i in [0, 1, block_size - 1] {
+            assert_eq!(
+                data[start + i],
+                blk_pattern(block, i),
+                "block {block} byte {i}"
+            );
+        }
+    }
+    assert_eq!(data[block_size * 5], 0, "block 5 was never written");
 }
 
 /// A 64-byte sequence-numbered frame of the netseq guest.
