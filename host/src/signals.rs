@@ -1,6 +1,7 @@
-//! SIGINT and SIGTERM end the tender with upstream's message and status 1.
-//! Worker threads block both, so the handler always runs on the vCPU
-//! thread, whose seccomp filter allows what it does (`hvt::seccomp`).
+//! SIGINT and SIGTERM end the tender with upstream's message
+//! (`PROGRAM: Exiting on signal N`, PROGRAM the running tender's name) and
+//! status 1. Worker threads block both, so the handler always runs on the
+//! vCPU thread, whose seccomp filter allows what it does (`hvt::seccomp`).
 
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -18,12 +19,16 @@ pub fn release_uring_files_on_signal(fd: i32) {
     URING_FD.store(fd, Ordering::SeqCst);
 }
 
-const PREFIX: &[u8] = b"solo5-hvt: Exiting on signal ";
+const MESSAGE: &[u8] = b": Exiting on signal ";
 
 extern "C" fn on_signal(signal: libc::c_int) {
     let mut line = [0u8; 64];
-    let mut len = PREFIX.len();
-    line[..len].copy_from_slice(PREFIX);
+    // The name was set at the start of `main`; reading it takes no lock.
+    let program = crate::cli::program().as_bytes();
+    let mut len = program.len();
+    line[..len].copy_from_slice(program);
+    line[len..len + MESSAGE.len()].copy_from_slice(MESSAGE);
+    len += MESSAGE.len();
     let mut n = signal.unsigned_abs();
     let mut buf = [0u8; 10];
     let mut i = buf.len();

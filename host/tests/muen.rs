@@ -1032,3 +1032,36 @@ fn our_blkseq_writes_are_all_on_the_file() {
     common::assert_blkseq_writes_kept(&log, &image);
     run_ours(&[&block], "blkseq", &["read", "2000"]).assert_success();
 }
+
+/// SIGTERM ends the runner with upstream's message under the runner's own
+/// name and status 1, as upstream's tenders end. (Not checked here: the
+/// file against the log, since the debug log the runner drains
+/// periodically may lag behind the subject when the signal comes.)
+#[test]
+fn sigterm_ends_the_runner_in_its_own_name() {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let block = format!("--block:storage={}", image.display());
+    let kernel = ours("blkseq");
+    let args = [
+        "--mem=16",
+        &block,
+        "--",
+        kernel.to_str().unwrap(),
+        "100000000",
+    ];
+    let log = dir.join("log");
+    let child = Command::new(RUNNER)
+        .args(common::engine_option(&args))
+        .args(args)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_log(&log, "acked 10");
+    // SAFETY: kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = wait(child, LIMIT);
+    out.assert_error_line("solo5-muen-runner: Exiting on signal 15");
+    assert!(!out.stderr.contains("solo5-hvt"), "{out:#?}");
+}
