@@ -739,16 +739,7 @@ fn the_block_peer_serves_muenblock_from_the_file() {
 /// Our own `test_NAME.muen` (built by tests/unikernels/build.sh); a missing
 /// one fails the test.
 fn ours(name: &str) -> PathBuf {
-    let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| common::repo().join("build/unikernels"));
-    let path = dir.join(format!("test_{name}.muen"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run tests/run.sh (it builds the test unikernels)",
-        path.display()
-    );
-    path
+    common::built_unikernel(&format!("test_{name}.muen"))
 }
 
 fn run_ours(options: &[&str], name: &str, args: &[&str]) -> Outcome {

@@ -16,8 +16,10 @@ use std::process::{Command, Stdio};
 use common::{unikernel_for, NetNs, Target, TempDir};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ringtender_host::hvt::seccomp::{
-    self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN,
+    self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN, KVM_SET_REGS,
+    KVM_SET_SREGS,
 };
+use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
 use ringtender_host::seccomp_rules::{self, FilterError, Rules};
 use ringtender_host::spt::seccomp::{self as spt, BlockLimits, GuestFds, WorkerFds};
@@ -189,6 +191,15 @@ fn clock() -> i64 {
     };
     // SAFETY: `ts` is writable. Raw, so that the filter sees it (not the vDSO).
     unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_MONOTONIC, &mut ts) }
+}
+
+fn nanosleep() -> i64 {
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `zero` is a valid timespec; no remainder is asked for.
+    i64::from(unsafe { libc::nanosleep(&zero, std::ptr::null_mut()) })
 }
 
 fn open_file() -> i64 {
@@ -444,6 +455,118 @@ fn hvt_vcpu_with_rings() {
     );
 }
 
+/// The muen runner's vCPU thread: its vCPU's run and register calls,
+/// stopping the peers' worker and the signal handler's unregistering; not
+/// the peers' I/O, nor any other descriptor.
+#[test]
+fn muen_runner_vcpu() {
+    let fds = Fds::new();
+    let (vcpu, ring, doorbell) = (
+        fds.vcpu_fd(),
+        fds.uring.as_raw_fd(),
+        fds.doorbell.as_raw_fd(),
+    );
+    let filter = muen::vcpu_filter(&muen::VcpuFds {
+        vcpu,
+        worker_doorbell: Some(doorbell),
+        uring: Some(ring),
+    })
+    .unwrap();
+    fds.uring
+        .submitter()
+        .register_files(&[fds.block.as_raw_fd()])
+        .unwrap();
+    check(
+        "muen vCPU",
+        &filter,
+        &[
+            ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REACHED_KVM),
+            ("KVM_GET_REGS", &|| ioctl(vcpu, KVM_GET_REGS), REACHED_KVM),
+            ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REACHED_KVM),
+            ("KVM_SET_SREGS", &|| ioctl(vcpu, KVM_SET_SREGS), REACHED_KVM),
+            ("stopping the peers", &|| write8(doorbell), PASSED),
+            (
+                "the signal handler's IORING_UNREGISTER_FILES",
+                &|| uring_register(ring, IORING_UNREGISTER_FILES),
+                PASSED,
+            ),
+            ("clock_gettime", &clock, PASSED),
+            (
+                "write to a foreign eventfd",
+                &|| write8(fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            ("read of the doorbell", &|| read8(doorbell), REFUSED),
+            ("io_uring_enter", &|| uring_enter(ring), REFUSED),
+            (
+                "pwrite on the peers' block file",
+                &|| pwrite_block(fds.block.as_raw_fd(), 0),
+                REFUSED,
+            ),
+            (
+                "write on the peers' tap",
+                &|| write8(fds.tap.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "KVM_CREATE_VCPU on the VM",
+                &|| ioctl(fds.vm.as_raw_fd(), 0xae41),
+                REFUSED,
+            ),
+            (
+                "KVM_RUN on another fd",
+                &|| ioctl(doorbell, KVM_RUN),
+                REFUSED,
+            ),
+            ("mmap PROT_EXEC", &mmap_exec, REFUSED),
+            ("open", &open_file, REFUSED),
+            ("kill", &|| kill(1), REFUSED),
+        ],
+    );
+    // Without devices, no doorbell and no io_uring.
+    let filter = muen::vcpu_filter(&muen::VcpuFds {
+        vcpu,
+        worker_doorbell: None,
+        uring: None,
+    })
+    .unwrap();
+    check(
+        "muen vCPU, no devices",
+        &filter,
+        &[
+            ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REACHED_KVM),
+            ("write to an eventfd", &|| write8(doorbell), REFUSED),
+            (
+                "io_uring_register",
+                &|| uring_register(ring, IORING_UNREGISTER_FILES),
+                REFUSED,
+            ),
+        ],
+    );
+}
+
+/// The muen runner's scheduler thread only sleeps.
+#[test]
+fn muen_runner_scheduler() {
+    let fds = Fds::new();
+    let filter = muen::scheduler_filter().unwrap();
+    check(
+        "muen scheduler",
+        &filter,
+        &[
+            ("nanosleep", &nanosleep, PASSED),
+            ("clock_gettime", &clock, PASSED),
+            (
+                "write to an eventfd",
+                &|| write8(fds.doorbell.as_raw_fd()),
+                REFUSED,
+            ),
+            ("KVM_RUN", &|| ioctl(fds.vcpu_fd(), KVM_RUN), REFUSED),
+            ("open", &open_file, REFUSED),
+        ],
+    );
+}
+
 fn hvt_ring_worker(uring: bool) {
     let fds = Fds::new();
     let filter = hvt::ring_worker_filter(&fds.ring_worker_role(uring)).unwrap();
@@ -685,16 +808,18 @@ fn thread_seccomp(pid: u32) -> Vec<(String, String)> {
     threads
 }
 
-/// Checks that the live tender `child` has a thread named `worker` beside
-/// its vCPU thread, and that every one of its threads runs under a filter;
-/// ends the tender first, so that a failure leaves no tender behind.
-fn assert_every_thread_filtered(mut child: std::process::Child, worker: &str) {
+/// Checks that the live tender `child` has threads named `workers` beside
+/// its vCPU thread (named `main`), and that every one of its threads runs
+/// under a filter; ends the tender first, so that a failure leaves no
+/// tender behind.
+fn assert_every_thread_filtered(mut child: std::process::Child, main: &str, workers: &[&str]) {
     let threads = thread_seccomp(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let names: Vec<&str> = threads.iter().map(|(name, _)| name.as_str()).collect();
-    assert!(names.contains(&worker), "{threads:?}");
-    assert!(names.contains(&"solo5-hvt"), "{threads:?}");
+    for name in workers.iter().chain([&main]) {
+        assert!(names.contains(name), "{name}: {threads:?}");
+    }
     for (name, mode) in &threads {
         assert_eq!(mode, "2", "thread {name}: {threads:?}");
     }
@@ -720,7 +845,7 @@ fn every_thread_of_a_live_hvt_tender_with_rings_is_filtered() {
         .spawn()
         .unwrap();
     common::wait_for_text(&log, "acked 100\n");
-    assert_every_thread_filtered(child, "rings");
+    assert_every_thread_filtered(child, "solo5-hvt", &["rings"]);
 }
 
 /// A live hvt tender serving upstream's #637 net ring: the vCPU thread and
@@ -746,5 +871,31 @@ fn every_thread_of_a_live_hvt_tender_with_the_637_ring_is_filtered() {
         .spawn()
         .unwrap();
     common::wait_for_text(&log, "Ready");
-    assert_every_thread_filtered(child, "net-ring");
+    assert_every_thread_filtered(child, "solo5-hvt", &["net-ring"]);
+}
+
+/// A live muen runner serving a block device: its vCPU thread, the peers'
+/// worker and the scheduler all run under a filter while the subject
+/// writes blocks.
+#[test]
+fn every_thread_of_a_live_muen_runner_is_filtered() {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let log = dir.join("stdout");
+    let kernel = common::built_unikernel("test_blkseq.muen");
+    let child = Command::new(env!("CARGO_BIN_EXE_solo5-muen-runner"))
+        .args([
+            "--mem=16",
+            &format!("--block:storage={}", image.display()),
+            "--",
+            kernel.to_str().unwrap(),
+            "100000000",
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_text(&log, "acked 10");
+    // The thread name is the program's, cut to 15 bytes.
+    assert_every_thread_filtered(child, "solo5-muen-runn", &["rings", "muen-scheduler"]);
 }

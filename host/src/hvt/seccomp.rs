@@ -20,12 +20,21 @@ const KVMIO: u64 = 0xae;
 pub const KVM_RUN: u64 = KVMIO << 8 | 0x80;
 /// `_IOR(KVMIO, 0x81, struct kvm_regs)`.
 pub const KVM_GET_REGS: u64 = kvm_ior(0x81, size_of::<kvm_regs>());
+/// `_IOW(KVMIO, 0x82, struct kvm_regs)`.
+pub const KVM_SET_REGS: u64 = kvm_iow(0x82, size_of::<kvm_regs>());
 /// `_IOR(KVMIO, 0x83, struct kvm_sregs)`.
 pub const KVM_GET_SREGS: u64 = kvm_ior(0x83, size_of::<kvm_sregs>());
+/// `_IOW(KVMIO, 0x84, struct kvm_sregs)`.
+pub const KVM_SET_SREGS: u64 = kvm_iow(0x84, size_of::<kvm_sregs>());
 
 /// `_IOR(KVMIO, nr, size)`.
 const fn kvm_ior(nr: u64, size: usize) -> u64 {
     (2 << 30) | ((size as u64) << 16) | (KVMIO << 8) | nr
+}
+
+/// `_IOW(KVMIO, nr, size)`.
+const fn kvm_iow(nr: u64, size: usize) -> u64 {
+    (1 << 30) | ((size as u64) << 16) | (KVMIO << 8) | nr
 }
 
 /// What the vCPU thread (the tender's main thread) touches while the guest

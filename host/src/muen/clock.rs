@@ -133,15 +133,17 @@ impl Scheduler {
     pub fn start(ram: Arc<GuestRam>, tsc: GuestTsc, gpa: u64) -> Result<Self, TenderError> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("muen-scheduler".into())
-            .spawn(move || {
+        let thread = crate::worker_thread::spawn(
+            "muen-scheduler",
+            crate::muen::seccomp::scheduler_filter()?,
+            move || {
                 while !flag.load(Ordering::Relaxed) {
                     publish(&ram, gpa, tsc.frame());
                     std::thread::sleep(FRAME);
                 }
-            })
-            .map_err(|e| TenderError::Setup(format!("scheduler thread: {e}")))?;
+                Ok(())
+            },
+        )?;
         Ok(Self { stop, thread })
     }
 

@@ -5,7 +5,8 @@
 //! boot info pages (`subject_info`), starts the vCPU as Muen does
 //! (`vcpu`), plays the scheduler for the clock (`clock`), prints the debug
 //! log (`console`), and completes `vmcall`s, which this host's KVM does not
-//! (`watchdog`, `run_loop`). Our own binaries run at CPL 3 under the
+//! (`watchdog`, `run_loop`). Each of its threads runs under a seccomp
+//! filter of its own (`seccomp`). Our own binaries run at CPL 3 under the
 //! runner's descriptor tables, which carries out the privileged
 //! instructions they trap on (`privileged`). `docs/muen-runner.md` describes it.
 
@@ -16,10 +17,12 @@ pub mod page_tables;
 pub mod peers;
 pub mod privileged;
 pub mod run_loop;
+pub mod seccomp;
 pub mod subject_info;
 pub mod vcpu;
 pub mod watchdog;
 
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use ringtender_muen_compat::subject::sinfo_format_for_abi;
@@ -29,7 +32,7 @@ use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hvt::kvm::Machine;
 use crate::rings::GuestRegion;
-use crate::{attach, elf, signals, unikernel};
+use crate::{attach, elf, seccomp_rules, signals, unikernel};
 
 use self::layout::{devices_of, Role, SubjectLayout, BINARY_MIN_VA, LOW_REGIONS_END};
 
@@ -105,6 +108,13 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let events = run_loop::Events {
         exit_event: att.exit_event,
     };
+    let vcpu_filter = seccomp::vcpu_filter(&seccomp::VcpuFds {
+        vcpu: machine.vcpu.as_raw_fd(),
+        worker_doorbell: peers.as_ref().map(|p| p.worker.doorbell_fd()),
+        uring: peers.as_ref().and_then(|p| p.uring),
+    })?;
+    // The other threads installed theirs when they started.
+    seccomp_rules::install_on_this_thread(&vcpu_filter)?;
     let status = run_loop::run(
         &mut machine.vcpu,
         privilege,
@@ -115,7 +125,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     );
     drop(watchdog);
     if let Some(peers) = peers {
-        peers.stop();
+        peers.worker.stop();
     }
     scheduler.stop();
     status

@@ -16,7 +16,7 @@ use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
 use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 
 use crate::attach::{Device, DeviceFds};
 use crate::error::TenderError;
@@ -102,6 +102,14 @@ fn block_peer(
     ))
 }
 
+/// The running peers.
+pub struct Peers {
+    /// Their worker thread.
+    pub worker: RingWorker,
+    /// The worker's io_uring instance, if its engine is io_uring.
+    pub uring: Option<RawFd>,
+}
+
 /// Initialises the channels the peers write and starts the peers' worker
 /// on the I/O engine `choice`; `None` when the subject has no devices.
 pub fn start(
@@ -110,7 +118,7 @@ pub fn start(
     devices: &[Device],
     choice: EngineChoice,
     notice: impl Fn(&str),
-) -> Result<Option<RingWorker>, TenderError> {
+) -> Result<Option<Peers>, TenderError> {
     let mut files = Vec::new();
     let mut nets = Vec::new();
     let mut blocks = Vec::new();
@@ -181,6 +189,7 @@ pub fn start(
         taps: device_fds.taps,
         blocks: device_fds.blocks,
     })?;
+    let uring = engine.ring_fd();
     RingWorker::start(
         WorkerState {
             ram: ram.clone(),
@@ -194,7 +203,7 @@ pub fn start(
         },
         filter,
     )
-    .map(Some)
+    .map(|worker| Some(Peers { worker, uring }))
 }
 
 #[cfg(test)]

@@ -124,6 +124,12 @@ impl RingWorker {
         })
     }
 
+    /// The worker's doorbell, which [`RingWorker::stop`] writes (for the
+    /// stopping thread's seccomp filter).
+    pub fn doorbell_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self.doorbell)
+    }
+
     /// Stops the worker after it finished what the guest had submitted.
     pub fn stop(mut self) {
         self.stop.store(true, Ordering::SeqCst);

@@ -65,14 +65,20 @@ pub fn unikernel(name: &str) -> PathBuf {
 
 /// A built test unikernel for `target`; a missing one fails the test.
 pub fn unikernel_for(target: Target, name: &str) -> PathBuf {
-    let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("build/unikernels"));
     let ext = match target {
         Target::Hvt => "hvt",
         Target::Spt => "spt",
     };
-    let path = dir.join(format!("test_{name}.{ext}"));
+    built_unikernel(&format!("test_{name}.{ext}"))
+}
+
+/// The built test unikernel `file` (`RINGTENDER_UNIKERNELS`, else
+/// build/unikernels); a missing one fails the test.
+pub fn built_unikernel(file: &str) -> PathBuf {
+    let dir = std::env::var_os("RINGTENDER_UNIKERNELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("build/unikernels"));
+    let path = dir.join(file);
     assert!(
         path.is_file(),
         "{} is missing: run tests/run.sh (it builds the test unikernels)",
