@@ -6,8 +6,8 @@
  * libOS's probes) use the compiler as a linker and look only at whether the
  * link succeeds. These definitions let such a program link: every symbol of
  * the real bindings is here, and nothing calls solo5_app_main. The result
- * carries no ABI1 note, so every tender refuses it ("No Solo5 ABI
- * information found in executable"); if it ran anyway, it would spin.
+ * carries no Solo5 note (its PT_NOTE headers are empty), so every tender
+ * refuses it as an invalid executable; if it ran anyway, it would spin.
  */
 #include "solo5.h"
 #include "solo5_ring.h"
