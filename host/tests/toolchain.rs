@@ -9,6 +9,7 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -39,15 +40,31 @@ fn wrapper(tool: &str) -> PathBuf {
     path
 }
 
-/// Runs `cmd` in `dir` (stdin closed), killed if it outlives [`HANG_GUARD`].
+/// Kills the process group it names when dropped, so that nothing a
+/// command started (a wrapper calling itself forks without end) outlives it,
+/// even when the hang guard fires.
+struct GroupKiller(i32);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) takes plain integers; -pgid names only the group
+        // made for this command (process_group(0)), ESRCH if it is gone.
+        unsafe { libc::kill(-self.0, libc::SIGKILL) };
+    }
+}
+
+/// Runs `cmd` in `dir` (stdin closed) in a process group of its own, killed
+/// if it outlives [`HANG_GUARD`].
 fn run_in(dir: &Path, cmd: &mut Command) -> Outcome {
     let child = cmd
         .current_dir(dir)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let _group = GroupKiller(child.id() as i32);
     wait(child, HANG_GUARD)
 }
 
