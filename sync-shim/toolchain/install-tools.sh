@@ -38,9 +38,9 @@ cc_include=$("$cc" -print-file-name=include)
 
 mkdir -p "$dest/bin"
 for tool in cc ld objcopy; do
-    sed -e "s|@CC@|$cc|g" -e "s|@LD@|$ld|g" -e "s|@OBJCOPY@|$objcopy|g" \
-        -e "s|@CC_INCLUDE@|$cc_include|g" \
-        "$here/$triple-$tool.in" > "$dest/bin/$triple-$tool.new"
+    sed -e "/^@SOLO5_OPTIONS@\$/{r $here/solo5-options.sh" -e 'd;}' "$here/$triple-$tool.in" |
+        sed -e "s|@CC@|$cc|g" -e "s|@LD@|$ld|g" -e "s|@OBJCOPY@|$objcopy|g" \
+            -e "s|@CC_INCLUDE@|$cc_include|g" > "$dest/bin/$triple-$tool.new"
     chmod 0755 "$dest/bin/$triple-$tool.new"
     mv -f "$dest/bin/$triple-$tool.new" "$dest/bin/$triple-$tool"
 done
