@@ -3,7 +3,9 @@
 # DESTDIR (default <repo>/dist): include/solo5.h, include/solo5_ring.h,
 # lib/solo5_{hvt,spt,muen}.o, lib/solo5_{hvt,spt,muen}.lds,
 # lib/pkgconfig/solo5-bindings-{hvt,spt,muen}.pc,
-# bin/x86_64-solo5-none-static-cc. The hvt and spt objects are the same
+# bin/x86_64-solo5-none-static-{cc,ld,objcopy} (install-tools.sh, which
+# fixes the host tools: CC, LD, OBJCOPY), and the stub target that cc links
+# without -z solo5-abi: lib/solo5_stub.{o,lds}. The hvt and spt objects are the same
 # bindings; each linker script names its target (see solo5.lds.in). The
 # muen object is the same crates built with the muen-only feature, which
 # leaves hvt's and spt's instructions out.
@@ -63,14 +65,31 @@ install -m 0644 "$work/ring3.note" "$dest/lib/solo5_norings.note"
 
 install -m 0644 "$here/toolchain/solo5.h" "$dest/include/solo5.h"
 install -m 0644 "$here/toolchain/solo5_ring.h" "$dest/include/solo5_ring.h"
-install -m 0755 "$here/toolchain/x86_64-solo5-none-static-cc" "$dest/bin/x86_64-solo5-none-static-cc"
+"$here/toolchain/install-tools.sh" "$dest"
+
+# The stub target's object: every exported symbol, each doing nothing, and
+# no ABI note (see solo5_stub.c).
+"$dest/bin/x86_64-solo5-none-static-cc" -O2 -c -o "$work/solo5_stub.o" "$here/toolchain/solo5_stub.c"
+for sym in "${exports[@]}"; do
+    if ! readelf -sW "$work/solo5_stub.o" | awk -v s="$sym" '$7 != "UND" && $5 == "GLOBAL" && $8 == s {f = 1} END {exit !f}'; then
+        echo "build-dist.sh: solo5_stub.c does not define $sym" >&2
+        exit 1
+    fi
+done
+install -m 0644 "$work/solo5_stub.o" "$dest/lib/solo5_stub.o"
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$repo/Cargo.toml" | head -n 1)
+# linker_script ABI NUMBER TEXT_START: lib/solo5_ABI.lds from solo5.lds.in.
+linker_script() {
+    sed -e "s|@TARGET@|$1|g" -e "s|@TARGET_NUMBER@|$2|" -e "s|@TEXT_START@|$3|" \
+        "$here/toolchain/solo5.lds.in" > "$dest/lib/solo5_$1.lds"
+}
+# The stub has no ABI1 number: 0 names no target.
+linker_script stub 0 0x100000
 # target:ABI1 number:image address:object
 for row in hvt:1:0x100000:solo5.o spt:2:0x100000:solo5.o muen:4:0x200000:solo5_muen.o; do
     IFS=: read -r abi number text_start object <<< "$row"
     install -m 0644 "$work/$object" "$dest/lib/solo5_$abi.o"
-    sed -e "s|@TARGET@|$abi|g" -e "s|@TARGET_NUMBER@|$number|" -e "s|@TEXT_START@|$text_start|" \
-        "$here/toolchain/solo5.lds.in" > "$dest/lib/solo5_$abi.lds"
+    linker_script "$abi" "$number" "$text_start"
     sed -e "s|@PREFIX@|$dest|" -e "s|@VERSION@|$version|" -e "s|@TARGET@|$abi|g" \
         -e "s|@CC_INCLUDE@|$(${CC:-cc} -print-file-name=include)|" \
         "$here/toolchain/solo5-bindings.pc.in" > "$dest/lib/pkgconfig/solo5-bindings-$abi.pc"
