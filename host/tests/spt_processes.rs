@@ -9,7 +9,6 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{unikernel_for, wait, Outcome, Target, TempDir};
 use ringtender_host::spt::seccomp::{self, WorkerFds};
@@ -87,9 +86,10 @@ fn worker_filter_refuses_files_and_sockets() {
 
 /// The tender's children: (worker, guest).
 fn children(tender: u32) -> (u32, u32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list = fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
+    let mut found = None;
+    let mut list = String::new();
+    let appeared = common::poll_until(|| {
+        list = fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
             .unwrap_or_default();
         let pids: Vec<u32> = list
             .split_whitespace()
@@ -101,12 +101,11 @@ fn children(tender: u32) -> (u32, u32) {
                 (comm.trim() == WORKER_NAME.to_str().unwrap()) == want
             })
         };
-        if let (Some(worker), Some(guest)) = (named(true), named(false)) {
-            return (worker, guest);
-        }
-        assert!(Instant::now() < deadline, "children of {tender}: {list:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        found = named(true).zip(named(false));
+        found.is_some()
+    });
+    assert!(appeared, "children of {tender}: {list:?}");
+    found.unwrap()
 }
 
 fn status_field(pid: u32, field: &str) -> String {
@@ -217,7 +216,7 @@ fn killing_the_worker_mid_io_ends_the_pair() {
     let run = start_blkseq(2000);
     let (worker, guest) = children(run.child.id());
     kill(worker, libc::SIGKILL);
-    let out: Outcome = wait(run.child, Duration::from_secs(10));
+    let out: Outcome = wait(run.child);
     assert_eq!(out.status, Some(1), "{out:#?}");
     assert!(
         out.stderr
@@ -236,7 +235,7 @@ fn killing_the_guest_mid_io_ends_the_pair() {
     let run = start_blkseq(2000);
     let (worker, guest) = children(run.child.id());
     kill(guest, libc::SIGKILL);
-    let out: Outcome = wait(run.child, Duration::from_secs(10));
+    let out: Outcome = wait(run.child);
     out.assert_killed_by(libc::SIGKILL);
     assert!(
         !Path::new(&format!("/proc/{worker}")).exists(),
