@@ -23,6 +23,8 @@ echo "== building the test unikernels into build/unikernels/"
 tests/unikernels/build.sh "$repo/build/unikernels"
 echo "== running the tests"
 cargo test --release --workspace
+echo "== the unit tests of abi, muen-compat and host again in debug mode (overflow checks and debug assertions on)"
+cargo test -p ringtender-abi -p ringtender-muen-compat -p ringtender-host --lib
 echo "== the guest tests again on the portable I/O engine"
 RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
 echo "== the guest, ring and hostile-guest tests again on solo5-spt, with the unikernels built for spt"

@@ -540,15 +540,8 @@ const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 /// Opens tap `name` inside `ns` from this process (as an orchestrator
 /// would) and returns the descriptor.
 fn open_tap_in(ns: &NetNs, name: &str) -> OwnedFd {
-    let ns_path = format!("/var/run/netns/{}", ns.name);
     let name = name.to_string();
-    std::thread::spawn(move || {
-        let ns_file = fs::File::open(ns_path).unwrap();
-        // SAFETY: setns on this short-lived thread only; the fd is valid.
-        assert_eq!(
-            unsafe { libc::setns(ns_file.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
+    ns.on_thread(move || {
         let tun = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -556,12 +549,11 @@ fn open_tap_in(ns: &NetNs, name: &str) -> OwnedFd {
             .unwrap();
         let mut req = [0u8; 40];
         req[..name.len()].copy_from_slice(name.as_bytes());
-        req[16..18].copy_from_slice(&(0x0002i16 | 0x1000).to_ne_bytes()); // IFF_TAP | IFF_NO_PI
-                                                                          // SAFETY: TUNSETIFF takes a struct ifreq (40 bytes), which `req` is.
-        assert_eq!(
-            unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, req.as_mut_ptr()) },
-            0
-        );
+        // IFF_TAP | IFF_NO_PI
+        req[16..18].copy_from_slice(&(0x0002i16 | 0x1000).to_ne_bytes());
+        // SAFETY: TUNSETIFF takes a struct ifreq (40 bytes), which `req` is.
+        let rc = unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, req.as_mut_ptr()) };
+        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
         OwnedFd::from(tun)
     })
     .join()

@@ -48,12 +48,16 @@ fn under_worker_filter(attempt: fn() -> i32) -> (Option<i32>, Option<i32>) {
 
 #[test]
 fn worker_filter_refuses_files_and_sockets() {
-    // SAFETY (each attempt): plain system calls with static arguments.
+    // SAFETY: a plain system call with static arguments.
     let open = || unsafe { libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
     let openat =
+        // SAFETY: a plain system call with static arguments.
         || unsafe { libc::openat(libc::AT_FDCWD, c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
+    // SAFETY: a plain system call with static arguments.
     let socket = || unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    // SAFETY: a plain system call with static arguments.
     let unix = || unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+    // SAFETY: execve with a NULL-terminated argv of static C strings.
     let exec = || unsafe {
         let argv = [c"/bin/true".as_ptr(), std::ptr::null()];
         libc::execve(argv[0], argv.as_ptr(), std::ptr::null())

@@ -311,6 +311,22 @@ impl NetNs {
         sh(&full);
     }
 
+    /// Runs `f` on a thread of its own that joined the namespace.
+    pub fn on_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        use std::os::fd::AsRawFd;
+        let netns = fs::File::open(format!("/var/run/netns/{}", self.name)).unwrap();
+        std::thread::spawn(move || {
+            // SAFETY: setns(2) with a namespace descriptor we opened; it
+            // moves only the calling thread, which is ours.
+            let rc = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+    }
+
     /// A command that will run inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new("ip");
@@ -344,15 +360,8 @@ impl NetNs {
     /// however late (at most [`HANG_GUARD`]); how many of the requests got
     /// a reply carrying their payload back.
     pub fn ping(&self, addr: &str, count: u16) -> u16 {
-        use std::os::fd::AsRawFd;
-        let netns = fs::File::open(format!("/var/run/netns/{}", self.name)).unwrap();
         let addr: std::net::Ipv4Addr = addr.parse().unwrap();
-        std::thread::spawn(move || {
-            // SAFETY: setns on an open namespace fd affects only this thread.
-            assert_eq!(
-                unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) },
-                0
-            );
+        self.on_thread(move || {
             let socket = IcmpSocket::new();
             let id = COUNTER.fetch_add(1, Ordering::Relaxed) as u16;
             for seq in 0..count {
@@ -589,15 +598,8 @@ pub fn inject_frames(
     window: u64,
     frame: impl Fn(u64) -> Vec<u8> + Send + 'static,
 ) -> std::thread::JoinHandle<()> {
-    use std::os::fd::AsRawFd;
-    let netns = fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
     let tap = tap.to_string();
-    std::thread::spawn(move || {
-        // SAFETY: setns on an open namespace fd affects only this thread.
-        assert_eq!(
-            unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
+    ns.on_thread(move || {
         let socket = PacketSocket::bind(&tap);
         // The kernel sends frames of its own through the tap too (IPv6
         // neighbour discovery), so count from here and never below zero.
