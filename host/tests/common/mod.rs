@@ -590,7 +590,8 @@ pub fn wait_for_text(path: &Path, text: &str) {
 /// the tender reads them from the tap. `frame(i)` builds frame `i`. Pacing
 /// keeps at most `window` frames queued in the tap (its `tx_packets` counts
 /// the frames the tender took), so the kernel drops none when the tap's
-/// `txqueuelen` is larger than `window`.
+/// `txqueuelen` is larger than `window`. A tender that takes no frame for
+/// [`HANG_GUARD`] while the window is full fails the test.
 pub fn inject_frames(
     ns: &NetNs,
     tap: &str,
@@ -605,9 +606,19 @@ pub fn inject_frames(
         // neighbour discovery), so count from here and never below zero.
         let base = tap_counter(&tap, TapCounter::TxPackets);
         let mut sent = 0;
+        let (mut last_taken, mut last_progress) = (0, Instant::now());
         while sent < count {
             let taken = tap_counter(&tap, TapCounter::TxPackets) - base;
+            if taken != last_taken {
+                (last_taken, last_progress) = (taken, Instant::now());
+            }
             if sent.saturating_sub(taken) >= window {
+                assert!(
+                    last_progress.elapsed() < HANG_GUARD,
+                    "{tap}: the tender took {taken} of {sent} frames sent and no more for \
+                     {HANG_GUARD:?} (the tests' hang guard); the tap dropped {}",
+                    tap_counter(&tap, TapCounter::TxDropped)
+                );
                 std::thread::sleep(Duration::from_micros(50));
                 continue;
             }
