@@ -149,7 +149,7 @@ impl Outcome {
 /// it calls the thing hung and fails: minutes, far beyond what any test
 /// takes on a loaded machine. A hang guard only, never a performance
 /// bound (those belong in `benchmarks/`).
-pub const HANG_GUARD: Duration = Duration::from_secs(300);
+pub const HANG_GUARD: Duration = Duration::from_secs(600);
 
 /// Polls `done` every 10 ms until it holds (true) or [`HANG_GUARD`]
 /// passed (false).
