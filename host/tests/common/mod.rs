@@ -327,6 +327,26 @@ impl NetNs {
         })
     }
 
+    /// Waits until the kernel put the namespace's taps in service once the
+    /// tender attached them: it does so late on a busy machine (linkwatch,
+    /// under the RTNL lock) and drops what is sent before (the tap reports
+    /// "state DOWN" until then). A change of link state then takes the
+    /// RTNL lock after linkwatch let go of it.
+    fn wait_for_taps_in_service(&self) {
+        let mut links = String::new();
+        let in_service = poll_until(|| {
+            let out = self
+                .command("ip")
+                .args(["-o", "link", "show"])
+                .output()
+                .unwrap();
+            links = String::from_utf8_lossy(&out.stdout).into_owned();
+            !links.contains(" state DOWN ")
+        });
+        assert!(in_service, "taps never in service: {links}");
+        self.exec(&["ip", "link", "set", "lo", "up"]);
+    }
+
     /// A command that will run inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new("ip");
@@ -360,6 +380,7 @@ impl NetNs {
     /// however late (at most [`HANG_GUARD`]); how many of the requests got
     /// a reply carrying their payload back.
     pub fn ping(&self, addr: &str, count: u16) -> u16 {
+        self.wait_for_taps_in_service();
         let addr: std::net::Ipv4Addr = addr.parse().unwrap();
         self.on_thread(move || {
             let socket = IcmpSocket::new();
@@ -591,7 +612,8 @@ pub fn wait_for_text(path: &Path, text: &str) {
 /// keeps at most `window` frames queued in the tap (its `tx_packets` counts
 /// the frames the tender took), so the kernel drops none when the tap's
 /// `txqueuelen` is larger than `window`. A tender that takes no frame for
-/// [`HANG_GUARD`] while the window is full fails the test.
+/// [`HANG_GUARD`] while the window is full fails the test; one that is gone
+/// (the tap has no reader) ends the injection early.
 pub fn inject_frames(
     ns: &NetNs,
     tap: &str,
@@ -624,7 +646,9 @@ pub fn inject_frames(
             }
             let burst = (count - sent).min(256);
             for i in sent..sent + burst {
-                socket.send(&frame(i));
+                if !socket.send(&frame(i)) {
+                    return; // The tender is gone; the test judges how it ended.
+                }
             }
             sent += burst;
         }
@@ -689,22 +713,39 @@ impl PacketSocket {
             )
         };
         assert_eq!(rc, 0, "bind to {ifname}");
+        // Straight to the tap's driver, past its queueing discipline: the
+        // kernel puts that in service only when it gets round to the
+        // carrier the tender's attach raised (linkwatch, under the RTNL
+        // lock, late on a busy machine), and drops what comes before,
+        // counted as tx_dropped.
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a valid c_int of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        assert_eq!(rc, 0, "PACKET_QDISC_BYPASS on {ifname}");
         socket
     }
 
-    fn send(&self, frame: &[u8]) {
+    /// Sends `frame`; false when the tap has no reader (its carrier is
+    /// off: the tender is gone), which past the queueing discipline is
+    /// the only reason for ENOBUFS.
+    fn send(&self, frame: &[u8]) -> bool {
         use std::os::fd::AsRawFd;
-        loop {
-            // SAFETY: `frame` is readable for its length.
-            let n =
-                unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-            if n == frame.len() as isize {
-                return;
-            }
-            let err = std::io::Error::last_os_error();
-            assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "send: {err}");
-            std::thread::sleep(Duration::from_micros(50));
+        // SAFETY: `frame` is readable for its length.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        if n == frame.len() as isize {
+            return true;
         }
+        let err = std::io::Error::last_os_error();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "send: {err}");
+        false
     }
 }
 
