@@ -10,7 +10,6 @@ use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{run, target, unikernel, wait, NetNs, Target, TempDir};
 
@@ -423,9 +422,9 @@ fn net_answers_arp_and_ping() {
         "Serving",
     );
     let ping = ns.ping("10.0.0.2", 20);
-    let out = wait(child, Duration::from_secs(20));
+    let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
-    assert!(ping.contains("20 received"), "{ping}\n{stdout}");
+    assert_eq!(ping, 20, "echo replies; the guest said:\n{stdout}");
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(
         stdout.contains("Answered 20 echo requests") && stdout.contains("SUCCESS"),
@@ -451,14 +450,14 @@ fn sigterm_ends_the_guest_and_frees_the_tap() {
     let (child, _) = common::start_in_ns(&ns, &args, &dir, "Serving");
     // SAFETY: kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let out = wait(child, Duration::from_secs(10));
+    let out = wait(child);
     out.assert_ended_by_sigterm();
     let dir = TempDir::new();
     let (child, log) = common::start_in_ns(&ns, &args, &dir, "Serving");
     let ping = ns.ping("10.0.0.2", 3);
-    let out = wait(child, Duration::from_secs(20));
+    let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
-    assert!(ping.contains("3 received"), "{ping}\n{stdout}");
+    assert_eq!(ping, 3, "echo replies; the guest said:\n{stdout}");
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
 }
 
@@ -488,11 +487,12 @@ fn net_two_interfaces() {
         );
         let ping0 = ns.ping("10.0.0.2", 10);
         let ping1 = ns.ping("10.1.0.2", 10);
-        let out = wait(child, Duration::from_secs(20));
+        let out = wait(child);
         let stdout = fs::read_to_string(&log).unwrap();
-        assert!(
-            ping0.contains("10 received") && ping1.contains("10 received"),
-            "{engine}: {ping0}\n{ping1}\n{stdout}"
+        assert_eq!(
+            (ping0, ping1),
+            (10, 10),
+            "{engine}: echo replies; the guest said:\n{stdout}"
         );
         assert!(stdout.contains("through ringtender rings"), "{stdout}");
         assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
@@ -528,15 +528,8 @@ const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 /// Opens tap `name` inside `ns` from this process (as an orchestrator
 /// would) and returns the descriptor.
 fn open_tap_in(ns: &NetNs, name: &str) -> OwnedFd {
-    let ns_path = format!("/var/run/netns/{}", ns.name);
     let name = name.to_string();
-    std::thread::spawn(move || {
-        let ns_file = fs::File::open(ns_path).unwrap();
-        // SAFETY: setns on this short-lived thread only; the fd is valid.
-        assert_eq!(
-            unsafe { libc::setns(ns_file.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
+    ns.on_thread(move || {
         let tun = fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -544,12 +537,11 @@ fn open_tap_in(ns: &NetNs, name: &str) -> OwnedFd {
             .unwrap();
         let mut req = [0u8; 40];
         req[..name.len()].copy_from_slice(name.as_bytes());
-        req[16..18].copy_from_slice(&(0x0002i16 | 0x1000).to_ne_bytes()); // IFF_TAP | IFF_NO_PI
-                                                                          // SAFETY: TUNSETIFF takes a struct ifreq (40 bytes), which `req` is.
-        assert_eq!(
-            unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, req.as_mut_ptr()) },
-            0
-        );
+        // IFF_TAP | IFF_NO_PI
+        req[16..18].copy_from_slice(&(0x0002i16 | 0x1000).to_ne_bytes());
+        // SAFETY: TUNSETIFF takes a struct ifreq (40 bytes), which `req` is.
+        let rc = unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, req.as_mut_ptr()) };
+        assert_eq!(rc, 0, "TUNSETIFF: {}", std::io::Error::last_os_error());
         OwnedFd::from(tun)
     })
     .join()
@@ -581,9 +573,9 @@ fn net_inherited_tap_descriptor() {
     drop(tap);
     common::wait_for_text(&log, "Serving");
     let ping = ns.ping("10.0.0.2", 5);
-    let out = wait(child, Duration::from_secs(20));
+    let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
-    assert!(ping.contains("5 received"), "{ping}\n{stdout}");
+    assert_eq!(ping, 5, "echo replies; the guest said:\n{stdout}");
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(stdout.contains("service0: MTU is 1500"), "{stdout}");
 }

@@ -30,7 +30,6 @@ mod common;
 
 use std::fs;
 use std::process::Stdio;
-use std::time::Duration;
 
 use common::{unikernel, wait, NetNs, Outcome, Target, TempDir};
 
@@ -98,7 +97,7 @@ fn run(engine: &str, scenario: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let out = wait(child, Duration::from_secs(20));
+    let out = wait(child);
     Run {
         out,
         frames: common::tap_stat(&ns, "tap0", "rx_packets"),

@@ -20,9 +20,10 @@ use common::{wait, NetNs, Outcome, TempDir};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_solo5-muen-runner");
 const ELFTOOL: &str = env!("CARGO_BIN_EXE_solo5-elftool");
-/// Generous: the subject runs at CPL 0, emulated instruction by instruction
-/// on this machine's KVM.
-const LIMIT: Duration = Duration::from_secs(120);
+/// The tests' hang guard, for what a test waits on itself: generous, for the
+/// subject may run at CPL 0, emulated instruction by instruction on this
+/// machine's KVM, beside other load.
+const LIMIT: Duration = common::HANG_GUARD;
 
 const MANIFEST: &str = r#"{ "type": "solo5.manifest", "version": 1, "devices": [] }"#;
 
@@ -428,7 +429,7 @@ fn run_runner(args: &[&str]) -> Outcome {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait(child, LIMIT)
+    wait(child)
 }
 
 #[test]
@@ -636,7 +637,7 @@ fn the_net_peer_carries_frames_from_the_tap_through_the_subject_and_back() {
     wait_for_log(&dir.join("log"), "echoing\n");
     let frames: Vec<Vec<u8>> = (0..FRAMES).map(common::seq_frame).collect();
     for frame in &frames {
-        socket.send(frame);
+        assert!(socket.send(frame), "the tap has no reader");
     }
     let mut echoed = Vec::new();
     while echoed.len() < frames.len() {
@@ -646,7 +647,7 @@ fn the_net_peer_carries_frames_from_the_tap_through_the_subject_and_back() {
         }
     }
     assert_eq!(echoed, frames);
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     assert_eq!(out.status, Some(0), "{out:#?}");
     assert_eq!(
         std::fs::read_to_string(dir.join("log")).unwrap(),
@@ -683,7 +684,7 @@ fn upstream_net_answers_pings_through_the_net_peer() {
     wait_for_log(&log, "Serving ping on 10.0.0.2");
     let ping = ping_until_answered(&ns, "10.0.0.2", 3);
     let _ = child.kill();
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     assert!(
         ping.contains("3 received"),
         "{ping}\n{out:#?}\n{}",
@@ -904,7 +905,7 @@ fn our_net_answers_pings_through_the_net_peer() {
         "Serving",
     );
     let ping = ping_until_answered(&ns, "10.0.0.2", 20);
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     let stdout = std::fs::read_to_string(&log).unwrap();
     assert!(ping.contains(" 20 received"), "{ping}\n{stdout}");
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
@@ -931,7 +932,7 @@ fn our_net_2if_answers_on_both_interfaces() {
     );
     let ping0 = ping_until_answered(&ns, "10.0.0.2", 10);
     let ping1 = ping_until_answered(&ns, "10.1.0.2", 10);
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     let stdout = std::fs::read_to_string(&log).unwrap();
     assert!(
         ping0.contains(" 10 received") && ping1.contains(" 10 received"),
@@ -963,7 +964,7 @@ fn our_netseq_frames_all_reach_the_tap() {
         &["tx", &frames],
         "Ready",
     );
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     let stdout = std::fs::read_to_string(&log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(stdout.contains(&format!("frames {frames} ")), "{stdout}");
@@ -998,7 +999,7 @@ fn our_netseq_receives_every_frame_from_the_tap() {
     common::inject_frames(&ns, "tap0", 1, 1, |_| common::seq_frame(u64::MAX))
         .join()
         .unwrap();
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     let stdout = std::fs::read_to_string(&log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(
@@ -1052,7 +1053,7 @@ fn sigterm_ends_the_runner_in_its_own_name() {
     wait_for_log(&log, "acked 10");
     // SAFETY: kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let out = wait(child, LIMIT);
+    let out = wait(child);
     out.assert_error_line("solo5-muen-runner: Exiting on signal 15");
     assert!(!out.stderr.contains("solo5-hvt"), "{out:#?}");
 }

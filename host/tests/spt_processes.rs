@@ -10,7 +10,6 @@ use std::fs;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{unikernel_for, wait, Outcome, Target, TempDir};
 use ringtender_host::spt::seccomp::{self, WorkerFds};
@@ -52,12 +51,16 @@ fn under_worker_filter(attempt: fn() -> i32) -> (Option<i32>, Option<i32>) {
 
 #[test]
 fn worker_filter_refuses_files_and_sockets() {
-    // SAFETY (each attempt): plain system calls with static arguments.
+    // SAFETY: a plain system call with static arguments.
     let open = || unsafe { libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
     let openat =
+        // SAFETY: a plain system call with static arguments.
         || unsafe { libc::openat(libc::AT_FDCWD, c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
+    // SAFETY: a plain system call with static arguments.
     let socket = || unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    // SAFETY: a plain system call with static arguments.
     let unix = || unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM, 0) };
+    // SAFETY: execve with a NULL-terminated argv of static C strings.
     let exec = || unsafe {
         let argv = [c"/bin/true".as_ptr(), std::ptr::null()];
         libc::execve(argv[0], argv.as_ptr(), std::ptr::null())
@@ -90,9 +93,10 @@ fn worker_filter_refuses_files_and_sockets() {
 
 /// The tender's children: (worker, guest).
 fn children(tender: u32) -> (u32, u32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let list = fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
+    let mut found = None;
+    let mut list = String::new();
+    let appeared = common::poll_until(|| {
+        list = fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
             .unwrap_or_default();
         let pids: Vec<u32> = list
             .split_whitespace()
@@ -104,12 +108,11 @@ fn children(tender: u32) -> (u32, u32) {
                 (comm.trim() == WORKER_NAME.to_str().unwrap()) == want
             })
         };
-        if let (Some(worker), Some(guest)) = (named(true), named(false)) {
-            return (worker, guest);
-        }
-        assert!(Instant::now() < deadline, "children of {tender}: {list:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        found = named(true).zip(named(false));
+        found.is_some()
+    });
+    assert!(appeared, "children of {tender}: {list:?}");
+    found.unwrap()
 }
 
 fn status_field(pid: u32, field: &str) -> String {
@@ -195,7 +198,7 @@ fn killing_the_worker_mid_io_ends_the_pair() {
     let run = start_blkseq(2000);
     let (worker, guest) = children(run.child.id());
     kill(worker, libc::SIGKILL);
-    let out: Outcome = wait(run.child, Duration::from_secs(10));
+    let out: Outcome = wait(run.child);
     assert_eq!(out.status, Some(1), "{out:#?}");
     assert!(
         out.stderr
@@ -214,7 +217,7 @@ fn killing_the_guest_mid_io_ends_the_pair() {
     let run = start_blkseq(2000);
     let (worker, guest) = children(run.child.id());
     kill(guest, libc::SIGKILL);
-    let out: Outcome = wait(run.child, Duration::from_secs(10));
+    let out: Outcome = wait(run.child);
     out.assert_killed_by(libc::SIGKILL);
     assert!(
         !Path::new(&format!("/proc/{worker}")).exists(),

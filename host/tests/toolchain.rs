@@ -12,17 +12,12 @@ use std::os::unix::fs::symlink;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{repo, wait, Outcome, TempDir};
 
 const HVT: &str = env!("CARGO_BIN_EXE_solo5-hvt");
 const SPT: &str = env!("CARGO_BIN_EXE_solo5-spt");
 const ELFTOOL: &str = env!("CARGO_BIN_EXE_solo5-elftool");
-
-/// Only a guard against a hang (the old wrapper exec'd itself forever); a
-/// busy machine may take long, so this is generous.
-const HANG_GUARD: Duration = Duration::from_secs(300);
 
 /// The line `tests/toolchain/hello.c` prints.
 const HELLO_MESSAGE: &str = "toolchain: hello from a make-built unikernel";
@@ -54,7 +49,7 @@ impl Drop for GroupKiller {
 }
 
 /// Runs `cmd` in `dir` (stdin closed) in a process group of its own, killed
-/// if it outlives [`HANG_GUARD`].
+/// if it outlives the tests' hang guard.
 fn run_in(dir: &Path, cmd: &mut Command) -> Outcome {
     let child = cmd
         .current_dir(dir)
@@ -65,7 +60,7 @@ fn run_in(dir: &Path, cmd: &mut Command) -> Outcome {
         .spawn()
         .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     let _group = GroupKiller(child.id() as i32);
-    wait(child, HANG_GUARD)
+    wait(child)
 }
 
 /// Runs `cmd` in `dir` and asserts it succeeded.

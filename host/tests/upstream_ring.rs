@@ -4,7 +4,6 @@
 mod common;
 
 use std::fs;
-use std::time::Duration;
 
 use common::{start_in_ns, unikernel, wait, NetNs, TempDir};
 
@@ -29,7 +28,7 @@ fn upstream_net_ring_spoken_by_a_guest() {
     };
 
     let (child, log) = run(&["tx", "100000"]);
-    let out = wait(child, Duration::from_secs(30));
+    let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert_eq!(
@@ -45,7 +44,7 @@ fn upstream_net_ring_spoken_by_a_guest() {
     common::inject_frames(&ns, "tap0", 1, 1, |_| common::seq_frame(u64::MAX))
         .join()
         .unwrap();
-    let out = wait(child, Duration::from_secs(30));
+    let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(

@@ -7,7 +7,6 @@
 mod common;
 
 use std::fs;
-use std::time::Duration;
 
 use common::{start_with_devices, wait};
 
@@ -35,7 +34,7 @@ fn portable_engine_takes_over_where_io_uring_is_disabled() {
     let _disabled = IoUringDisabled::set();
 
     let (child, guest) = start_with_devices(&[], "ringapi", &["block", "8", "2000", "3"]);
-    let out = wait(child, Duration::from_secs(30));
+    let out = wait(child);
     let stdout = fs::read_to_string(&guest.log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(stdout.contains("SUCCESS"), "{stdout}");
@@ -71,7 +70,6 @@ fn portable_engine_takes_over_where_io_uring_is_disabled() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap(),
-        Duration::from_secs(10),
     );
     out.assert_error_line("io_uring unavailable: Operation not permitted");
 }

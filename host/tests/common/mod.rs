@@ -151,34 +151,76 @@ impl Outcome {
     }
 }
 
-/// Waits for `child` for at most `limit`, killing it on time-out (a failure).
-pub fn wait(mut child: Child, limit: Duration) -> Outcome {
+/// How long a test waits for a tender, a guest's output or a reply before
+/// it calls the thing hung and fails: minutes, far beyond what any test
+/// takes on a loaded machine. A hang guard only, never a performance
+/// bound (those belong in `benchmarks/`).
+pub const HANG_GUARD: Duration = Duration::from_secs(600);
+
+/// Polls `done` every 10 ms until it holds (true) or [`HANG_GUARD`]
+/// passed (false).
+pub fn poll_until(mut done: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
+    while !done() {
+        if start.elapsed() > HANG_GUARD {
+            return false;
         }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("timed out after {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// Reads a child's output pipe to its end on a thread of its own, so that
+/// a child writing more than a pipe holds never blocks.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut pipe) = pipe {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            text = String::from_utf8_lossy(&bytes).into_owned();
         }
-        std::thread::sleep(Duration::from_millis(5));
+        text
+    })
+}
+
+/// Waits for `child` to exit. One still running after [`HANG_GUARD`] is
+/// killed and fails the test with what it wrote (its stdout file too, when
+/// stdout went to a file rather than a pipe).
+pub fn wait(mut child: Child) -> Outcome {
+    let stdout_file = match child.stdout {
+        Some(_) => None,
+        None => fs::read_link(format!("/proc/{}/fd/1", child.id())).ok(),
     };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut stdout).unwrap();
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let mut status = None;
+    let hung = !poll_until(|| {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if hung {
+        let _ = child.kill();
+        status = Some(child.wait().unwrap());
     }
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut stderr).unwrap();
-    }
-    Outcome {
+    let status = status.unwrap();
+    let outcome = Outcome {
         status: status.code(),
         signal: status.signal(),
-        stdout,
-        stderr,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    };
+    if hung {
+        let file = stdout_file
+            .filter(|path| path.is_file())
+            .map(|path| fs::read_to_string(&path).unwrap_or_default())
+            .unwrap_or_default();
+        panic!(
+            "still running after {HANG_GUARD:?} (the tests' hang guard), killed: \
+             {outcome:#?}\nits stdout file:\n{file}"
+        );
     }
+    outcome
 }
 
 /// `--engine=E` when `RINGTENDER_TEST_ENGINE=E` is set (tests/run.sh runs
@@ -192,7 +234,7 @@ pub fn engine_option(args: &[&str]) -> Option<String> {
     }
 }
 
-/// Runs the tender with `args`, for at most 30 s.
+/// Runs the tender with `args` until it exits.
 pub fn run(args: &[&str]) -> Outcome {
     let child = Command::new(tender())
         .args(engine_option(args))
@@ -201,7 +243,7 @@ pub fn run(args: &[&str]) -> Outcome {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait(child, Duration::from_secs(30))
+    wait(child)
 }
 
 /// A temporary directory removed on drop.
@@ -275,6 +317,42 @@ impl NetNs {
         sh(&full);
     }
 
+    /// Runs `f` on a thread of its own that joined the namespace.
+    pub fn on_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        use std::os::fd::AsRawFd;
+        let netns = fs::File::open(format!("/var/run/netns/{}", self.name)).unwrap();
+        std::thread::spawn(move || {
+            // SAFETY: setns(2) with a namespace descriptor we opened; it
+            // moves only the calling thread, which is ours.
+            let rc = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+    }
+
+    /// Waits until the kernel put the namespace's taps in service once the
+    /// tender attached them: it does so late on a busy machine (linkwatch,
+    /// under the RTNL lock) and drops what is sent before (the tap reports
+    /// "state DOWN" until then). A change of link state then takes the
+    /// RTNL lock after linkwatch let go of it.
+    fn wait_for_taps_in_service(&self) {
+        let mut links = String::new();
+        let in_service = poll_until(|| {
+            let out = self
+                .command("ip")
+                .args(["-o", "link", "show"])
+                .output()
+                .unwrap();
+            links = String::from_utf8_lossy(&out.stdout).into_owned();
+            !links.contains(" state DOWN ")
+        });
+        assert!(in_service, "taps never in service: {links}");
+        self.exec(&["ip", "link", "set", "lo", "up"]);
+    }
+
     /// A command that will run inside the namespace.
     pub fn command(&self, program: &str) -> Command {
         let mut cmd = Command::new("ip");
@@ -283,25 +361,151 @@ impl NetNs {
     }
 
     /// Creates tap `name`, up, with `addr` (CIDR) if given, `mtu`, and a
-    /// queue of 10,000 frames (room for the injectors' windows).
+    /// queue of 10,000 frames (room for the injectors' windows). With an
+    /// address, the kernel asks for a neighbour's MAC address once a second
+    /// for as long as [`HANG_GUARD`] (not three times, its default), so a
+    /// guest slow to answer ARP on a loaded machine is not reported
+    /// unreachable.
     pub fn add_tap(&self, name: &str, addr: Option<&str>, mtu: u32) {
         self.exec(&["ip", "tuntap", "add", name, "mode", "tap"]);
         self.exec(&["ip", "link", "set", name, "mtu", &mtu.to_string()]);
         self.exec(&["ip", "link", "set", name, "txqueuelen", "10000"]);
         if let Some(addr) = addr {
             self.exec(&["ip", "addr", "add", addr, "dev", name]);
+            let probes = HANG_GUARD.as_secs().to_string();
+            for kind in ["mcast_solicit", "ucast_solicit"] {
+                let setting = format!("net.ipv4.neigh.{name}.{kind}={probes}");
+                self.exec(&["sysctl", "-qw", &setting]);
+            }
         }
         self.exec(&["ip", "link", "set", name, "up"]);
     }
 
-    /// Pings `addr` `count` times from the namespace; the ping's output.
-    pub fn ping(&self, addr: &str, count: u32) -> String {
-        let out = self
-            .command("ping")
-            .args(["-c", &count.to_string(), "-i", "0.01", "-W", "2", addr])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    /// Sends `count` ICMP echo requests to `addr` from inside the
+    /// namespace, each with its own payload, and waits for every reply
+    /// however late (at most [`HANG_GUARD`]); how many of the requests got
+    /// a reply carrying their payload back.
+    pub fn ping(&self, addr: &str, count: u16) -> u16 {
+        self.wait_for_taps_in_service();
+        let addr: std::net::Ipv4Addr = addr.parse().unwrap();
+        self.on_thread(move || {
+            let socket = IcmpSocket::new();
+            let id = COUNTER.fetch_add(1, Ordering::Relaxed) as u16;
+            for seq in 0..count {
+                socket.send_echo(addr, id, seq);
+            }
+            let mut answered = vec![false; count.into()];
+            let mut left = count;
+            poll_until(|| {
+                while let Some(seq) = socket.recv_echo_reply(id) {
+                    let slot = &mut answered[usize::from(seq)];
+                    if !*slot {
+                        *slot = true;
+                        left -= 1;
+                    }
+                }
+                left == 0
+            });
+            count - left
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+/// A raw ICMP socket in the calling thread's network namespace.
+struct IcmpSocket(std::os::fd::OwnedFd);
+
+impl IcmpSocket {
+    const ECHO_REQUEST: u8 = 8;
+    const ECHO_REPLY: u8 = 0;
+
+    fn new() -> Self {
+        use std::os::fd::FromRawFd;
+        let flags = libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+        // SAFETY: a plain socket call; the result is checked.
+        let fd = unsafe { libc::socket(libc::AF_INET, flags, libc::IPPROTO_ICMP) };
+        assert!(
+            fd >= 0,
+            "raw ICMP socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: `fd` is a fresh socket we own.
+        Self(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// The echo message `kind` with `id`, `seq` and a payload made of both.
+    fn message(kind: u8, id: u16, seq: u16) -> Vec<u8> {
+        let mut m = vec![kind, 0, 0, 0];
+        m.extend_from_slice(&id.to_be_bytes());
+        m.extend_from_slice(&seq.to_be_bytes());
+        m.extend((0..56u16).map(|i| (seq ^ id).wrapping_add(i) as u8));
+        let sum = m
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        let sum = (sum & 0xffff) + (sum >> 16);
+        let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+        m[2..4].copy_from_slice(&sum.to_be_bytes());
+        m
+    }
+
+    fn send_echo(&self, to: std::net::Ipv4Addr, id: u16, seq: u16) {
+        use std::os::fd::AsRawFd;
+        let request = Self::message(Self::ECHO_REQUEST, id, seq);
+        // SAFETY: sockaddr_in is plain data; all-zero is a valid start.
+        let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        addr.sin_family = libc::AF_INET as u16;
+        addr.sin_addr.s_addr = u32::from(to).to_be();
+        // SAFETY: `request` is readable for its length and `addr` is a
+        // valid sockaddr_in of the size passed.
+        let n = unsafe {
+            libc::sendto(
+                self.0.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                0,
+                &addr as *const libc::sockaddr_in as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as u32,
+            )
+        };
+        assert_eq!(
+            n,
+            request.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// The sequence number of one waiting echo reply to `id` whose payload
+    /// is the request's; None when nothing (more) is waiting. Other ICMP
+    /// messages are skipped.
+    fn recv_echo_reply(&self, id: u16) -> Option<u16> {
+        use std::os::fd::AsRawFd;
+        let mut packet = [0u8; 1500];
+        loop {
+            // SAFETY: `packet` is writable for its length.
+            let n = unsafe {
+                libc::recv(
+                    self.0.as_raw_fd(),
+                    packet.as_mut_ptr().cast(),
+                    packet.len(),
+                    0,
+                )
+            };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock, "recv: {err}");
+                return None;
+            }
+            // The raw socket hands over the IP header too.
+            let packet = &packet[..n as usize];
+            let icmp = &packet[usize::from(packet[0] & 0xf) * 4..];
+            let seq = u16::from_be_bytes([icmp[6], icmp[7]]);
+            if icmp == Self::message(Self::ECHO_REPLY, id, seq).as_slice() {
+                return Some(seq);
+            }
+        }
     }
 }
 
@@ -314,10 +518,11 @@ impl Drop for NetNs {
 }
 
 /// Starts the tender inside `ns` with stdout to a file, waits until the
-/// guest prints `ready` (at most 10 s), and returns the child and the file.
+/// guest prints `ready`, and returns the child and the file. A tender that
+/// exits first fails the test with what it wrote.
 pub fn start_in_ns(ns: &NetNs, args: &[&str], dir: &TempDir, ready: &str) -> (Child, PathBuf) {
     let log = dir.join(&unique("stdout-"));
-    let child = ns
+    let mut child = ns
         .command(tender())
         .args(engine_option(args))
         .args(args)
@@ -325,7 +530,22 @@ pub fn start_in_ns(ns: &NetNs, args: &[&str], dir: &TempDir, ready: &str) -> (Ch
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    wait_for_text(&log, ready);
+    let mut exited = false;
+    poll_until(|| {
+        exited = child.try_wait().unwrap().is_some();
+        exited || contains(&log, ready)
+    });
+    if !contains(&log, ready) {
+        let what = if exited {
+            "exited"
+        } else {
+            let _ = child.kill();
+            "was killed after the tests' hang guard"
+        };
+        let out = wait(child);
+        let stdout = fs::read_to_string(&log).unwrap_or_default();
+        panic!("the tender {what} before printing {ready:?}: {out:#?}\nits stdout:\n{stdout}");
+    }
     (child, log)
 }
 
@@ -377,16 +597,18 @@ pub fn start_with_devices(
     )
 }
 
-/// Polls `path` until it contains `text` (at most 10 s).
+fn contains(path: &Path, text: &str) -> bool {
+    fs::read_to_string(path).unwrap_or_default().contains(text)
+}
+
+/// Polls `path` until it contains `text`.
 pub fn wait_for_text(path: &Path, text: &str) {
-    let start = Instant::now();
-    while !fs::read_to_string(path).unwrap_or_default().contains(text) {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no {text:?} in {}",
+    if !poll_until(|| contains(path, text)) {
+        let now = fs::read_to_string(path).unwrap_or_default();
+        panic!(
+            "no {text:?} in {} after {HANG_GUARD:?} (the tests' hang guard):\n{now}",
             path.display()
         );
-        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -395,7 +617,9 @@ pub fn wait_for_text(path: &Path, text: &str) {
 /// the tender reads them from the tap. `frame(i)` builds frame `i`. Pacing
 /// keeps at most `window` frames queued in the tap (its `tx_packets` counts
 /// the frames the tender took), so the kernel drops none when the tap's
-/// `txqueuelen` is larger than `window`.
+/// `txqueuelen` is larger than `window`. A tender that takes no frame for
+/// [`HANG_GUARD`] while the window is full fails the test; one that is gone
+/// (the tap has no reader) ends the injection early.
 pub fn inject_frames(
     ns: &NetNs,
     tap: &str,
@@ -403,29 +627,34 @@ pub fn inject_frames(
     window: u64,
     frame: impl Fn(u64) -> Vec<u8> + Send + 'static,
 ) -> std::thread::JoinHandle<()> {
-    use std::os::fd::AsRawFd;
-    let netns = fs::File::open(format!("/var/run/netns/{}", ns.name)).unwrap();
     let tap = tap.to_string();
-    std::thread::spawn(move || {
-        // SAFETY: setns on an open namespace fd affects only this thread.
-        assert_eq!(
-            unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) },
-            0
-        );
+    ns.on_thread(move || {
         let socket = PacketSocket::bind(&tap);
         // The kernel sends frames of its own through the tap too (IPv6
         // neighbour discovery), so count from here and never below zero.
         let base = tap_counter(&tap, TapCounter::TxPackets);
         let mut sent = 0;
+        let (mut last_taken, mut last_progress) = (0, Instant::now());
         while sent < count {
             let taken = tap_counter(&tap, TapCounter::TxPackets) - base;
+            if taken != last_taken {
+                (last_taken, last_progress) = (taken, Instant::now());
+            }
             if sent.saturating_sub(taken) >= window {
+                assert!(
+                    last_progress.elapsed() < HANG_GUARD,
+                    "{tap}: the tender took {taken} of {sent} frames sent and no more for \
+                     {HANG_GUARD:?} (the tests' hang guard); the tap dropped {}",
+                    tap_counter(&tap, TapCounter::TxDropped)
+                );
                 std::thread::sleep(Duration::from_micros(50));
                 continue;
             }
             let burst = (count - sent).min(256);
             for i in sent..sent + burst {
-                socket.send(&frame(i));
+                if !socket.send(&frame(i)) {
+                    return; // The tender is gone; the test judges how it ended.
+                }
             }
             sent += burst;
         }
@@ -553,23 +782,39 @@ impl PacketSocket {
             )
         };
         assert_eq!(rc, 0, "bind to {ifname}");
+        // Straight to the tap's driver, past its queueing discipline: the
+        // kernel puts that in service only when it gets round to the
+        // carrier the tender's attach raised (linkwatch, under the RTNL
+        // lock, late on a busy machine), and drops what comes before,
+        // counted as tx_dropped.
+        let one: libc::c_int = 1;
+        // SAFETY: `one` is a valid c_int of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_PACKET,
+                libc::PACKET_QDISC_BYPASS,
+                (&one as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        assert_eq!(rc, 0, "PACKET_QDISC_BYPASS on {ifname}");
         socket
     }
 
-    /// Sends `frame` out of the interface (to the tender reading its tap).
-    pub fn send(&self, frame: &[u8]) {
+    /// Sends `frame`; false when the tap has no reader (its carrier is
+    /// off: the tender is gone), which past the queueing discipline is
+    /// the only reason for ENOBUFS.
+    pub fn send(&self, frame: &[u8]) -> bool {
         use std::os::fd::AsRawFd;
-        loop {
-            // SAFETY: `frame` is readable for its length.
-            let n =
-                unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
-            if n == frame.len() as isize {
-                return;
-            }
-            let err = std::io::Error::last_os_error();
-            assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "send: {err}");
-            std::thread::sleep(Duration::from_micros(50));
+        // SAFETY: `frame` is readable for its length.
+        let n = unsafe { libc::send(self.0.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+        if n == frame.len() as isize {
+            return true;
         }
+        let err = std::io::Error::last_os_error();
+        assert_eq!(err.raw_os_error(), Some(libc::ENOBUFS), "send: {err}");
+        false
     }
 }
 
