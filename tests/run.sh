@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 case ${1:-} in
-    --help|-h) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --help|-h) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     "") ;;
     *) echo "tests/run.sh: takes no arguments (see tests/run.sh --help)" >&2; exit 1 ;;
 esac
