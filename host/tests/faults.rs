@@ -84,10 +84,8 @@ fn serving(child: &mut Child, log: &PathBuf) -> bool {
 /// worker and guest), then waits for the tender.
 fn kill_group(mut child: Child) {
     // SAFETY: kill(2) of the process group this test made.
-    assert_eq!(
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) },
-        0
-    );
+    let rc = unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    assert_eq!(rc, 0);
     child.wait().unwrap();
 }
 

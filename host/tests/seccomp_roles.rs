@@ -255,7 +255,7 @@ impl Fds {
         // SAFETY: `pair` has room for the two descriptors.
         let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, pair.as_mut_ptr()) };
         assert_eq!(rc, 0);
-        // SAFETY (each): plain descriptor-creating calls, checked by `owned`.
+        // SAFETY: plain descriptor-creating calls, each checked by `owned`.
         let (epoll, worker_epoll, timer) = unsafe {
             (
                 owned(libc::epoll_create1(libc::EPOLL_CLOEXEC)),

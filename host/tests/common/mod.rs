@@ -701,10 +701,8 @@ impl PacketSocket {
         let ifname = ifname.to_string();
         std::thread::spawn(move || {
             // SAFETY: setns on an open namespace fd affects only this thread.
-            assert_eq!(
-                unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) },
-                0
-            );
+            let rc = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0);
             Self::bind_for(&ifname, (libc::ETH_P_ALL as u16).to_be())
         })
         .join()
