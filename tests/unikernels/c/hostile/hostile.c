@@ -47,6 +47,11 @@ TEST_LIBC_IMPL
 #define AREA_HOST_SLEEPING 72
 #define HUGE_PAGE 0x200000ULL
 #define MS 1000000ULL
+/* How long the guest waits for a response the host must give: only a guard
+ * against a host that stopped serving, generous for a busy machine (the
+ * test's own hang guard is longer). A wait for a response the host must NOT
+ * give stays short: a late response there cannot make the test fail. */
+#define RESPONSE_WAIT (120000 * MS)
 
 /* Absolute symbol of the linker script: the ABI1 target number. */
 extern char ringtender_target[];
@@ -263,7 +268,7 @@ static void net_put(uint16_t len_field)
 static int net_good(void)
 {
     net_put(60);
-    return wait_word(word(net.area + AREA_HOST_RC), ld(&net.g2h[H_WC]), 1000 * MS);
+    return wait_word(word(net.area + AREA_HOST_RC), ld(&net.g2h[H_WC]), RESPONSE_WAIT);
 }
 
 /* Submits one raw block request; its tag. */
@@ -318,10 +323,10 @@ static void report(const char *what, uint64_t status)
     }
 }
 
-/* One raw request, waited for at most a second; prints "what: status N". */
+/* One raw request, waited for (at most RESPONSE_WAIT); prints "what: status N". */
 static void blk_io(const char *what, uint16_t kind, uint64_t len, uint64_t off, uint64_t buf)
 {
-    report(what, blk_wait(blk_submit(kind, len, off, buf), 1000 * MS));
+    report(what, blk_wait(blk_submit(kind, len, off, buf), RESPONSE_WAIT));
 }
 
 /* Proof that the block ring still works: sector 7 becomes 'H's. */
@@ -458,7 +463,7 @@ static void s_g2h_small(void)
     net.elements = 64;
     for (int i = 0; i < 3; i++)
         net_put(60);
-    check(wait_word(word(net.area + AREA_HOST_RC), 3, 1000 * MS), "host took 3 frames of 80-byte elements");
+    check(wait_word(word(net.area + AREA_HOST_RC), 3, RESPONSE_WAIT), "host took 3 frames of 80-byte elements");
 
     epoch = ld(&blk.g2h[H_EPOCH]);
     st(&blk.g2h[H_EPOCH], 0);
@@ -473,7 +478,7 @@ static void s_g2h_small(void)
     memset(io_sector, 'H', 512);
     uint64_t bait[2] = { 7 * 512, (uint64_t)(uintptr_t)io_sector };
     memcpy(slot(blk.g2h, 16, blk.elements, 1), bait, sizeof bait);
-    report("16-byte write request", blk_wait(blk_submit(KIND_WRITE, 512, 0, 0), 1000 * MS));
+    report("16-byte write request", blk_wait(blk_submit(KIND_WRITE, 512, 0, 0), RESPONSE_WAIT));
 }
 
 static void s_wc_ahead(void)
@@ -516,8 +521,8 @@ static void s_wsc_ahead(void)
     put_overrun(&net, element, net.size);
     memset(io_sector, 'H', 512);
     uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
-    report("write sector 7 while the net channel's wsc is ahead", blk_wait(tag, 5000 * MS));
-    check(wait_word(word(net.area + AREA_HOST_RC), ld(&net.g2h[H_WC]), 1000 * MS), "host dropped the frame");
+    report("write sector 7 while the net channel's wsc is ahead", blk_wait(tag, RESPONSE_WAIT));
+    check(wait_word(word(net.area + AREA_HOST_RC), ld(&net.g2h[H_WC]), RESPONSE_WAIT), "host dropped the frame");
     memset(io_sector, 'X', 512);
     struct request r = {
         .kind = KIND_WRITE,
@@ -538,7 +543,7 @@ static void bad_lengths(uint16_t len)
 {
     for (uint64_t i = 0; i < net.elements; i++)
         net_put(len);
-    check(wait_word(word(net.area + AREA_HOST_RC), net.elements, 1000 * MS), "host acknowledged a ring full of bad lengths");
+    check(wait_word(word(net.area + AREA_HOST_RC), net.elements, RESPONSE_WAIT), "host acknowledged a ring full of bad lengths");
     net_alive();
 }
 
@@ -737,7 +742,7 @@ static void s_rx_rc_ahead(void)
     st(word(net.area + AREA_GUEST_RC), net_rc);
     st(word(blk.area + AREA_GUEST_RC), resp_rc);
     kick(&blk);
-    report("write sector 7 (read counter put back)", blk_wait(tag, 1000 * MS));
+    report("write sector 7 (read counter put back)", blk_wait(tag, RESPONSE_WAIT));
     net_alive();
 }
 
@@ -773,7 +778,7 @@ static void s_host_sleeping(void)
     st(word(blk.area + AREA_HOST_SLEEPING), 0);
     report("solo5_net_write", solo5_net_write(net.handle, frame, sizeof frame));
     blk_alive();
-    check(wait_word(word(net.area + AREA_HOST_RC), 2, 1000 * MS), "host took both frames");
+    check(wait_word(word(net.area + AREA_HOST_RC), 2, RESPONSE_WAIT), "host took both frames");
 }
 
 /* The host->guest channel headers: the host never reads them back. */
