@@ -28,6 +28,9 @@ TEST_LIBC_IMPL
 #define HC_PORT 0x500
 #define KICK_PORT 0x600
 #define MS 1000000ULL
+/* How long the guest waits for what the host must do: only a guard against
+ * a host that stopped serving, generous for a busy machine. */
+#define RESPONSE_WAIT (120000 * MS)
 #define SECTOR 512
 
 enum { HC_WALLTIME = 1, HC_PUTS, HC_POLL, HC_BLOCK_WRITE, HC_BLOCK_READ, HC_NET_WRITE, HC_NET_READ, HC_HALT };
@@ -383,21 +386,21 @@ static void ring_put(struct entry e)
     __asm__ __volatile__("outl %0, %w1" : : "a"(0u), "d"((uint16_t)KICK_PORT));
 }
 
-/* Waits (at most 5 s) until the host published an ent_head equal to our
+/* Waits (at most RESPONSE_WAIT) until the host published an ent_head equal to our
  * ent_tail: it took every entry. */
 static int ring_drained(void)
 {
-    solo5_time_t deadline = solo5_clock_monotonic() + 5000 * MS;
+    solo5_time_t deadline = solo5_clock_monotonic() + RESPONSE_WAIT;
     while (ring->ent_head != ring->ent_tail)
         if (solo5_clock_monotonic() > deadline)
             return 0;
     return 1;
 }
 
-/* Waits (at most 5 s) for the next commit; its result, or -1. */
+/* Waits (at most RESPONSE_WAIT) for the next commit; its result, or -1. */
 static int32_t ring_commit(void)
 {
-    solo5_time_t deadline = solo5_clock_monotonic() + 5000 * MS;
+    solo5_time_t deadline = solo5_clock_monotonic() + RESPONSE_WAIT;
     while (ring->com_head == ring->com_tail)
         if (solo5_clock_monotonic() > deadline)
             return -1;
@@ -453,7 +456,7 @@ static void s_ring_host_words(void)
      * scribbled over) becomes the host's own count. */
     ring_put((struct entry){ .operation = OP_READ, .handle = (uint32_t)net,
                              .data = (uint64_t)(uintptr_t)rx_buf, .len = sizeof rx_buf });
-    solo5_time_t deadline = solo5_clock_monotonic() + 5000 * MS;
+    solo5_time_t deadline = solo5_clock_monotonic() + RESPONSE_WAIT;
     while (ring->com_tail != com_tail + 1 && solo5_clock_monotonic() < deadline)
         ;
     check(ring->com_tail == com_tail + 1, "host put its own com_tail back");
