@@ -8,6 +8,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::BenchError;
 
+/// How long the harness waits for what must come (a guest's Ready, its exit,
+/// its last lines) beyond the measurement itself: only a guard against a hang,
+/// generous so that a loaded machine (the test suite's smoke run) cannot
+/// make a run fail. Figures never depend on it.
+pub const HANG_GUARD: Duration = Duration::from_secs(120);
+
 /// A tender running a unikernel.
 pub struct GuestRun {
     child: Child,
@@ -135,7 +141,9 @@ impl GuestRun {
             }
             std::thread::sleep(Duration::from_micros(200));
         };
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+        // The reader thread ends at the pipe's end, which normally comes with
+        // the exit; the timeout only guards against a pipe left open.
+        while let Ok(line) = self.lines.recv_timeout(HANG_GUARD) {
             self.stdout.push(line);
         }
         let mut stderr = String::new();

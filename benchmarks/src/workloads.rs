@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::ceiling;
 use crate::error::BenchError;
-use crate::guest_run::{Finished, GuestRun};
+use crate::guest_run::{Finished, GuestRun, HANG_GUARD};
 use crate::netns::tap_rx_packets;
 use crate::traffic::{self, RoundTrips};
 use crate::variant::{Binaries, Devices, Variant};
@@ -162,7 +162,7 @@ impl Context {
     }
 
     fn limit(&self) -> Duration {
-        self.length * 4 + Duration::from_secs(20)
+        self.length * 4 + HANG_GUARD
     }
 
     fn ms(&self) -> String {
@@ -197,7 +197,7 @@ impl Context {
     ) -> Option<Result<Finished, BenchError>> {
         let run = self.start(variant, args)?;
         Some(run.and_then(|mut run| {
-            run.wait_ready(Duration::from_secs(30))?;
+            run.wait_ready(HANG_GUARD)?;
             during()?;
             run.finish(self.limit())
         }))
