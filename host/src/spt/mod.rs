@@ -241,6 +241,8 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     match supervisor::fork()? {
         Fork::Child => {
             supervisor::child_setup(supervisor_pid);
+            // The guest takes signals as they come (their default actions).
+            supervisor::unblock_watched();
             if let Some(r) = &rings {
                 // The guest's view of the rings, at the addresses the
                 // directory gives; its devices stay with the worker.

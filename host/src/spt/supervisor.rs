@@ -40,7 +40,7 @@ pub enum Fork {
 }
 
 /// Blocks the watched signals (so none is lost between fork and wait) and
-/// forks. The child gets the original mask back from [`child_setup`].
+/// forks. The child gets the original mask back from [`unblock_watched`].
 pub fn fork() -> Result<Fork, TenderError> {
     let set = watched();
     // SAFETY: changes this thread's signal mask only.
@@ -57,7 +57,9 @@ pub fn fork() -> Result<Fork, TenderError> {
     }
 }
 
-/// In a child: dies with the supervisor (SIGKILL), and unblocks signals.
+/// In a child: dies with the supervisor (SIGKILL). The watched signals stay
+/// blocked until the child calls [`unblock_watched`], once it handles them
+/// (a SIGTERM that came before is then delivered, not lost or fatal).
 pub fn child_setup(supervisor: libc::pid_t) {
     // SAFETY: prctl and getppid have no memory effects.
     unsafe {
@@ -67,6 +69,10 @@ pub fn child_setup(supervisor: libc::pid_t) {
             libc::_exit(1);
         }
     }
+}
+
+/// Unblocks the signals [`fork`] blocked, in a child.
+pub fn unblock_watched() {
     let set = watched();
     // SAFETY: changes this thread's signal mask only.
     unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use vmm_sys_util::eventfd::EventFd;
 
 use super::seccomp::{self, WorkerFds};
+use super::supervisor;
 use crate::cli;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
@@ -81,6 +82,9 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, WORKER_NAME.as_ptr()) };
     install_signals(plan.doorbell.as_raw_fd())?;
+    // Only now: a SIGTERM the supervisor sent before (a guest that ended at
+    // once) must reach the handler, not kill the worker unhandled.
+    supervisor::unblock_watched();
     let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
         eprintln!("{}: {msg}", cli::program())
     })?;
