@@ -25,17 +25,7 @@ impl NetDevice {
 
     /// NET_WRITE: sends the `len`-byte frame at guest `gpa`.
     pub fn write(&self, ram: &GuestRam, gpa: u64, len: u64) -> Result<Solo5Result, TenderError> {
-        let done = ram
-            .write_to_fd(self.raw_fd(), gpa, len)?
-            .map_err(|source| TenderError::Io {
-                what: "writing",
-                source,
-            })?;
-        if done as u64 != len {
-            return Err(TenderError::GuestExit(format!(
-                "Fatal error: wrote only {done} out of {len} bytes"
-            )));
-        }
+        write_frame(ram, self.raw_fd(), gpa, len)?;
         Ok(SOLO5_R_OK)
     }
 
@@ -57,4 +47,22 @@ impl NetDevice {
             }),
         }
     }
+}
+
+/// Writes the `len`-byte frame at guest `gpa` to tap `fd` in one `write`;
+/// a short write is fatal, as upstream's tender has it (NET_WRITE and the
+/// #637 ring's WRITE entries).
+pub fn write_frame(ram: &GuestRam, fd: RawFd, gpa: u64, len: u64) -> Result<(), TenderError> {
+    let done = ram
+        .write_to_fd(fd, gpa, len)?
+        .map_err(|source| TenderError::Io {
+            what: "writing",
+            source,
+        })?;
+    if done as u64 != len {
+        return Err(TenderError::GuestExit(format!(
+            "Fatal error: wrote only {done} out of {len} bytes"
+        )));
+    }
+    Ok(())
 }

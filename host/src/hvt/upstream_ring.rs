@@ -256,20 +256,7 @@ impl Worker {
     }
 
     fn write_frame(&self, fd: RawFd, entry: &HvtRingEntry) -> Result<(), TenderError> {
-        let len = u64::from(entry.len);
-        let done = self
-            .ram
-            .write_to_fd(fd, entry.data, len)?
-            .map_err(|source| TenderError::Io {
-                what: "writing",
-                source,
-            })?;
-        if done as u64 != len {
-            return Err(TenderError::GuestExit(format!(
-                "Fatal error: wrote only {done} out of {len} bytes"
-            )));
-        }
-        Ok(())
+        crate::net::write_frame(&self.ram, fd, entry.data, u64::from(entry.len))
     }
 
     /// Answers a READ entry: a frame from the tap, AGAIN when there is none,
