@@ -66,6 +66,17 @@ pub struct RoundTrips {
 /// One request in flight at a time for `length`: send a 64-byte frame,
 /// wait for it to come back (source MAC not ours), record the time.
 pub fn request_response(tap: &str, length: Duration) -> Result<RoundTrips, BenchError> {
+    spaced_request_response(tap, length, Duration::ZERO)
+}
+
+/// As [`request_response`], with `gap` of silence after each answer: with a
+/// gap longer than the guest's spin in `solo5_yield` (100 us), every
+/// request finds the guest asleep.
+pub fn spaced_request_response(
+    tap: &str,
+    length: Duration,
+    gap: Duration,
+) -> Result<RoundTrips, BenchError> {
     let socket = PacketSocket::bind(tap, ETHERTYPE)?;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 10_000_000_000, 3)
         .map_err(|e| BenchError::Setup(format!("histogram: {e}")))?;
@@ -97,6 +108,9 @@ pub fn request_response(tap: &str, length: Duration) -> Result<RoundTrips, Bench
             lost += 1;
         }
         seq += 1;
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
     }
     Ok(RoundTrips {
         histogram,

@@ -18,6 +18,9 @@ pub enum Workload {
     NetRx,
     /// Host client, guest echo, one request in flight.
     RequestResponse,
+    /// As `RequestResponse`, with 2 ms between an answer and the next
+    /// request: the guest sleeps in `solo5_yield` before each request.
+    SleepingRequestResponse,
     /// Block I/O: request size, random or sequential, write or read, and
     /// the queue depth the ring API keeps (the blocking API always has 1).
     Block {
@@ -34,12 +37,18 @@ pub enum Workload {
     Startup,
 }
 
+/// Silence between an answer and the next request in
+/// [`Workload::SleepingRequestResponse`]: far longer than the guest's 100 us
+/// spin in `solo5_yield`, so it sleeps before every request.
+const SLEEP_GAP: Duration = Duration::from_millis(2);
+
 /// Every workload, in report order.
-pub const ALL: [Workload; 9] = [
+pub const ALL: [Workload; 10] = [
     Workload::NetTx(64),
     Workload::NetTx(1514),
     Workload::NetRx,
     Workload::RequestResponse,
+    Workload::SleepingRequestResponse,
     Workload::Block {
         size: 4096,
         random: true,
@@ -74,6 +83,7 @@ impl Workload {
             Self::NetTx(size) => format!("net tx {size} B"),
             Self::NetRx => "net rx 64 B".into(),
             Self::RequestResponse => "net request/response".into(),
+            Self::SleepingRequestResponse => "net request/response, guest sleeping".into(),
             Self::Block {
                 size,
                 random,
@@ -178,7 +188,8 @@ impl Context {
         match workload {
             Workload::NetTx(size) => self.net_tx(variant, size),
             Workload::NetRx => self.net_rx(variant),
-            Workload::RequestResponse => self.request_response(variant),
+            Workload::RequestResponse => self.request_response(variant, Duration::ZERO),
+            Workload::SleepingRequestResponse => self.request_response(variant, SLEEP_GAP),
             Workload::Block {
                 size,
                 random,
@@ -270,9 +281,18 @@ impl Context {
         }))
     }
 
-    fn request_response(&self, variant: Variant) -> Result<Option<Measurement>, BenchError> {
+    /// Request/response with `gap` between an answer and the next request.
+    fn request_response(
+        &self,
+        variant: Variant,
+        gap: Duration,
+    ) -> Result<Option<Measurement>, BenchError> {
         let tap = &self.devices.tap;
         if variant == Variant::Ceiling {
+            // The host echo blocks between requests anyway: one ceiling row.
+            if !gap.is_zero() {
+                return Ok(None);
+            }
             let rt = ceiling::request_response(tap, self.length)?;
             return Ok(Some(Measurement {
                 figures: latency_figures(&rt),
@@ -282,7 +302,7 @@ impl Context {
         let args = ["echo", variant.api(), "5000"].map(String::from);
         let mut trips = None;
         let Some(done) = self.guest(variant, &args, || {
-            trips = Some(traffic::request_response(tap, self.length)?);
+            trips = Some(traffic::spaced_request_response(tap, self.length, gap)?);
             traffic::send_end_marker(tap)
         }) else {
             return Ok(None);
