@@ -8,12 +8,22 @@
 # without -z solo5-abi: lib/solo5_stub.{o,lds}. The hvt and spt objects are the same
 # bindings; each linker script names its target (see solo5.lds.in). The
 # muen object is the same crates built with the muen-only feature, which
-# leaves hvt's and spt's instructions out.
+# leaves hvt's and spt's instructions out. Both are built for Rust's
+# x86_64-unknown-none target (rustup target add x86_64-unknown-none): no
+# SSE, MMX or red zone in the bindings or in the `core` they link, as
+# upstream builds its bindings (-mno-sse -mno-mmx -mno-red-zone), so they
+# also run where the guest starts at CPL 0 (upstream's solo5-hvt, Muen) on
+# a host that emulates ring-0 code without SSE (docs/host-notes.md).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 dest=${1:-$repo/dist}
 target=${CARGO_TARGET_DIR:-$repo/target}
+bindings_target=x86_64-unknown-none
+if [ ! -d "$(rustc --print target-libdir --target "$bindings_target" 2>/dev/null)" ]; then
+    echo "build-dist.sh: Rust's $bindings_target target is missing (rustup target add $bindings_target)" >&2
+    exit 1
+fi
 exports=(_start __stack_chk_guard __stack_chk_fail
     solo5_exit solo5_abort solo5_tls_size solo5_tls_tp_offset solo5_tls_init solo5_set_tls_base
     solo5_clock_monotonic solo5_clock_wall solo5_yield solo5_console_write
@@ -32,13 +42,14 @@ trap 'rm -rf "$work"' EXIT
 bindings_object() {
     local out=$1
     shift
-    cargo build --release -p ringtender-sync-shim --manifest-path "$repo/Cargo.toml" "$@"
+    cargo build --release -p ringtender-sync-shim --manifest-path "$repo/Cargo.toml" \
+        --target "$bindings_target" "$@"
     local undefs=() keeps=() sym
     for sym in "${exports[@]}"; do
         undefs+=(-u "$sym")
         keeps+=(--keep-global-symbol="$sym")
     done
-    ld -r -o "$work/solo5_all.o" "${undefs[@]}" "$target/release/libringtender_sync_shim.a"
+    ld -r -o "$work/solo5_all.o" "${undefs[@]}" "$target/$bindings_target/release/libringtender_sync_shim.a"
     objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_all.o" "$out"
     # Only the application's entry point and the linker script's symbols may stay undefined.
     local expected=' (solo5_app_main|ringtender_target|ringtender_manifest_note|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'

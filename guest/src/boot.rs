@@ -7,7 +7,7 @@ use ringtender_abi::solo5::StartInfo;
 use ringtender_abi::spt::{SptBootInfo, SptRingInfo, SPT_BOOT_INFO_BASE, SPT_RING_INFO_MAGIC};
 
 use crate::console::{self, Level};
-use crate::{clock, log, mem, muen, platform, rings, spt, tls};
+use crate::{clock, cpu, log, mem, muen, platform, rings, spt, tls};
 
 static HVT_BOOT_INFO: AtomicPtr<BootInfo> = AtomicPtr::new(core::ptr::null_mut());
 static MANIFEST: AtomicU64 = AtomicU64::new(0);
@@ -84,9 +84,17 @@ pub unsafe fn start_hvt(boot: *const BootInfo) -> StartInfo {
     // SAFETY: the tender's boot info, valid for the guest's life.
     let info = unsafe { &*boot };
     MANIFEST.store(info.mft, Ordering::Relaxed);
+    // Ring 0 under a tender that starts every guest there (upstream's):
+    // our own descriptor tables and trap handlers first, as upstream's
+    // bindings install theirs.
+    cpu::init();
     tls::set_base(0);
     clock::init(info.cpu_cycle_freq);
-    start(info.cmdline, info.mem_size, "hvt, ring 3")
+    let target = match cpu::cpl() {
+        0 => "hvt, ring 0",
+        _ => "hvt, ring 3",
+    };
+    start(info.cmdline, info.mem_size, target)
 }
 
 /// Runs the bindings' start-up under `solo5-spt` and returns what
@@ -125,7 +133,8 @@ pub unsafe fn start_spt(boot: *const SptBootInfo) -> StartInfo {
 pub unsafe fn start_muen(boot: *const BootInfo) -> StartInfo {
     muen::console::init();
     muen::cpu::init();
-    if muen::cpu::cpl() == 0 {
+    let ring0 = muen::cpu::cpl() == 0;
+    if ring0 {
         tls::set_base(0);
     }
     let Some(mft) = muen::builtin_manifest() else {
@@ -139,7 +148,8 @@ pub unsafe fn start_muen(boot: *const BootInfo) -> StartInfo {
     muen::clock::init();
     // SAFETY: the caller's contract.
     let info = unsafe { muen::boot_info(boot) };
-    start(info.cmdline, info.mem_size, "muen")
+    let target = if ring0 { "muen, ring 0" } else { "muen, ring 3" };
+    start(info.cmdline, info.mem_size, target)
 }
 
 /// What every target does once their boot info is read: the command line's

@@ -18,6 +18,7 @@ pub mod api;
 pub mod boot;
 pub mod clock;
 pub mod console;
+pub mod cpu;
 pub mod devices;
 pub mod hypercall;
 pub mod manifest;

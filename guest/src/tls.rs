@@ -2,7 +2,7 @@
 //! thread pointer, which points to itself. The base goes in FS.
 
 use crate::platform::{target, Target};
-use crate::{muen, spt};
+use crate::{cpu, muen, spt};
 
 extern "C" {
     static _stdata: u8;
@@ -44,10 +44,13 @@ pub unsafe fn init(tls: usize) {
     }
 }
 
-/// Sets the FS base (TLS thread pointer): `wrfsbase` on hvt, `arch_prctl`
-/// on spt (what upstream's filter allows), `wrmsr` on muen.
+/// Sets the FS base (TLS thread pointer): `wrfsbase` on hvt at CPL 3 (our
+/// tender sets CR4.FSGSBASE), `wrmsr` on hvt at CPL 0 (upstream's tender,
+/// as upstream's bindings do), `arch_prctl` on spt (what upstream's filter
+/// allows), `wrmsr` on muen.
 pub fn set_base(base: u64) {
     match target() {
+        Target::Hvt if cpu::cpl() == 0 => cpu::set_fs_base(base),
         Target::Hvt => wrfsbase(base),
         Target::Spt => spt::set_fs_base(base),
         Target::Muen => muen::cpu::set_fs_base(base),
