@@ -148,7 +148,11 @@ pub unsafe fn start_muen(boot: *const BootInfo) -> StartInfo {
     muen::clock::init();
     // SAFETY: the caller's contract.
     let info = unsafe { muen::boot_info(boot) };
-    let target = if ring0 { "muen, ring 0" } else { "muen, ring 3" };
+    let target = if ring0 {
+        "muen, ring 0"
+    } else {
+        "muen, ring 3"
+    };
     start(info.cmdline, info.mem_size, target)
 }
 

@@ -63,6 +63,8 @@ pub struct Attachments {
     pub exec_heap: bool,
     /// `--exit-event` (muen).
     pub exit_event: bool,
+    /// `--strict` (muen): the subject at CPL 0 whatever its RNG3 note says.
+    pub strict: bool,
     macs: Vec<Option<[u8; 6]>>,
     sector_sizes: Vec<Option<u16>>,
 }
@@ -86,6 +88,7 @@ pub fn apply_options(
         ring_options: RingOptions::default(),
         exec_heap: false,
         exit_event: false,
+        strict: false,
         macs: vec![None; n],
         sector_sizes: vec![None; n],
     };
@@ -101,6 +104,7 @@ pub fn apply_options(
             TenderOption::NetLossy => att.ring_options.net_lossy = true,
             TenderOption::XExecHeap => att.exec_heap = true,
             TenderOption::ExitEvent => att.exit_event = true,
+            TenderOption::Strict => att.strict = true,
             TenderOption::Net { name, iface } => {
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_NET_BASIC)

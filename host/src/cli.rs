@@ -32,7 +32,7 @@ impl Tender {
             TenderOption::Classic | TenderOption::NetLossy | TenderOption::NetMac { .. } => {
                 self != Self::Muen
             }
-            TenderOption::ExitEvent => self == Self::Muen,
+            TenderOption::ExitEvent | TenderOption::Strict => self == Self::Muen,
             TenderOption::Mem(_)
             | TenderOption::Engine(_)
             | TenderOption::Net { .. }
@@ -163,6 +163,10 @@ pub enum TenderOption {
     /// `--exit-event` (muen): publish the "solo5_exit" event, so the
     /// subject ends with a `vmcall`, as a resettable unikernel on Muen does.
     ExitEvent,
+    /// `--strict` (muen): start the subject at CPL 0 exactly as Muen does,
+    /// also when it is one of our own binaries (which run at CPL 3 by
+    /// default).
+    Strict,
 }
 
 /// An option the tender could not accept.
@@ -247,6 +251,9 @@ fn parse_any_option(arg: &str) -> Result<TenderOption, OptionError> {
     if arg == "--exit-event" {
         return Ok(TenderOption::ExitEvent);
     }
+    if arg == "--strict" {
+        return Ok(TenderOption::Strict);
+    }
     if arg == "--net-lossy" {
         return Ok(TenderOption::NetLossy);
     }
@@ -319,6 +326,8 @@ ARGS are optional arguments passed to KERNEL (its boot parameters).
 Core options:
   [ --mem=512 ] (size of the subject's \"ram\" region in MB)
   [ --exit-event ] (publish the \"solo5_exit\" event: the subject ends with vmcall)
+  [ --strict ] (start the subject at CPL 0 as Muen does, also one built with ringtender's
+      bindings, which otherwise runs at CPL 3; slow where ring-0 code is emulated)
   [ --engine=uring|portable ] (I/O engine of the net and block peers; default io_uring if available)
     --help (display this help)
     --version (display version information)
@@ -494,6 +503,13 @@ mod tests {
             parse_option(Tender::Hvt, "--exit-event"),
             Err(OptionError::Invalid)
         );
+        assert_eq!(
+            parse_option(Tender::Muen, "--strict"),
+            Ok(TenderOption::Strict)
+        );
+        for tender in [Tender::Hvt, Tender::Spt] {
+            assert_eq!(parse_option(tender, "--strict"), Err(OptionError::Invalid));
+        }
         assert_eq!(
             parse_option(Tender::Muen, "--engine=portable"),
             Ok(TenderOption::Engine(

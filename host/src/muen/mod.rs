@@ -63,7 +63,13 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
-    let (privilege, tables) = vcpu::address_space(&layout, elf::ring3_flags(&uk.file));
+    // Strict: as Muen starts every subject, whatever the RNG3 note offers.
+    let ring3_flags = if att.strict {
+        0
+    } else {
+        elf::ring3_flags(&uk.file)
+    };
+    let (privilege, tables) = vcpu::address_space(&layout, ring3_flags);
     let mut ram = GuestRam::new(tables.root() + tables.bytes())?;
     let (readable, writable) = peers::io_ranges(&layout);
     ram.set_guest_access(readable, writable);
