@@ -1,10 +1,12 @@
 //! ringtender's guest bindings for the hvt, spt and muen targets, in
 //! `no_std` Rust.
 //!
-//! On hvt the guest runs at CPL 3 (see `docs/guest-contract.md`): it never
-//! executes a privileged instruction. The tender owns page tables,
-//! descriptor tables and trap reporting; the guest talks to it through PIO
-//! hypercalls. On spt the guest is a Linux process confined by seccomp and
+//! On hvt the guest runs at CPL 3 under our tender (see
+//! `docs/guest-contract.md`): it never executes a privileged instruction.
+//! The tender owns page tables, descriptor tables and trap reporting; the
+//! guest talks to it through PIO hypercalls. Started at CPL 0 (upstream's
+//! tender, Muen), the bindings set up their own descriptor tables and trap
+//! handlers as upstream's do ([`cpu`]). On spt the guest is a Linux process confined by seccomp and
 //! talks to the host through the few system calls its filter allows. One
 //! object serves both; [`platform`] tells which one this link is for. On
 //! muen the guest is a Muen subject that finds its channels in the subject

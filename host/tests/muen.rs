@@ -753,8 +753,8 @@ fn run_ours(options: &[&str], name: &str, args: &[&str]) -> Outcome {
     run_runner(&argv)
 }
 
-/// Ours run at CPL 3: at CPL 0 this machine's KVM emulates the subject and
-/// stops at its first SSE instruction, and Rust's `core` has them everywhere.
+/// Ours run at CPL 3 unless `--strict` is given (`host/tests/cpl0.rs`): at
+/// CPL 0 this machine's KVM emulates every instruction of the subject.
 #[test]
 fn our_hello_runs_at_cpl3_and_succeeds() {
     let out = run_ours(&[], "hello", &["Hello_Solo5"]);
