@@ -34,16 +34,29 @@ fn ours(name: &str) -> PathBuf {
     common::built_unikernel(&format!("test_{name}.muen"))
 }
 
+/// A runner the test started: killed if the test fails before waiting for
+/// it (a busy-polling subject would spin on).
+struct Runner(Option<Child>);
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Starts the runner in `ns` on our `test_NAME.muen` with `options` and
 /// `args` (`--mem=16`, the engine `RINGTENDER_TEST_ENGINE` names), once
-/// the subject printed `ready`; the child and its stdout.
+/// the subject printed "Ready"; the runner and its stdout.
 fn start(
     ns: &NetNs,
     dir: &TempDir,
     options: &[&str],
     name: &str,
     args: &[&str],
-) -> (Child, PathBuf) {
+) -> (Runner, PathBuf) {
     let kernel = ours(name);
     let mut argv = vec!["--mem=16"];
     argv.extend_from_slice(options);
@@ -59,13 +72,14 @@ fn start(
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let runner = Runner(Some(child));
     common::wait_for_text(&log, "Ready");
-    (child, log)
+    (runner, log)
 }
 
-/// Waits for `child`; it must have succeeded. Its stdout.
-fn succeeded(child: Child, log: &Path) -> String {
-    let out = wait(child);
+/// Waits for `runner`; it must have succeeded. Its stdout.
+fn succeeded(mut runner: Runner, log: &Path) -> String {
+    let out = wait(runner.0.take().expect("waited for once"));
     let stdout = std::fs::read_to_string(log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
     assert!(stdout.contains("SUCCESS"), "{out:#?}\n{stdout}");
@@ -104,11 +118,12 @@ fn seq_of(frame: &[u8]) -> u64 {
 
 /// The next frame of EtherType `ethertype` the subject sent, however long it
 /// takes (the tests' hang guard ends a subject that sends nothing).
-fn next_from_subject(socket: &PacketSocket, ethertype: [u8; 2], what: &str) -> Vec<u8> {
+fn next_from_subject(socket: &PacketSocket, ethertype: [u8; 2], what: &str, log: &Path) -> Vec<u8> {
     loop {
-        let frame = socket
-            .recv_incoming(HANG_GUARD)
-            .unwrap_or_else(|| panic!("no {what} for {HANG_GUARD:?} (the tests' hang guard)"));
+        let frame = socket.recv_incoming(HANG_GUARD).unwrap_or_else(|| {
+            let stdout = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("no {what} for {HANG_GUARD:?} (the tests' hang guard):\n{stdout}")
+        });
         if frame.len() >= 22 && frame[12..14] == ethertype {
             return frame;
         }
@@ -137,9 +152,10 @@ fn a_million_frames_from_the_subject_reach_the_tap_in_order_and_intact() {
         &["txack", &frames, &window],
     );
     for seq in 0..FRAMES {
-        let frame = next_from_subject(&socket, ETHERTYPE_SEQ, "frame");
+        let frame = next_from_subject(&socket, ETHERTYPE_SEQ, &format!("frame {seq}"), &log);
         assert_eq!(seq_of(&frame), seq, "frames lost, repeated or reordered");
-        assert_eq!(frame, pattern_frame(seq)[..], "frame {seq} damaged");
+        // Past the addresses (the source is the subject's MAC).
+        assert_eq!(frame[12..], pattern_frame(seq)[12..], "frame {seq} damaged");
         let received = seq + 1;
         if received % ACK_EVERY == 0 || received == FRAMES {
             assert!(socket.send(&ack_frame(received)), "the runner is gone");
@@ -178,7 +194,7 @@ fn a_million_frames_reach_the_subject_in_order_and_intact() {
     // The frames, then the end marker.
     for sent in 0..=FRAMES {
         while sent - acked >= WINDOW {
-            let ack = next_from_subject(&socket, ETHERTYPE_ACK, "acknowledgement");
+            let ack = next_from_subject(&socket, ETHERTYPE_ACK, "acknowledgement", &log);
             acked = acked.max(seq_of(&ack));
         }
         let frame = if sent < FRAMES {

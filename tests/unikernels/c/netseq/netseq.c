@@ -70,11 +70,11 @@ static void send_ack(solo5_handle_t h, const struct solo5_net_info *ni, uint64_t
 /* Takes every frame waiting; returns the highest ack seen (at least acked). */
 static uint64_t take_acks(solo5_handle_t h, uint64_t acked)
 {
+    static uint8_t in[16384];
     size_t len;
-    while (solo5_net_read(h, frame, sizeof frame, &len) == SOLO5_R_OK) {
-        if (len >= 22 && frame[12] == 0x88 && frame[13] == ETHERTYPE_ACK &&
-            get_seq(frame) > acked)
-            acked = get_seq(frame);
+    while (solo5_net_read(h, in, sizeof in, &len) == SOLO5_R_OK) {
+        if (len >= 22 && in[12] == 0x88 && in[13] == ETHERTYPE_ACK && get_seq(in) > acked)
+            acked = get_seq(in);
     }
     return acked;
 }
