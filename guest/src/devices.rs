@@ -1,8 +1,9 @@
 //! Devices from the manifest: through the rings when the tender set them up
 //! (`rings`), else the classic way: hypercalls on hvt, system calls on the
 //! tender's descriptors on spt. This is the sync shim's engine: the blocking
-//! API on top of asynchronous rings. On muen, the subject's channels
-//! (`muen::net`, `muen::block`), found by the device's name.
+//! API on top of asynchronous rings. On muen, the subject's channels, found
+//! by the device's name when it is acquired (`muen::net`, `muen::block`)
+//! and served through `rings` like hvt's and spt's.
 
 use ringtender_abi::hvt::{HcBlockRead, HcBlockWrite, HcNetRead, HcNetWrite, HcPoll, Hypercall};
 use ringtender_abi::mft::{
@@ -87,15 +88,24 @@ fn host_fd(e: &MftEntry) -> i32 {
     e.hostfd as i32
 }
 
+/// Largest frame device `handle` takes (its MTU and the Ethernet header),
+/// if it is a net device: from the manifest, or on muen from its channels.
+fn frame_max(handle: u64) -> Option<usize> {
+    if target() == Target::Muen {
+        return match rings::device(handle)? {
+            DeviceRings::Net(ring) => Some(ring.frame_max()),
+            _ => None,
+        };
+    }
+    entry(handle, MFT_DEV_NET_BASIC).map(|e| usize::from(e.net_mtu()) + SOLO5_NET_HLEN)
+}
+
 /// Sends one frame.
 pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
-    if target() == Target::Muen {
-        return muen::net::write(handle, frame);
-    }
-    let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
+    let Some(max) = frame_max(handle) else {
         return SOLO5_R_EINVAL;
     };
-    if frame.len() > usize::from(e.net_mtu()) + SOLO5_NET_HLEN {
+    if frame.len() > max {
         return SOLO5_R_EINVAL;
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
@@ -105,6 +115,9 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
             SOLO5_R_AGAIN
         };
     }
+    let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
+        return SOLO5_R_EINVAL;
+    };
     if target() == Target::Spt {
         return spt::net_write(host_fd(e), frame);
     }
@@ -120,13 +133,10 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
 
 /// Receives one frame.
 pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
-    if target() == Target::Muen {
-        return muen::net::read(handle, buf);
-    }
-    let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
+    let Some(max) = frame_max(handle) else {
         return (SOLO5_R_EINVAL, 0);
     };
-    if buf.len() < usize::from(e.net_mtu()) + SOLO5_NET_HLEN {
+    if buf.len() < max {
         return (SOLO5_R_EINVAL, 0);
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
@@ -139,6 +149,9 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
             None => (SOLO5_R_AGAIN, 0),
         };
     }
+    let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
+        return (SOLO5_R_EINVAL, 0);
+    };
     if target() == Target::Spt {
         return spt::net_read(host_fd(e), buf);
     }
@@ -152,16 +165,27 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
     (arg.ret, arg.len as usize)
 }
 
-/// The block device of `handle` if the transfer is one aligned block
-/// inside it.
-fn block_entry(handle: u64, offset: u64, len: usize) -> Option<&'static MftEntry> {
+/// Block size and capacity of block device `handle`: from the manifest, or
+/// on muen from the server's handshake.
+fn block_geometry(handle: u64) -> Option<(u64, u64)> {
+    if target() == Target::Muen {
+        return match rings::device(handle)? {
+            DeviceRings::Block(ring) => ring.geometry(),
+            _ => None,
+        };
+    }
     let e = entry(handle, MFT_DEV_BLOCK_BASIC)?;
-    let bs = u64::from(e.block_size());
-    let fits = e
-        .block_capacity()
-        .checked_sub(bs)
-        .is_some_and(|last| offset <= last);
-    (bs != 0 && len as u64 == bs && offset.is_multiple_of(bs) && fits).then_some(e)
+    Some((u64::from(e.block_size()), e.block_capacity()))
+}
+
+/// Whether a transfer of `len` bytes at `offset` is one aligned block
+/// inside block device `handle`.
+fn block_transfer_ok(handle: u64, offset: u64, len: usize) -> bool {
+    let Some((bs, capacity)) = block_geometry(handle) else {
+        return false;
+    };
+    let fits = capacity.checked_sub(bs).is_some_and(|last| offset <= last);
+    bs != 0 && len as u64 == bs && offset.is_multiple_of(bs) && fits
 }
 
 /// Tag of the blocking calls' requests; ring API tags must differ. A
@@ -209,9 +233,6 @@ pub fn block_status(status: u64) -> Solo5Result {
 
 /// Writes one block.
 pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
-    if target() == Target::Muen {
-        return muen::block::write(handle, offset, data);
-    }
     block_io(
         BLOCK_KIND_WRITE,
         handle,
@@ -223,9 +244,6 @@ pub fn block_write(handle: u64, offset: u64, data: &[u8]) -> Solo5Result {
 
 /// Reads one block.
 pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
-    if target() == Target::Muen {
-        return muen::block::read(handle, offset, buf);
-    }
     block_io(
         BLOCK_KIND_READ,
         handle,
@@ -238,12 +256,15 @@ pub fn block_read(handle: u64, offset: u64, buf: &mut [u8]) -> Solo5Result {
 /// One block transfer of `len` bytes at guest address `buf`, checked as
 /// the API requires, through the ring if there is one, else the classic way.
 fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5Result {
-    let Some(e) = block_entry(handle, offset, len) else {
+    if !block_transfer_ok(handle, offset, len) {
         return SOLO5_R_EINVAL;
-    };
+    }
     if let Some(DeviceRings::Block(ring)) = rings::device(handle) {
         return block_via_ring(ring, kind, offset, buf, len);
     }
+    let Some(e) = entry(handle, MFT_DEV_BLOCK_BASIC) else {
+        return SOLO5_R_EINVAL;
+    };
     if target() == Target::Spt {
         return spt::block_io(kind == BLOCK_KIND_WRITE, host_fd(e), offset, buf, len);
     }
@@ -278,8 +299,9 @@ fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5R
 /// sleep.
 const POLL_SPIN_NS: u64 = 100_000;
 
-/// Net handles whose rx ring holds a frame.
-fn ring_ready() -> u64 {
+/// Net handles whose rx ring holds a frame (on muen: whose input channel
+/// holds a frame or an overrun to skip).
+pub fn ring_ready() -> u64 {
     let mut ready = 0;
     for handle in 0..entries().len() as u64 {
         if let Some(DeviceRings::Net(ring)) = rings::device(handle) {

@@ -1,6 +1,12 @@
 //! ringtender rings, guest side (`docs/ring-abi.md`): discovery from the boot
 //! info, the per-device channels, and the operations the sync shim and the
 //! ring API build on. Single vCPU, no interrupts: nothing here is reentrant.
+//!
+//! On muen the same types serve a Muen subject's channels (`crate::muen`
+//! installs them when a device is acquired): no device area, so no read
+//! counters and no doorbell; Muen's writer never waits, a received frame is
+//! copied out of the channel before it is lent, and block requests go
+//! through slots of the muenblock buffer region (`docs/ring-abi.md` §10).
 
 use core::cell::UnsafeCell;
 use core::sync::atomic::{fence, AtomicU64, Ordering};
@@ -14,8 +20,11 @@ use ringtender_abi::rings::{
     HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_muen_compat::block::{
-    BlockRequest, BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_WRITE, BLOCK_STATUS_OK,
+    BlockRequest, BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_SYNC, BLOCK_KIND_WRITE,
+    BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, BLOCK_STATUS_OK, MUEN_BLOCK_STATUS_OK,
 };
+use ringtender_muen_compat::muenblock_client::{DeviceInfo, TAG_IO_BASE};
+use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
 use ringtender_muen_compat::{
     RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL,
 };
@@ -27,20 +36,36 @@ use crate::spt;
 /// One net device's channels.
 pub struct NetRings {
     handle: u64,
-    area: u64,
+    /// The device area (read counters, doorbell flag); None on muen.
+    area: Option<u64>,
     frame_max: usize,
     tx: Writer<RawRegion>,
     rx: Reader<RawRegion>,
+    /// muen: the frame lent by [`NetRings::borrow`], copied out of the
+    /// channel (Muen's writer may overwrite a slot at any time).
+    copy: [u8; MUEN_NET_ELEMENT_SIZE],
+    /// muen: frames the peer overwrote before we read them.
+    lost: u64,
 }
 
 /// One block device's channels.
 pub struct BlockRings {
     handle: u64,
-    area: u64,
+    /// The device area (read counters, doorbell flag); None on muen.
+    area: Option<u64>,
     requests: Writer<RawRegion>,
     responses: Reader<RawRegion>,
-    /// spt: the area's data slots, which requests must point into.
+    /// spt and muen: the data slots requests must point into.
     slots: Option<DataSlots>,
+    /// muen: the device as the muenblock server described it.
+    muen: Option<MuenBlock>,
+}
+
+/// A muenblock device behind [`BlockRings`].
+struct MuenBlock {
+    info: DeviceInfo,
+    /// The request channel's event, if the policy gives one.
+    event: Option<u8>,
 }
 
 /// What a request going through a data slot came with.
@@ -50,14 +75,41 @@ struct SlotUse {
     kind: u16,
     buffer: u64,
     length: u64,
+    /// muen: refused without being sent; reaped with this status.
+    refused: Option<u64>,
 }
 
-/// spt: the I/O worker sees only the shared ring memory, so block data goes
-/// through slots at the end of the device's area. A request's tag is its
-/// slot; the caller's tag and buffer wait here for its completion.
+/// Block data through slots of memory the host side sees: on spt the I/O
+/// worker sees only the shared ring memory, so the slots lie at the end of
+/// the device's area; on muen the server sees only the muenblock buffer
+/// region, which holds them. A request's wire tag is its slot; the
+/// caller's tag and buffer wait here for its completion.
 struct DataSlots {
+    /// Guest address of slot 0.
     base: u64,
+    /// What the request names as slot 0's buffer: its guest address on
+    /// spt, its offset in the buffer region (0) on muen.
+    wire_base: u64,
+    /// Bytes from one slot to the next.
+    stride: u64,
+    /// Most bytes one request may move.
+    capacity: u64,
+    /// Slots in use (at most [`BLOCK_RING_ELEMENTS`]).
+    count: usize,
     used: [Option<SlotUse>; BLOCK_RING_ELEMENTS as usize],
+}
+
+impl DataSlots {
+    fn free(&self) -> Option<usize> {
+        self.used[..self.count].iter().position(Option::is_none)
+    }
+
+    fn in_use(&self) -> usize {
+        self.used[..self.count]
+            .iter()
+            .filter(|u| u.is_some())
+            .count()
+    }
 }
 
 fn copy(from: u64, to: u64, len: u64) {
@@ -124,8 +176,11 @@ fn store(addr: u64, value: u64) {
 
 /// Rings the doorbell of `area` if the host worker sleeps (after a fence,
 /// so our last store is visible before we read its flag): a PIO write on
-/// hvt, an eventfd write on spt.
-fn kick_if_sleeping(area: u64, handle: u64) {
+/// hvt, an eventfd write on spt; nothing on muen (no area: the peer polls).
+fn kick_if_sleeping(area: Option<u64>, handle: u64) {
+    let Some(area) = area else {
+        return;
+    };
     fence(Ordering::SeqCst);
     if load(area + AREA_HOST_SLEEPING) == 0 {
         return;
@@ -158,9 +213,11 @@ pub fn set_waiting(waiting: bool) {
         let area = match device {
             DeviceRings::Net(ring) => ring.area,
             DeviceRings::Block(ring) => ring.area,
-            DeviceRings::None => continue,
+            DeviceRings::None => None,
         };
-        store(area + AREA_GUEST_WAITING, u64::from(waiting));
+        if let Some(area) = area {
+            store(area + AREA_GUEST_WAITING, u64::from(waiting));
+        }
     }
     fence(Ordering::SeqCst);
 }
@@ -243,10 +300,12 @@ pub fn init() -> bool {
                 };
                 DeviceRings::Net(NetRings {
                     handle,
-                    area: e.area,
+                    area: Some(e.area),
                     frame_max,
                     tx,
                     rx,
+                    copy: [0; MUEN_NET_ELEMENT_SIZE],
+                    lost: 0,
                 })
             }
             MFT_DEV_BLOCK_BASIC => {
@@ -259,16 +318,24 @@ pub fn init() -> bool {
                 ) else {
                     continue;
                 };
-                let slots = (target() == Target::Spt).then(|| DataSlots {
-                    base: e.area + e.h2g_offset + e.h2g_bytes,
-                    used: [None; BLOCK_RING_ELEMENTS as usize],
+                let slots = (target() == Target::Spt).then(|| {
+                    let base = e.area + e.h2g_offset + e.h2g_bytes;
+                    DataSlots {
+                        base,
+                        wire_base: base,
+                        stride: SPT_BLOCK_SLOT_BYTES,
+                        capacity: SPT_BLOCK_SLOT_BYTES,
+                        count: BLOCK_RING_ELEMENTS as usize,
+                        used: [None; BLOCK_RING_ELEMENTS as usize],
+                    }
                 });
                 DeviceRings::Block(BlockRings {
                     handle,
-                    area: e.area,
+                    area: Some(e.area),
                     requests,
                     responses,
                     slots,
+                    muen: None,
                 })
             }
             _ => DeviceRings::None,
@@ -277,7 +344,38 @@ pub fn init() -> bool {
     true
 }
 
+/// Serves manifest device `handle` through `rings` (muen: when the device
+/// is acquired); false if `handle` is not a valid handle.
+pub fn install(handle: u64, rings: DeviceRings) -> bool {
+    match device(handle) {
+        Some(slot) => {
+            *slot = rings;
+            true
+        }
+        None => false,
+    }
+}
+
 impl NetRings {
+    /// A Muen net device (`docs/ring-abi.md` §10): we write `tx` ("NAME|out"),
+    /// the peer writes `rx` ("NAME|in"), Muen's 1516-byte elements.
+    pub fn muen(handle: u64, tx: Writer<RawRegion>, rx: Reader<RawRegion>) -> Self {
+        Self {
+            handle,
+            area: None,
+            frame_max: MUEN_FRAME_MAX,
+            tx,
+            rx,
+            copy: [0; MUEN_NET_ELEMENT_SIZE],
+            lost: 0,
+        }
+    }
+
+    /// Largest frame the device takes, in bytes.
+    pub fn frame_max(&self) -> usize {
+        self.frame_max
+    }
+
     /// Queues one frame for sending; false if the tx ring is full.
     pub fn send(&mut self, frame: &[u8]) -> bool {
         self.send_batch([frame]) == 1
@@ -286,29 +384,47 @@ impl NetRings {
     /// Queues frames in order until one does not fit (ring full or frame
     /// too long), publishes them at once and rings the doorbell at most
     /// once; returns how many were queued.
+    /// On muen the ring is never full: Muen's writer overwrites what the
+    /// peer has not read (at most one ring's worth is queued per call).
     pub fn send_batch<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
-        let free = self.tx.free_slots(load(self.area + AREA_HOST_READ_COUNTER));
+        let free = match self.area {
+            Some(area) => self.tx.free_slots(load(area + AREA_HOST_READ_COUNTER)),
+            None => self.tx.elements(),
+        };
         let mut frames = frames.into_iter().peekable();
         if free == 0 || frames.peek().is_none() {
             kick_if_sleeping(self.area, self.handle);
             return 0;
         }
         // Announce every free slot before writing any (SHMStream: wsc
-        // covers what is being written); publish only what was written.
-        self.tx.begin(free);
+        // covers what is being written); publish only what was written. On
+        // muen, where the peer's reader takes an announced slot for one
+        // being overwritten, each frame is announced and published alone.
+        let per_frame = self.area.is_none();
+        if !per_frame {
+            self.tx.begin(free);
+        }
         let mut queued = 0u64;
         for frame in frames {
             if queued == free || frame.len() > self.frame_max {
                 break;
             }
-            let slot = self.tx.slot_offset(queued);
+            if per_frame {
+                self.tx.begin(1);
+            }
+            let slot = self.tx.slot_offset(if per_frame { 0 } else { queued });
             self.tx.memory().write_bytes(slot, frame);
             self.tx
                 .memory()
                 .write_bytes(slot + self.frame_max, &(frame.len() as u16).to_le_bytes());
+            if per_frame {
+                self.tx.commit(1);
+            }
             queued += 1;
         }
-        self.tx.commit(queued);
+        if !per_frame {
+            self.tx.commit(queued);
+        }
         kick_if_sleeping(self.area, self.handle);
         queued as usize
     }
@@ -316,8 +432,13 @@ impl NetRings {
     /// The next received frame, in place in the rx ring (address, length),
     /// or None if nothing is pending. The host does not touch it until
     /// [`NetRings::release`]: it never writes past the published read
-    /// counter, lossy mode included (it drops new frames instead).
+    /// counter, lossy mode included (it drops new frames instead). On muen
+    /// the frame is a copy taken out of the channel (Muen's writer does not
+    /// wait for its reader), valid until `release`.
     pub fn borrow(&mut self) -> Option<(*const u8, usize)> {
+        if self.area.is_none() {
+            return self.borrow_copy();
+        }
         let offset = loop {
             match self.rx.peek() {
                 Ok(offset) => break offset,
@@ -336,10 +457,39 @@ impl NetRings {
         Some((unsafe { self.rx.memory().as_ptr().add(offset) }, len))
     }
 
-    /// Gives the frame of the last [`NetRings::borrow`] back to the host.
+    /// muen: copies the next intact frame out of the channel. An overrun
+    /// skips to the peer's newest frame (SHMStream's RC := WC) and counts
+    /// what it skipped; an element whose length is beyond the frame area
+    /// is dropped.
+    fn borrow_copy(&mut self) -> Option<(*const u8, usize)> {
+        loop {
+            match self.rx.read(&mut self.copy) {
+                ReadResult::Success => {}
+                ReadResult::EpochChanged => continue,
+                ReadResult::OverrunDetected => {
+                    let rc = self.rx.rc();
+                    self.rx.drain();
+                    self.lost = self.lost.wrapping_add(self.rx.rc().wrapping_sub(rc));
+                    continue;
+                }
+                _ => return None,
+            }
+            let raw = [self.copy[self.frame_max], self.copy[self.frame_max + 1]];
+            let len = usize::from(u16::from_le_bytes(raw));
+            if len <= self.frame_max {
+                return Some((self.copy.as_ptr(), len));
+            }
+        }
+    }
+
+    /// Gives the frame of the last [`NetRings::borrow`] back to the host
+    /// (on muen the copy was taken already: nothing to give back).
     pub fn release(&mut self) {
+        let Some(area) = self.area else {
+            return;
+        };
         self.rx.consume();
-        store(self.area + AREA_GUEST_READ_COUNTER, self.rx.rc());
+        store(area + AREA_GUEST_READ_COUNTER, self.rx.rc());
         kick_if_sleeping(self.area, self.handle);
     }
 
@@ -355,9 +505,13 @@ impl NetRings {
     }
 
     /// Frames the host dropped because this rx ring was full (lossy mode
-    /// only; always 0 in lossless mode).
+    /// only; always 0 in lossless mode). On muen: frames the peer overwrote
+    /// before we read them.
     pub fn dropped(&self) -> u64 {
-        load(self.area + AREA_RX_DROPPED)
+        match self.area {
+            Some(area) => load(area + AREA_RX_DROPPED),
+            None => self.lost,
+        }
     }
 
     /// Whether a received frame is waiting.
@@ -367,55 +521,194 @@ impl NetRings {
 }
 
 impl BlockRings {
+    /// A muenblock device (`docs/ring-abi.md` §10) after the handshake: we
+    /// write `requests`, the server writes `responses`, and the data moves
+    /// through `buffer` (guest address and bytes), cut into slots of which
+    /// no two touch, so a merging server (Muen's `ahci_drv` merges requests
+    /// contiguous on the device and in the buffer) never merges ours: it
+    /// would add byte lengths to our block numbers.
+    pub fn muen(
+        handle: u64,
+        requests: Writer<RawRegion>,
+        responses: Reader<RawRegion>,
+        buffer: (u64, u64),
+        info: DeviceInfo,
+        event: Option<u8>,
+    ) -> Self {
+        let (base, bytes) = buffer;
+        let bs = info.block_length;
+        let slots = (bytes / (2 * bs)).clamp(1, u64::from(BLOCK_RING_ELEMENTS));
+        let stride = bytes / slots / bs * bs;
+        let gap = if slots > 1 { bs } else { 0 };
+        let capacity = (stride - gap).min(info.max_blocks.saturating_mul(bs));
+        Self {
+            handle,
+            area: None,
+            requests,
+            responses,
+            slots: Some(DataSlots {
+                base,
+                wire_base: 0,
+                stride,
+                capacity,
+                count: slots as usize,
+                used: [None; BLOCK_RING_ELEMENTS as usize],
+            }),
+            muen: Some(MuenBlock { info, event }),
+        }
+    }
+
+    /// muen: the device's block size and capacity in bytes, as the server
+    /// said (on hvt and spt the manifest holds them).
+    pub fn geometry(&self) -> Option<(u64, u64)> {
+        let info = self.muen.as_ref()?.info;
+        Some((info.block_length, info.blocks * info.block_length))
+    }
+
+    /// Most bytes one request may move: a data slot on spt and muen,
+    /// otherwise the host's limit (1 MiB, `docs/ring-abi.md` §4).
+    pub fn max_request(&self) -> Option<u64> {
+        self.slots.as_ref().map(|s| s.capacity)
+    }
+
     /// Requests that can be in flight at once.
     pub fn window(&self) -> u64 {
-        self.requests.elements()
+        match &self.slots {
+            Some(slots) if self.muen.is_some() => slots.count as u64,
+            _ => self.requests.elements(),
+        }
     }
 
     /// Free request slots (the in-flight window left).
     pub fn free(&self) -> u64 {
-        self.requests
-            .free_slots(load(self.area + AREA_HOST_READ_COUNTER))
+        match (self.area, &self.slots) {
+            (Some(area), _) => self
+                .requests
+                .free_slots(load(area + AREA_HOST_READ_COUNTER)),
+            (None, Some(slots)) => (slots.count - slots.in_use()) as u64,
+            (None, None) => 0,
+        }
+    }
+
+    /// muen: the status a request gets without being sent, if it must be
+    /// refused (the server would refuse it too, with Muen's code, which is
+    /// not `SOLO5_R_EINVAL`).
+    fn refusal(&self, op: &BlockOp) -> Option<u64> {
+        let info = self.muen.as_ref()?.info;
+        let bs = info.block_length;
+        let valid = match op.kind {
+            BLOCK_KIND_SYNC => true,
+            BLOCK_KIND_READ | BLOCK_KIND_WRITE => {
+                let end = op.offset.checked_add(op.length);
+                op.length > 0
+                    && op.length.is_multiple_of(bs)
+                    && op.offset.is_multiple_of(bs)
+                    && end.is_some_and(|end| end <= info.blocks * bs)
+            }
+            _ => false,
+        };
+        (!valid).then_some(BLOCK_STATUS_INVALID)
+    }
+
+    /// The request `op` goes out as, through data slot `index` if there are
+    /// slots.
+    fn wire_request(&self, op: &BlockOp, index: Option<usize>) -> BlockRequest {
+        let Some(index) = index else {
+            return BlockRequest {
+                kind: op.kind,
+                device: self.handle as u16,
+                tag: op.tag,
+                length: op.length,
+                device_offset: op.offset,
+                buffer_offset: op.buffer,
+            };
+        };
+        let slots = self
+            .slots
+            .as_ref()
+            .expect("a slot index comes from the slots");
+        let buffer = slots.wire_base + index as u64 * slots.stride;
+        match &self.muen {
+            // Device 0 of its channel pair; the offset in blocks (§10).
+            Some(muen) => BlockRequest {
+                kind: op.kind,
+                device: 0,
+                tag: TAG_IO_BASE + index as u32,
+                length: if op.kind == BLOCK_KIND_SYNC {
+                    0
+                } else {
+                    op.length
+                },
+                device_offset: if op.kind == BLOCK_KIND_SYNC {
+                    0
+                } else {
+                    op.offset / muen.info.block_length
+                },
+                buffer_offset: if op.kind == BLOCK_KIND_SYNC {
+                    0
+                } else {
+                    buffer
+                },
+            },
+            None => BlockRequest {
+                kind: op.kind,
+                device: self.handle as u16,
+                tag: index as u32,
+                length: op.length,
+                device_offset: op.offset,
+                buffer_offset: buffer,
+            },
+        }
     }
 
     /// Submits requests in order until the window is full, publishing each
     /// and ringing the doorbell at most once; returns how many went in. On
-    /// spt a request longer than a data slot (`SPT_BLOCK_SLOT_BYTES`) also
-    /// stops the batch.
+    /// spt and muen a request longer than a data slot
+    /// ([`max_request`](Self::max_request)) also stops the batch. On muen
+    /// a request the server would refuse (out of range, not whole blocks,
+    /// an unknown kind) is answered `BLOCK_STATUS_INVALID` without being
+    /// sent, and the request channel's event is raised after the batch if
+    /// the policy gives one.
     pub fn submit_batch(&mut self, requests: impl IntoIterator<Item = BlockOp>) -> usize {
         let mut submitted = 0;
         for op in requests {
-            let (tag, buffer, slot) = match &self.slots {
-                None => (op.tag, op.buffer, None),
+            let refused = self.refusal(&op);
+            let slot = match &self.slots {
+                None => None,
                 // Check the window before copying into a slot.
                 Some(_) if self.free() == 0 => break,
                 Some(slots) => {
-                    let free = slots.used.iter().position(Option::is_none);
-                    let Some(index) = free.filter(|_| op.length <= SPT_BLOCK_SLOT_BYTES) else {
+                    let too_long = refused.is_none() && op.length > slots.capacity;
+                    let Some(index) = slots.free().filter(|_| !too_long) else {
                         break;
                     };
-                    let addr = slots.base + index as u64 * SPT_BLOCK_SLOT_BYTES;
-                    if op.kind == BLOCK_KIND_WRITE {
-                        copy(op.buffer, addr, op.length);
-                    }
-                    (index as u32, addr, Some(index))
+                    Some(index)
                 }
             };
-            let req = BlockRequest {
-                kind: op.kind,
-                device: self.handle as u16,
-                tag,
-                length: op.length,
-                device_offset: op.offset,
-                buffer_offset: buffer,
-            };
-            let host_rc = load(self.area + AREA_HOST_READ_COUNTER);
-            if self
-                .requests
-                .try_write(bytemuck::bytes_of(&req), host_rc)
-                .is_err()
-            {
-                break;
+            if refused.is_none() {
+                if let (Some(slots), Some(index), BLOCK_KIND_WRITE) = (&self.slots, slot, op.kind) {
+                    copy(
+                        op.buffer,
+                        slots.base + index as u64 * slots.stride,
+                        op.length,
+                    );
+                }
+                let req = self.wire_request(&op, slot);
+                let written = match self.area {
+                    Some(area) => self
+                        .requests
+                        .try_write(
+                            bytemuck::bytes_of(&req),
+                            load(area + AREA_HOST_READ_COUNTER),
+                        )
+                        .is_ok(),
+                    // At most one slot per request in flight, far fewer than
+                    // the request and response channels hold.
+                    None => self.requests.write(bytemuck::bytes_of(&req)).is_ok(),
+                };
+                if !written {
+                    break;
+                }
             }
             if let (Some(slots), Some(index)) = (&mut self.slots, slot) {
                 slots.used[index] = Some(SlotUse {
@@ -423,42 +716,106 @@ impl BlockRings {
                     kind: op.kind,
                     buffer: op.buffer,
                     length: op.length,
+                    refused,
                 });
             }
             submitted += 1;
         }
         kick_if_sleeping(self.area, self.handle);
+        if let Some(event) = self.muen.as_ref().and_then(|m| m.event) {
+            if submitted > 0 {
+                crate::muen::raise_event(event);
+            }
+        }
         submitted
+    }
+
+    /// muen: a refused request's completion, if one waits.
+    fn reap_refused(&mut self) -> Option<BlockResponse> {
+        let slots = self.slots.as_mut()?;
+        let index = slots.used[..slots.count]
+            .iter()
+            .position(|u| u.is_some_and(|u| u.refused.is_some()))?;
+        let used = slots.used[index].take()?;
+        Some(BlockResponse {
+            kind: used.kind,
+            device: self.handle as u16,
+            tag: used.tag,
+            status: used.refused.unwrap_or(BLOCK_STATUS_INVALID),
+        })
     }
 
     /// Takes one completion if there is one.
     pub fn reap(&mut self) -> Option<BlockResponse> {
+        if let Some(refused) = self.reap_refused() {
+            return Some(refused);
+        }
         let mut raw = [0u8; size_of::<BlockResponse>()];
-        loop {
-            match self.responses.read(&mut raw) {
-                ReadResult::Success => break,
-                ReadResult::EpochChanged => continue,
-                ReadResult::OverrunDetected => {
-                    self.responses.drain();
-                    return None;
+        // A response that matches no request in flight (stale, or not ours)
+        // is skipped; a bounded number per call.
+        for _ in 0..=BLOCK_RING_ELEMENTS {
+            loop {
+                match self.responses.read(&mut raw) {
+                    ReadResult::Success => break,
+                    ReadResult::EpochChanged => continue,
+                    ReadResult::OverrunDetected => {
+                        self.responses.drain();
+                        return None;
+                    }
+                    _ => return None,
                 }
-                _ => return None,
+            }
+            if let Some(area) = self.area {
+                store(area + AREA_GUEST_READ_COUNTER, self.responses.rc());
+                // A worker that found our response ring full sleeps until we reap.
+                kick_if_sleeping(self.area, self.handle);
+            }
+            let resp: BlockResponse = bytemuck::pod_read_unaligned(&raw);
+            if let Some(resp) = self.complete(resp) {
+                return Some(resp);
             }
         }
-        store(self.area + AREA_GUEST_READ_COUNTER, self.responses.rc());
-        // A worker that found our response ring full sleeps until we reap.
-        kick_if_sleeping(self.area, self.handle);
-        let mut resp: BlockResponse = bytemuck::pod_read_unaligned(&raw);
-        if let Some(slots) = &mut self.slots {
-            let used = slots.used.get_mut(resp.tag as usize).and_then(Option::take);
-            if let Some(used) = used {
-                let addr = slots.base + u64::from(resp.tag) * SPT_BLOCK_SLOT_BYTES;
-                if used.kind == BLOCK_KIND_READ && resp.status == BLOCK_STATUS_OK {
-                    copy(addr, used.buffer, used.length);
-                }
-                resp.tag = used.tag;
-            }
+        None
+    }
+
+    /// The caller's completion for a response from the host side: through
+    /// its data slot (a read's data copied out, the caller's tag back, on
+    /// muen Muen's status as ringtender's), or as it came without slots.
+    /// None for a response that matches no request in flight.
+    fn complete(&mut self, mut resp: BlockResponse) -> Option<BlockResponse> {
+        let muen = self.muen.is_some();
+        let Some(slots) = &mut self.slots else {
+            return Some(resp);
+        };
+        let index = if muen {
+            resp.tag.wrapping_sub(TAG_IO_BASE) as usize
+        } else {
+            resp.tag as usize
+        };
+        let used = slots.used[..slots.count]
+            .get_mut(index)
+            .filter(|u| u.is_some_and(|u| u.refused.is_none() && (!muen || u.kind == resp.kind)))
+            .and_then(Option::take);
+        let Some(used) = used else {
+            // spt's worker answers every request it was given; keep its
+            // answer as it came. On muen a stray response is skipped.
+            return (!muen).then_some(resp);
+        };
+        if muen {
+            resp.status = match resp.status {
+                MUEN_BLOCK_STATUS_OK => BLOCK_STATUS_OK,
+                _ => BLOCK_STATUS_IO_ERROR,
+            };
+            resp.device = self.handle as u16;
         }
+        if used.kind == BLOCK_KIND_READ && resp.status == BLOCK_STATUS_OK {
+            copy(
+                slots.base + index as u64 * slots.stride,
+                used.buffer,
+                used.length,
+            );
+        }
+        resp.tag = used.tag;
         Some(resp)
     }
 }

@@ -143,41 +143,6 @@ fn ping_on_portable_engine_and_classic() {
     }
 }
 
-fn splitmix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    x ^ (x >> 31)
-}
-
-/// The digest the ringapi guest prints, computed from the file: each block
-/// must hold exactly what the guest's last acknowledged write put there
-/// (block number, version, then the version's words) or be all zeroes.
-fn file_digest(image: &std::path::Path, block_size: usize) -> u64 {
-    let data = fs::read(image).unwrap();
-    let mut digest = 0u64;
-    for (b, block) in data.chunks(block_size).take(1024).enumerate() {
-        let words: Vec<u64> = block
-            .chunks(8)
-            .map(|w| u64::from_le_bytes(w.try_into().unwrap()))
-            .collect();
-        let b = b as u64;
-        let version = words[1];
-        for (i, &w) in words.iter().enumerate() {
-            let i = i as u64;
-            let want = match (version, i) {
-                (0, _) => 0,
-                (_, 0) => b,
-                (_, 1) => version,
-                _ => splitmix((b << 40) ^ (version << 12) ^ i),
-            };
-            assert_eq!(w, want, "block {b} word {i} of {}", image.display());
-        }
-        digest = splitmix(digest ^ (b << 32 | version));
-    }
-    digest
-}
-
 /// Runs the ringapi guest with `args` on `engine` until it exits; returns
 /// its stdout and what it ran with.
 fn run_ringapi(engine: &str, args: &[&str]) -> (String, common::GuestDevices) {
@@ -189,15 +154,6 @@ fn run_ringapi(engine: &str, args: &[&str]) -> (String, common::GuestDevices) {
     (stdout, guest)
 }
 
-fn printed_digest(stdout: &str) -> u64 {
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("digest "))
-        .unwrap_or_else(|| panic!("no digest: {stdout}"))
-        .parse()
-        .unwrap()
-}
-
 /// Random reads, writes of 1 to 8 blocks and flushes through the ring API
 /// at queue depths 1 and 64: every read checked by the guest, every
 /// acknowledged write on the file afterwards.
@@ -205,8 +161,12 @@ fn block_random(engine: &str) {
     for qd in ["1", "64"] {
         let (stdout, guest) = run_ringapi(engine, &["block", qd, "20000", "42"]);
         assert!(stdout.contains("ops 20000 "), "{stdout}");
-        let digest = file_digest(&guest.image, 512);
-        assert_eq!(digest, printed_digest(&stdout), "{engine} qd {qd}");
+        let digest = common::ringapi_file_digest(&guest.image, 512);
+        assert_eq!(
+            digest,
+            common::ringapi_printed_digest(&stdout),
+            "{engine} qd {qd}"
+        );
     }
 }
 
@@ -230,8 +190,8 @@ fn net_and_block(engine: &str) {
         200_000,
         "{stdout}"
     );
-    let digest = file_digest(&guest.image, 512);
-    assert_eq!(digest, printed_digest(&stdout), "{engine}");
+    let digest = common::ringapi_file_digest(&guest.image, 512);
+    assert_eq!(digest, common::ringapi_printed_digest(&stdout), "{engine}");
 }
 
 #[test]

@@ -298,6 +298,13 @@ impl<Req: SharedMemory, Resp: SharedMemory> MuenblockClient<Req, Resp> {
         self.devices.get(usize::from(device)).copied()
     }
 
+    /// The channels, once the handshake is done and no operation is
+    /// pending, for a caller that runs many requests at once itself (the
+    /// guest's ring API: its own tags, [`TAG_IO_BASE`] up); None otherwise.
+    pub fn into_channels(self) -> Option<(Writer<Req>, Reader<Resp>)> {
+        matches!(self.state, State::Ready).then_some((self.requests, self.responses))
+    }
+
     /// Requests written since the request channel was initialised.
     pub fn requests_written(&self) -> u64 {
         self.requests.wc()

@@ -76,13 +76,10 @@ const fn ring3_descriptor(version: u32, flags: u32) -> [u8; size_of::<Ring3Descr
     desc
 }
 
-/// Our bindings run at CPL 3; they speak ringtender's rings on hvt and spt
-/// (the muen object speaks Muen's channels instead).
-const RING3_FLAGS: u32 = if cfg!(feature = "muen-only") {
-    RING3_FLAG_CPL3
-} else {
-    RING3_FLAG_CPL3 | RING3_FLAG_RINGS
-};
+/// Our bindings run at CPL 3 and speak ringtender's rings: on hvt and spt
+/// the tender's ring areas, on muen the ring API over Muen's channels with
+/// readers that resynchronise after an overrun (`docs/guest-contract.md`).
+const RING3_FLAGS: u32 = RING3_FLAG_CPL3 | RING3_FLAG_RINGS;
 
 #[used]
 #[link_section = ".note.ringtender.ring3"]

@@ -1,13 +1,10 @@
 //! `solo5_ring.h`, ringtender's ring API for C libOSes, exported with C
-//! linkage over `ringtender_guest::rings`. Not on muen: no handle has a
-//! ring there (`solo5_ring_available` is false, the batch calls take
-//! nothing, `solo5_ring_net_borrow` answers `SOLO5_R_EUNSPEC`).
+//! linkage over `ringtender_guest::rings`, on hvt, spt and muen (where an
+//! acquired device's Muen channels are its rings; `docs/ring-abi.md` §8
+//! lists what differs there).
 
-use ringtender_abi::solo5::{
-    Solo5Result, SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_EUNSPEC, SOLO5_R_OK,
-};
+use ringtender_abi::solo5::{Solo5Result, SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_OK};
 use ringtender_guest::devices::{block_status, SHIM_TAG};
-use ringtender_guest::platform::{self, Target};
 use ringtender_guest::rings::{self, BlockOp, BlockRings, DeviceRings, NetRings};
 
 /// `struct solo5_ring_frame`.
@@ -45,17 +42,6 @@ fn block(handle: u64) -> Option<&'static mut BlockRings> {
     match rings::device(handle)? {
         DeviceRings::Block(ring) => Some(ring),
         _ => None,
-    }
-}
-
-/// What a call that answers with a result gets without a ring: EUNSPEC on
-/// muen, which offers no ring API (use the classic calls), else EINVAL (a
-/// handle without rings).
-fn no_ring() -> Solo5Result {
-    if platform::target() == Target::Muen {
-        SOLO5_R_EUNSPEC
-    } else {
-        SOLO5_R_EINVAL
     }
 }
 
@@ -100,7 +86,7 @@ pub unsafe extern "C" fn solo5_ring_net_borrow(
     len: *mut usize,
 ) -> Solo5Result {
     let Some(ring) = net(handle) else {
-        return no_ring();
+        return SOLO5_R_EINVAL;
     };
     match ring.borrow() {
         Some((data, n)) => {

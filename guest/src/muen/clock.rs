@@ -61,11 +61,15 @@ pub fn init() {
 pub fn monotonic() -> u64 {
     let next_start = super::sched_start();
     let tsc_base = TSC_BASE.load(Ordering::Relaxed);
+    let min_next = tsc_base.wrapping_add(MIN_DELTA.load(Ordering::Relaxed));
     let tsc_now = if next_start == CURRENT_START.load(Ordering::Relaxed) {
-        tsc_base.wrapping_add(MIN_DELTA.load(Ordering::Relaxed))
+        min_next
     } else {
         CURRENT_START.store(next_start, Ordering::Relaxed);
-        next_start
+        // Calls within a frame that outran the TSC (each adds `min_delta`)
+        // must not make the next frame's start a step back, which the
+        // wrapping difference below would turn into a leap of centuries.
+        next_start.max(min_next)
     };
     let delta = tsc_now.wrapping_sub(tsc_base);
     let scaled = (u128::from(delta) * u128::from(MULT.load(Ordering::Relaxed))) >> 32;

@@ -6,35 +6,22 @@
 //! lossy writes. Unlike upstream's reader, ours resynchronises after an
 //! overrun (read counter := write counter), dropping what was overwritten,
 //! instead of reporting the overrun forever.
+//!
+//! An acquired device is served by `crate::rings` (`NetRings::muen`), so
+//! the classic calls and the ring API use the same channels.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use ringtender_abi::mft::MFT_MAX_ENTRIES;
-use ringtender_abi::solo5::{NetInfo, Solo5Result, SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_OK};
-use ringtender_muen_compat::net::{
-    decode_net_frame, encode_net_frame, MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE,
-};
+use ringtender_abi::solo5::NetInfo;
+use ringtender_muen_compat::net::MUEN_NET_ELEMENT_SIZE;
 use ringtender_muen_compat::subject::names;
-use ringtender_muen_compat::{RawRegion, ReadResult, Reader, Writer, NET_PROTOCOL};
+use ringtender_muen_compat::{Reader, Writer, NET_PROTOCOL};
 
-use super::BootCell;
 use crate::log;
+use crate::rings::{self, DeviceRings, NetRings};
 
 /// Muen net's MTU.
 const MTU: u64 = 1500;
-
-/// One acquired device.
-struct NetDevice {
-    out: Writer<RawRegion>,
-    input: Reader<RawRegion>,
-}
-
-static DEVICES: [BootCell<NetDevice>; MFT_MAX_ENTRIES] =
-    [const { BootCell::new() }; MFT_MAX_ENTRIES];
-
-fn device(handle: u64) -> Option<&'static mut NetDevice> {
-    DEVICES.get(usize::try_from(handle).ok()?)?.get()
-}
 
 /// `NAME` followed by `suffix`, in `buf`; None if it cannot be an sinfo name.
 pub(super) fn channel_name<'a>(
@@ -53,9 +40,8 @@ pub(super) fn channel_name<'a>(
 /// upstream's `muen_net_dev_init` checks them; None (with upstream's
 /// warning) if the policy does not give them.
 pub fn acquire(handle: u64, name: &[u8]) -> Option<NetInfo> {
-    let slot = DEVICES.get(usize::try_from(handle).ok()?)?;
     let shown = core::str::from_utf8(name).unwrap_or("?");
-    if slot.get().is_some() {
+    if !matches!(rings::device(handle)?, DeviceRings::None) {
         log!(Warn, "Solo5: Net: Device '{}' already acquired\n", shown);
         return None;
     }
@@ -114,10 +100,10 @@ pub fn acquire(handle: u64, name: &[u8]) -> Option<NetInfo> {
         mac[4],
         mac[5]
     );
-    slot.set(NetDevice {
-        out: writer,
-        input: reader,
-    });
+    rings::install(
+        handle,
+        DeviceRings::Net(NetRings::muen(handle, writer, reader)),
+    );
     Some(NetInfo {
         mac_address: mac,
         pad: [0; 2],
@@ -146,67 +132,12 @@ fn mac_address() -> [u8; 6] {
     mac
 }
 
-/// Sends one frame (at most 1514 bytes): always OK once acquired, as Muen's
-/// writer never waits.
-pub fn write(handle: u64, frame: &[u8]) -> Solo5Result {
-    let Some(dev) = device(handle) else {
-        return SOLO5_R_EINVAL;
-    };
-    let mut element = [0u8; MUEN_NET_ELEMENT_SIZE];
-    if encode_net_frame(&mut element, frame).is_err() {
-        return SOLO5_R_EINVAL;
-    }
-    // The element is the channel's element size: the writer accepts it.
-    let _ = dev.out.write(&element);
-    SOLO5_R_OK
-}
-
-/// Receives one frame into `buf` (at least 1514 bytes).
-pub fn read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
-    let Some(dev) = device(handle) else {
-        return (SOLO5_R_EINVAL, 0);
-    };
-    if buf.len() < MUEN_FRAME_MAX {
-        return (SOLO5_R_EINVAL, 0);
-    }
-    let mut element = [0u8; MUEN_NET_ELEMENT_SIZE];
-    loop {
-        match dev.input.read(&mut element) {
-            ReadResult::Success => break,
-            ReadResult::EpochChanged => continue,
-            // The peer overwrote what we had not read: skip to its newest
-            // element (SHMStream's RC := WC) and look again.
-            ReadResult::OverrunDetected => dev.input.drain(),
-            _ => return (SOLO5_R_AGAIN, 0),
-        }
-    }
-    match decode_net_frame(&element) {
-        Ok(frame) => {
-            buf[..frame.len()].copy_from_slice(frame);
-            (SOLO5_R_OK, frame.len())
-        }
-        // A length beyond the element: a bad peer; the frame is dropped.
-        Err(_) => (SOLO5_R_AGAIN, 0),
-    }
-}
-
-/// Net handles whose input channel holds a frame (or an overrun to skip).
-pub fn ready() -> u64 {
-    let mut ready = 0;
-    for handle in 0..MFT_MAX_ENTRIES as u64 {
-        if device(handle).is_some_and(|dev| dev.input.has_pending_data()) {
-            ready |= 1 << handle;
-        }
-    }
-    ready
-}
-
 /// Waits until `deadline` or input, polling the input channels with
 /// `pause` in between, as upstream does (Muen gives a Solo5 subject no
 /// interrupt to wait for); returns the ready handle set.
 pub fn yield_until(deadline: u64) -> u64 {
     loop {
-        let ready = ready();
+        let ready = crate::devices::ring_ready();
         if ready != 0 {
             return ready;
         }

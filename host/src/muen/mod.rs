@@ -25,6 +25,7 @@ pub mod watchdog;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
+use ringtender_abi::elf_note::RING3_FLAG_RINGS;
 use ringtender_muen_compat::subject::sinfo_format_for_abi;
 
 use crate::cli::{self, RunArgs, Tender};
@@ -63,13 +64,16 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
+    let note_flags = elf::ring3_flags(&uk.file);
     // Strict: as Muen starts every subject, whatever the RNG3 note offers.
-    let ring3_flags = if att.strict {
-        0
-    } else {
-        elf::ring3_flags(&uk.file)
-    };
+    let ring3_flags = if att.strict { 0 } else { note_flags };
     let (privilege, tables) = vcpu::address_space(&layout, ring3_flags);
+    // The peer's writer follows what the bindings can read, at any privilege.
+    let rx_mode = if note_flags & RING3_FLAG_RINGS != 0 {
+        peers::NetRxMode::Overwrite
+    } else {
+        peers::NetRxMode::Paced
+    };
     let mut ram = GuestRam::new(tables.root() + tables.bytes())?;
     let (readable, writable) = peers::io_ranges(&layout);
     ram.set_guest_access(readable, writable);
@@ -106,6 +110,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         &layout,
         &att.devices,
         att.ring_options.engine,
+        rx_mode,
         |text| eprintln!("{}: {text}", cli::program()),
     )?;
     signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;

@@ -110,13 +110,26 @@ pub struct Peers {
     pub uring: Option<RawFd>,
 }
 
+/// How the net peers write the subject's input channels (`MuenRx`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetRxMode {
+    /// At most one ring per epoch, renewed when the subject fell behind:
+    /// for readers that never recover from an overrun (upstream Solo5's).
+    Paced,
+    /// Muen's plain writer: for readers that resynchronise after an overrun
+    /// (ringtender's bindings, RNG3 note flag `RING3_FLAG_RINGS`).
+    Overwrite,
+}
+
 /// Initialises the channels the peers write and starts the peers' worker
-/// on the I/O engine `choice`; `None` when the subject has no devices.
+/// on the I/O engine `choice`, net peers writing as `rx_mode` says; `None`
+/// when the subject has no devices.
 pub fn start(
     ram: &Arc<GuestRam>,
     layout: &SubjectLayout,
     devices: &[Device],
     choice: EngineChoice,
+    rx_mode: NetRxMode,
     notice: impl Fn(&str),
 ) -> Result<Option<Peers>, TenderError> {
     let mut files = Vec::new();
@@ -131,8 +144,12 @@ pub fn start(
                     Reader::new(out, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE).map_err(channel_err)?;
                 let rx = Writer::init(input, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE, PEER_EPOCH)
                     .map_err(channel_err)?;
+                let pacing = match rx_mode {
+                    NetRxMode::Paced => MuenRx::new(PEER_EPOCH + 1),
+                    NetRxMode::Overwrite => MuenRx::overwriting(),
+                };
                 nets.push(NetRing::new(
-                    NetFlow::Muen(MuenRx::new(PEER_EPOCH + 1)),
+                    NetFlow::Muen(pacing),
                     net.raw_fd(),
                     files.len() as u32,
                     MUEN_FRAME_MAX,

@@ -55,9 +55,16 @@ pub enum NetFlow {
 /// Frames a subject has not read by then are lost, as with any Muen writer
 /// that gets ahead of its reader; and upstream's `test_net` takes an epoch
 /// change met between its yield and its read for a read error.
+///
+/// A subject whose readers resynchronise after an overrun (ringtender's
+/// bindings, RNG3 note flag `RING3_FLAG_RINGS`) needs none of this: for it
+/// the peer is a plain Muen writer, as Linux `muennet` is on a real Muen,
+/// and writes around the ring without waiting ([`MuenRx::overwriting`]). A
+/// reader more than a ring behind loses the frames overwritten.
 pub struct MuenRx {
     next_epoch: u64,
     last_write: Instant,
+    overwrite: bool,
 }
 
 impl MuenRx {
@@ -66,6 +73,16 @@ impl MuenRx {
         Self {
             next_epoch,
             last_write: Instant::now(),
+            overwrite: false,
+        }
+    }
+
+    /// A plain Muen writer, for a subject whose readers resynchronise
+    /// after an overrun: no pacing.
+    pub fn overwriting() -> Self {
+        Self {
+            overwrite: true,
+            ..Self::new(1)
         }
     }
 }
@@ -139,6 +156,9 @@ impl NetRing {
                 let guest_rc = ram.load_u64(area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
                 Ok(self.rx.free_slots(guest_rc))
             }
+            NetFlow::Muen(MuenRx {
+                overwrite: true, ..
+            }) => Ok(self.rx.elements()),
             NetFlow::Muen(_) => Ok(self.rx.elements().saturating_sub(self.rx.wc())),
         }
     }
@@ -325,6 +345,11 @@ impl NetRing {
             filled += 1;
         }
         self.rx.commit(filled);
+        if filled < free {
+            // wsc back to wc: it covers only what was written (a Muen
+            // reader takes an announced slot for one being overwritten).
+            self.rx.begin(0);
+        }
         if let (NetFlow::Muen(pacing), 1..) = (&mut self.flow, filled) {
             pacing.last_write = Instant::now();
         }

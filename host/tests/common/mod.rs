@@ -800,6 +800,24 @@ impl PacketSocket {
         socket
     }
 
+    /// Lets `bytes` of frames wait in the socket (`SO_RCVBUFFORCE`, as
+    /// root): a test that reads a burst of frames after the fact loses none
+    /// to the default buffer.
+    pub fn grow_receive_buffer(&self, bytes: libc::c_int) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: `bytes` is a valid c_int of the size passed.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.0.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&bytes as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as u32,
+            )
+        };
+        assert_eq!(rc, 0, "SO_RCVBUFFORCE: {}", std::io::Error::last_os_error());
+    }
+
     /// Sends `frame`; false when the tap has no reader (its carrier is
     /// off: the tender is gone), which past the queueing discipline is
     /// the only reason for ENOBUFS.
@@ -905,4 +923,49 @@ pub fn assert_blkseq_writes_kept(log: &Path, image: &Path) {
              (last acknowledged {last})"
         );
     }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// The digest the ringapi guest prints, computed from the file: each block
+/// must hold exactly what the guest's last acknowledged write put there
+/// (block number, version, then the version's words) or be all zeroes.
+pub fn ringapi_file_digest(image: &std::path::Path, block_size: usize) -> u64 {
+    let data = fs::read(image).unwrap();
+    let mut digest = 0u64;
+    for (b, block) in data.chunks(block_size).take(1024).enumerate() {
+        let words: Vec<u64> = block
+            .chunks(8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap()))
+            .collect();
+        let b = b as u64;
+        let version = words[1];
+        for (i, &w) in words.iter().enumerate() {
+            let i = i as u64;
+            let want = match (version, i) {
+                (0, _) => 0,
+                (_, 0) => b,
+                (_, 1) => version,
+                _ => splitmix((b << 40) ^ (version << 12) ^ i),
+            };
+            assert_eq!(w, want, "block {b} word {i} of {}", image.display());
+        }
+        digest = splitmix(digest ^ (b << 32 | version));
+    }
+    digest
+}
+
+/// The digest the ringapi guest printed (its "digest N" line).
+pub fn ringapi_printed_digest(stdout: &str) -> u64 {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("digest "))
+        .unwrap_or_else(|| panic!("no digest: {stdout}"))
+        .parse()
+        .unwrap()
 }

@@ -451,3 +451,15 @@ fn server_restart_and_incompatible_channels_stop_the_client() {
         );
     }
 }
+
+#[test]
+fn the_channels_are_handed_over_only_after_the_handshake() {
+    let c = connection();
+    let client = MuenblockClient::new(&c.requests.region, &c.responses.region).unwrap();
+    assert!(client.into_channels().is_none(), "before the handshake");
+    let (client, _server) = ready(&c, &[64]);
+    let (requests, mut responses) = client.into_channels().expect("after the handshake");
+    // Positioned after the handshake: its requests written, its responses read.
+    assert_eq!(requests.wc(), 5);
+    assert!(!responses.has_pending_data());
+}
