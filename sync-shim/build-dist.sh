@@ -10,6 +10,10 @@
 # muen object is the same crates built with the muen-only feature, which
 # leaves hvt's and spt's instructions out.
 set -euo pipefail
+case ${1:-} in
+    --help|-h) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "build-dist.sh: unknown option $1 (see build-dist.sh --help)" >&2; exit 1 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 dest=${1:-$repo/dist}
