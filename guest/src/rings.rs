@@ -2,6 +2,10 @@
 //! info, the per-device channels, and the operations the sync shim and the
 //! ring API build on. Single vCPU, no interrupts: nothing here is reentrant.
 
+pub use ringtender_muen_compat::block::{
+    BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_SYNC, BLOCK_KIND_WRITE, BLOCK_STATUS_OK,
+};
+
 use core::cell::UnsafeCell;
 use core::sync::atomic::{fence, AtomicU64, Ordering};
 
@@ -13,9 +17,7 @@ use ringtender_abi::rings::{
     BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE,
     HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO, SPT_BLOCK_SLOT_BYTES,
 };
-use ringtender_muen_compat::block::{
-    BlockRequest, BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_WRITE, BLOCK_STATUS_OK,
-};
+use ringtender_muen_compat::block::BlockRequest;
 use ringtender_muen_compat::{
     RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL,
 };
