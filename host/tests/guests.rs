@@ -660,3 +660,40 @@ fn rust_block_patterns_and_refusals() {
     let data = fs::read(&image).unwrap();
     assert_eq!(data[7 * 512 + 5], (7 * 31 + 5) as u8);
 }
+
+/// `RINGTENDER_OPTIONS` (for orchestrators that build the command line):
+/// its options count as given before the command line's; any other word
+/// is refused with upstream's "Invalid option" and the usage.
+#[test]
+fn options_from_the_environment() {
+    let dir = TempDir::new();
+    let disk = dir.zero_file("disk.img", 1 << 20);
+    let path = unikernel("blk");
+    let block = format!("--block:storage={}", disk.display());
+    let run_with = |value: &str| {
+        let args = [block.as_str(), "--", path.to_str().unwrap()];
+        let child = Command::new(common::tender())
+            .env("RINGTENDER_OPTIONS", value)
+            .args(common::engine_option(&args))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait(child)
+    };
+    const RINGS_BANNER: &str = "device I/O through ringtender rings";
+    let rings = run_with("");
+    rings.assert_success();
+    assert!(rings.stdout.contains(RINGS_BANNER), "{rings:#?}");
+    let classic = run_with(" --classic\t--net-lossy ");
+    classic.assert_success();
+    assert!(!classic.stdout.contains(RINGS_BANNER), "{classic:#?}");
+    let refused = run_with("--classic --mem=8");
+    assert_eq!(refused.status, Some(1), "{refused:#?}");
+    let first = format!(
+        "{}: RINGTENDER_OPTIONS: Invalid option: `--mem=8'\nusage: ",
+        target().program()
+    );
+    assert!(refused.stderr.starts_with(&first), "{refused:#?}");
+}
