@@ -62,12 +62,16 @@ fn allow_list(calls: &[String]) -> BpfProgram {
 /// Runs `tender` with `args` under `filter`, installed in the child between
 /// fork and exec as a container runtime does.
 fn run_confined(tender: &str, args: &[&str], filter: &BpfProgram) -> Outcome {
-    let filter = filter.clone();
     let mut command = Command::new(tender);
-    command
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    command.args(args);
+    spawn_confined(command, filter)
+}
+
+/// Spawns `command` with `filter` installed between fork and exec (after
+/// any change of user), and waits for it.
+fn spawn_confined(mut command: Command, filter: &BpfProgram) -> Outcome {
+    let filter = filter.clone();
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     // SAFETY: the hook runs in the forked child before exec; it makes two
     // system calls (prctl, seccomp) on a filter built before the fork and
     // allocates nothing.
@@ -117,6 +121,24 @@ fn every_variant_runs_under_its_documented_allow_list() {
             // The stacked filter goes in without a word.
             assert!(out.stderr.is_empty(), "{variant}: {out:#?}");
         }
+    }
+}
+
+/// Neither the stacked filters nor anything else needs a privilege: spt
+/// runs as user nobody under its lists (hvt would need /dev/kvm opened).
+#[test]
+fn spt_stacks_its_filters_unprivileged() {
+    let hello = unikernel_for(Target::Spt, "hello");
+    for (variant, options) in [("spt-rings", &[][..]), ("spt-classic", &["--classic"][..])] {
+        let mut command = Command::new(SPT);
+        command
+            .args(options)
+            .args(["--", hello.to_str().unwrap(), "Hello_Solo5"])
+            .uid(65534)
+            .gid(65534);
+        let out = spawn_confined(command, &allow_list(&documented(variant)));
+        out.assert_success();
+        assert!(out.stderr.is_empty(), "{variant}: {out:#?}");
     }
 }
 
