@@ -15,6 +15,10 @@
 # also run where the guest starts at CPL 0 (upstream's solo5-hvt, Muen) on
 # a host that emulates ring-0 code without SSE (docs/host-notes.md).
 set -euo pipefail
+case ${1:-} in
+    --help|-h) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "build-dist.sh: unknown option $1 (see build-dist.sh --help)" >&2; exit 1 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 dest=${1:-$repo/dist}

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds solo5-hvt, the guest bindings and the hello unikernel, then boots it.
 set -euo pipefail
+case ${1:-} in
+    --help|-h) sed -n '2,2p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "tests/demo.sh: unknown option $1 (see tests/demo.sh --help)" >&2; exit 1 ;;
+esac
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 cargo build --release -p ringtender-host

@@ -87,10 +87,21 @@ pub const BLOCK_RESPONSE_SIZE: u64 = 16;
 /// SHMStream header size.
 pub const CHANNEL_HEADER_SIZE: u64 = 64;
 
-/// Net element size for an MTU: the frame (MTU + Ethernet header) followed
-/// by a u16 length; 1516 bytes for MTU 1500, as Muen's.
+/// Bytes of an Ethernet header (a net element's frame holds it and the MTU).
+pub const ETHERNET_HEADER_SIZE: u64 = 14;
+/// Bytes of the little-endian `u16` frame length that ends a net element.
+pub const NET_LENGTH_FIELD: u64 = 2;
+
+/// The largest frame of a net device with `mtu`: the MTU and the Ethernet
+/// header.
+pub const fn net_frame_max(mtu: u64) -> u64 {
+    mtu + ETHERNET_HEADER_SIZE
+}
+
+/// Net element size for an MTU: the largest frame followed by its length;
+/// 1516 bytes for MTU 1500, as Muen's.
 pub const fn net_element_size(mtu: u64) -> u64 {
-    mtu + 14 + 2
+    net_frame_max(mtu) + NET_LENGTH_FIELD
 }
 
 /// Bytes of a channel region with `elements` elements of `size`, page rounded.

@@ -1,7 +1,10 @@
 //! The Solo5 API for Rust unikernels: the same operations as `solo5.h`,
 //! with slices instead of pointer and length pairs.
 
-pub use ringtender_abi::solo5::{BlockInfo, NetInfo, Solo5Result, StartInfo};
+pub use ringtender_abi::solo5::{
+    BlockInfo, NetInfo, Solo5Result, StartInfo, SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_EUNSPEC,
+    SOLO5_R_OK,
+};
 
 use crate::{clock, console, devices, log, platform};
 

@@ -1,6 +1,8 @@
 //! The manifest note of a Rust unikernel, built at compile time (C
 //! unikernels get theirs from `solo5-elftool gen-manifest`).
 
+pub use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC};
+
 use ringtender_abi::elf_note::{MFT1_NOTE_TYPE, SOLO5_NOTE_NAME};
 use ringtender_abi::mft::{MftEntry, MftHeader, MFT_NAME_SIZE, MFT_RESERVED_FIRST, MFT_VERSION};
 

@@ -8,20 +8,24 @@
 //! copied out of the channel before it is lent, and block requests go
 //! through slots of the muenblock buffer region (`docs/ring-abi.md` §10).
 
+pub use ringtender_muen_compat::block::{
+    BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_SYNC, BLOCK_KIND_WRITE, BLOCK_STATUS_OK,
+};
+
 use core::cell::UnsafeCell;
 use core::sync::atomic::{fence, AtomicU64, Ordering};
 
 use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
 use ringtender_abi::rings::{
-    RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER, AREA_GUEST_WAITING,
-    AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE,
-    BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE,
-    HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO, SPT_BLOCK_SLOT_BYTES,
+    net_element_size, net_frame_max, RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER,
+    AREA_GUEST_WAITING, AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING, AREA_RX_DROPPED,
+    BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET,
+    CHANNEL_HEADER_SIZE, HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
+    SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_muen_compat::block::{
-    BlockRequest, BlockResponse, BLOCK_KIND_READ, BLOCK_KIND_SYNC, BLOCK_KIND_WRITE,
-    BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, BLOCK_STATUS_OK, MUEN_BLOCK_STATUS_OK,
+    BlockRequest, BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, MUEN_BLOCK_STATUS_OK,
 };
 use ringtender_muen_compat::muenblock_client::{DeviceInfo, TAG_IO_BASE};
 use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
@@ -293,8 +297,9 @@ pub fn init() -> bool {
                 let Some(entry) = crate::devices::entry(handle, MFT_DEV_NET_BASIC) else {
                     continue;
                 };
-                let frame_max = usize::from(entry.net_mtu()) + 14;
-                let size = frame_max as u64 + 2;
+                let mtu = u64::from(entry.net_mtu());
+                let frame_max = net_frame_max(mtu) as usize;
+                let size = net_element_size(mtu);
                 let Some((tx, rx)) = channels(&e, NET_PROTOCOL, size, size, epoch) else {
                     continue;
                 };

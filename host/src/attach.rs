@@ -8,7 +8,7 @@ use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_F
 
 use crate::block::BlockDevice;
 use crate::cli::{self, OptionError, Tender, TenderOption};
-use crate::error::TenderError;
+use crate::error::{strerror, TenderError};
 use crate::manifest::Manifest;
 use crate::net::NetDevice;
 use crate::rings::RingOptions;
@@ -127,8 +127,11 @@ pub fn apply_options(
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
                     .ok_or_else(|| not_declared(&name))?;
-                let dev = BlockDevice::open(&path).map_err(|_| {
-                    TenderError::Device(format!("Could not open block device: {path}"))
+                let dev = BlockDevice::open(&path).map_err(|e| {
+                    TenderError::Device(format!(
+                        "Could not open block device: {path}: {}",
+                        strerror(&e)
+                    ))
                 })?;
                 att.devices[index] = Device::Block(dev);
             }
@@ -152,15 +155,6 @@ pub fn sync_blocks(devices: &[Device]) -> Result<(), TenderError> {
         }
     }
     Ok(())
-}
-
-/// An I/O error's text without Rust's " (os error N)" suffix.
-pub fn strerror(err: &std::io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error") {
-        Some(pos) => text[..pos].to_string(),
-        None => text,
-    }
 }
 
 /// Completes the manifest from the attached devices; every declared device

@@ -65,7 +65,15 @@ pub fn main(
 ) -> i32 {
     set_tender(tender);
     let program = tender.name();
-    match parse_command(args) {
+    let args = match with_env_options(tender, args) {
+        Ok(args) => args,
+        Err(msg) => {
+            eprintln!("{program}: {msg}");
+            eprint!("{}", usage(tender));
+            return 1;
+        }
+    };
+    match parse_command(&args) {
         Command::Help => {
             eprint!("{}", usage(tender));
             1
@@ -92,6 +100,32 @@ pub fn main(
             }
         },
     }
+}
+
+/// The environment variable whose words `solo5-hvt` and `solo5-spt` take as
+/// options before the command line's, for orchestrators that build the
+/// command line themselves (`docs/deploy.md`). Only ringtender's own
+/// options: `--classic`, `--engine=`, `--net-lossy`.
+pub const OPTIONS_ENV: &str = "RINGTENDER_OPTIONS";
+
+/// `args` with the options of [`OPTIONS_ENV`] (none for the muen runner)
+/// after the program name, or the message naming a word that is not one
+/// of those options.
+fn with_env_options(tender: Tender, args: &[String]) -> Result<Vec<String>, String> {
+    let mut all = args.to_vec();
+    let value = match std::env::var_os(OPTIONS_ENV) {
+        Some(value) if tender != Tender::Muen && !all.is_empty() => value,
+        _ => return Ok(all),
+    };
+    let value = value.to_string_lossy();
+    let words = value.split_whitespace().map(|word| match word {
+        "--classic" | "--net-lossy" => Ok(word.to_string()),
+        _ if word.starts_with("--engine=") => Ok(word.to_string()),
+        _ => Err(format!("{OPTIONS_ENV}: Invalid option: `{word}'")),
+    });
+    let words = words.collect::<Result<Vec<_>, _>>()?;
+    all.splice(1..1, words);
+    Ok(all)
 }
 
 /// What the first pass over the arguments found.
@@ -357,6 +391,8 @@ Compiled-in module options:
   [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
   [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
   [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
+Environment:
+  [ RINGTENDER_OPTIONS=\"--classic --engine=uring|portable --net-lossy\" ] (options taken before the command line's)
 "
 }
 
@@ -377,6 +413,8 @@ Compiled-in module options:
   [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
   [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
   [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
+Environment:
+  [ RINGTENDER_OPTIONS=\"--classic --engine=uring|portable --net-lossy\" ] (options taken before the command line's)
 "
 }
 

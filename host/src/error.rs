@@ -16,6 +16,8 @@ pub enum TenderError {
     KernelOpen {
         /// Path given on the command line.
         path: String,
+        /// Why it could not be read (a directory: `EISDIR`).
+        source: io::Error,
     },
     /// The unikernel is not an acceptable ELF image (message already formatted).
     Kernel(String),
@@ -53,20 +55,35 @@ impl fmt::Display for TenderError {
             | Self::Setup(msg)
             | Self::Device(msg)
             | Self::GuestExit(msg) => f.write_str(msg),
-            Self::KernelOpen { path } => write!(f, "{path}: Could not open"),
-            Self::Kvm { what, source } => write!(f, "KVM: {what} failed: {source}"),
+            Self::KernelOpen { path, source } => {
+                write!(f, "{path}: Could not open: {}", strerror(source))
+            }
+            Self::Kvm { what, source } => write!(
+                f,
+                "KVM: {what} failed: {}",
+                strerror(&io::Error::from_raw_os_error(source.errno()))
+            ),
             Self::GuestAccess(err) => write!(f, "{err}"),
             Self::Seccomp(err) => write!(f, "seccomp: {err}"),
-            Self::Io { what, source } => write!(
-                f,
-                "Fatal error when {what}: {}",
-                crate::attach::strerror(source)
-            ),
+            Self::Io { what, source } => write!(f, "Fatal error when {what}: {}", strerror(source)),
         }
     }
 }
 
 impl std::error::Error for TenderError {}
+
+/// An I/O error as C's `strerror` prints it: the system's message without
+/// Rust's " (os error N)" suffix; any other error's text unchanged.
+pub fn strerror(err: &io::Error) -> String {
+    let text = err.to_string();
+    match err.raw_os_error() {
+        Some(code) => match text.strip_suffix(&format!(" (os error {code})")) {
+            Some(message) => message.to_string(),
+            None => text,
+        },
+        None => text,
+    }
+}
 
 impl From<FilterError> for TenderError {
     fn from(err: FilterError) -> Self {

@@ -34,8 +34,9 @@ pub fn read(tender: Tender, kernel: &str) -> Result<(Vec<u8>, Manifest), TenderE
 /// Reads `kernel` for `tender`, keeping the ABI version its note names
 /// (the muen runner accepts two).
 pub fn read_unikernel(tender: Tender, kernel: &str) -> Result<Unikernel, TenderError> {
-    let file = std::fs::read(kernel).map_err(|_| TenderError::KernelOpen {
+    let file = std::fs::read(kernel).map_err(|source| TenderError::KernelOpen {
         path: kernel.to_string(),
+        source,
     })?;
     let abi = elf::read_abi_note(&file).map_err(kernel_error(kernel))?;
     let (target, versions): (AbiTarget, &[u32]) = match tender {

@@ -8,6 +8,7 @@ mod common;
 
 use std::fs;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -263,7 +264,26 @@ fn missing_block_file() {
         "--",
         path.to_str().unwrap(),
     ]);
-    out.assert_error_line("Could not open block device: /nonexistent/disk.img");
+    out.assert_error_line(
+        "Could not open block device: /nonexistent/disk.img: No such file or directory",
+    );
+}
+
+#[test]
+fn unreadable_block_file() {
+    let dir = TempDir::new();
+    let disk = dir.zero_file("disk.img", 4096);
+    fs::set_permissions(&disk, fs::Permissions::from_mode(0o400)).unwrap();
+    let path = unikernel("blk");
+    let out = run_as_nobody(&[
+        &format!("--block:storage={}", disk.display()),
+        "--",
+        path.to_str().unwrap(),
+    ]);
+    out.assert_error_line(&format!(
+        "Could not open block device: {}: Permission denied",
+        disk.display()
+    ));
 }
 
 #[test]
@@ -314,7 +334,39 @@ fn bad_mem_argument() {
 #[test]
 fn missing_kernel_file() {
     run(&["--", "/nonexistent/kernel.hvt"])
-        .assert_error_line("/nonexistent/kernel.hvt: Could not open");
+        .assert_error_line("/nonexistent/kernel.hvt: Could not open: No such file or directory");
+}
+
+#[test]
+fn kernel_is_a_directory() {
+    let dir = TempDir::new();
+    let kernel = dir.0.display().to_string();
+    run(&["--", &kernel]).assert_error_line(&format!("{kernel}: Could not open: Is a directory"));
+}
+
+#[test]
+fn unreadable_kernel_file() {
+    let dir = TempDir::new();
+    let kernel = dir.join("kernel.hvt");
+    fs::copy(unikernel("hello"), &kernel).unwrap();
+    fs::set_permissions(&kernel, fs::Permissions::from_mode(0o600)).unwrap();
+    let kernel = kernel.display().to_string();
+    run_as_nobody(&["--", &kernel])
+        .assert_error_line(&format!("{kernel}: Could not open: Permission denied"));
+}
+
+/// Runs the tender as user and group nobody (65534), for whom a mode is an
+/// obstacle where root has none.
+fn run_as_nobody(args: &[&str]) -> common::Outcome {
+    let child = Command::new(common::tender())
+        .args(args)
+        .uid(65534)
+        .gid(65534)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait(child)
 }
 
 #[test]
@@ -607,4 +659,41 @@ fn rust_block_patterns_and_refusals() {
     .assert_success();
     let data = fs::read(&image).unwrap();
     assert_eq!(data[7 * 512 + 5], (7 * 31 + 5) as u8);
+}
+
+/// `RINGTENDER_OPTIONS` (for orchestrators that build the command line):
+/// its options count as given before the command line's; any other word
+/// is refused with upstream's "Invalid option" and the usage.
+#[test]
+fn options_from_the_environment() {
+    let dir = TempDir::new();
+    let disk = dir.zero_file("disk.img", 1 << 20);
+    let path = unikernel("blk");
+    let block = format!("--block:storage={}", disk.display());
+    let run_with = |value: &str| {
+        let args = [block.as_str(), "--", path.to_str().unwrap()];
+        let child = Command::new(common::tender())
+            .env("RINGTENDER_OPTIONS", value)
+            .args(common::engine_option(&args))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait(child)
+    };
+    const RINGS_BANNER: &str = "device I/O through ringtender rings";
+    let rings = run_with("");
+    rings.assert_success();
+    assert!(rings.stdout.contains(RINGS_BANNER), "{rings:#?}");
+    let classic = run_with(" --classic\t--net-lossy ");
+    classic.assert_success();
+    assert!(!classic.stdout.contains(RINGS_BANNER), "{classic:#?}");
+    let refused = run_with("--classic --mem=8");
+    assert_eq!(refused.status, Some(1), "{refused:#?}");
+    let first = format!(
+        "{}: RINGTENDER_OPTIONS: Invalid option: `--mem=8'\nusage: ",
+        target().program()
+    );
+    assert!(refused.stderr.starts_with(&first), "{refused:#?}");
 }

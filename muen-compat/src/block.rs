@@ -111,14 +111,14 @@ pub struct BlockResponse {
 
 const _: () = {
     use core::mem::{offset_of, size_of};
-    assert!(size_of::<BlockRequest>() == 32);
+    assert!(size_of::<BlockRequest>() as u64 == ringtender_abi::rings::BLOCK_REQUEST_SIZE);
     assert!(offset_of!(BlockRequest, kind) == 0);
     assert!(offset_of!(BlockRequest, device) == 2);
     assert!(offset_of!(BlockRequest, tag) == 4);
     assert!(offset_of!(BlockRequest, length) == 8);
     assert!(offset_of!(BlockRequest, device_offset) == 16);
     assert!(offset_of!(BlockRequest, buffer_offset) == 24);
-    assert!(size_of::<BlockResponse>() == 16);
+    assert!(size_of::<BlockResponse>() as u64 == ringtender_abi::rings::BLOCK_RESPONSE_SIZE);
     assert!(offset_of!(BlockResponse, kind) == 0);
     assert!(offset_of!(BlockResponse, device) == 2);
     assert!(offset_of!(BlockResponse, tag) == 4);

@@ -5,7 +5,7 @@ use bytemuck::{Pod, Zeroable};
 /// `Transport` value of an SHMStream v2 channel ("SHMStream20=").
 pub const SHMSTREAM20_MARKER: u64 = 0x487312b6b79a9b6d;
 /// Size of the channel header; elements start at this offset.
-pub const HEADER_SIZE: usize = 64;
+pub const HEADER_SIZE: usize = ringtender_abi::rings::CHANNEL_HEADER_SIZE as usize;
 /// Protocol id of Muen net channels (Ethernet frames, see [`crate::net`]).
 pub const NET_PROTOCOL: u64 = 0x7ade5c549b08e814;
 /// Protocol id of Muenblock channels (requests and responses, see [`crate::block`]).

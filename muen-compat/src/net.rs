@@ -5,10 +5,10 @@
 use core::fmt;
 
 /// Largest Ethernet frame of Muen net (MTU 1500 + 14-byte header).
-pub const MUEN_FRAME_MAX: usize = 1514;
+pub const MUEN_FRAME_MAX: usize = ringtender_abi::rings::net_frame_max(1500) as usize;
 
 /// Bytes of the trailing length field.
-pub const LENGTH_FIELD: usize = 2;
+pub const LENGTH_FIELD: usize = ringtender_abi::rings::NET_LENGTH_FIELD as usize;
 
 /// Muen's net element: [`MUEN_FRAME_MAX`] bytes of frame, then the length
 /// (1516 bytes; `struct net_msg` of Solo5's muen bindings).
@@ -21,6 +21,7 @@ pub const MUEN_NET_CHANNEL_DEFAULT_SIZE: usize = 0x10_0000;
 
 const _: () = {
     assert!(MUEN_NET_ELEMENT_SIZE == 1516);
+    assert!(MUEN_NET_ELEMENT_SIZE as u64 == ringtender_abi::rings::net_element_size(1500));
     assert!(net_length_offset(MUEN_NET_ELEMENT_SIZE).unwrap() == 1514);
     assert!((MUEN_NET_CHANNEL_DEFAULT_SIZE - crate::HEADER_SIZE) / MUEN_NET_ELEMENT_SIZE == 691);
 };

@@ -8,6 +8,10 @@
 # (default: hvt spt muen; tests of the rings, of spt's seccomp filter or
 # with hvt's instructions are not for muen).
 set -euo pipefail
+case ${1:-} in
+    --help|-h) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "build.sh: unknown option $1 (see build.sh --help)" >&2; exit 1 ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out=${1:-$repo/build/unikernels}

@@ -16,6 +16,7 @@ use ringtender_abi::elf_note::{AbiTarget, MFT1_NOTE_ALIGN, MFT1_NOTE_MAX_SIZE, M
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_FIRST};
 
 use crate::elf::{self, ElfError};
+use crate::error::strerror;
 use crate::manifest::Manifest;
 
 /// Version printed in the usage text and in generated sources.
@@ -34,15 +35,6 @@ pub fn usage(prog: &str) -> String {
          \x20   query-manifest BINARY:\n\
          \x20       Display the application manifest from BINARY.\n"
     )
-}
-
-/// An `io::Error` as `strerror` prints it (without Rust's " (os error N)").
-pub fn strerror(e: &io::Error) -> String {
-    let text = e.to_string();
-    match text.rfind(" (os error ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
 }
 
 /// `"<path>: <what>"` as bytes.

@@ -1,9 +1,11 @@
 //! KVM: the VM, its one memory slot and its one vCPU.
 
+use std::io;
+
 use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 
-use crate::error::TenderError;
+use crate::error::{strerror, TenderError};
 use crate::guest_memory::GuestRam;
 
 /// A KVM virtual machine with guest RAM in slot 0 and vCPU 0.
@@ -26,8 +28,12 @@ impl Machine {
     /// Opens /dev/kvm, creates the VM, maps `ram` at GPA 0 and creates vCPU 0
     /// with the host's supported CPUID.
     pub fn new(ram: &GuestRam) -> Result<Self, TenderError> {
-        let kvm =
-            Kvm::new().map_err(|e| TenderError::Setup(format!("Could not open: /dev/kvm: {e}")))?;
+        let kvm = Kvm::new().map_err(|e| {
+            TenderError::Setup(format!(
+                "Could not open: /dev/kvm: {}",
+                strerror(&io::Error::from_raw_os_error(e.errno()))
+            ))
+        })?;
         if !kvm.check_extension(Cap::UserMemory) {
             return Err(TenderError::Setup(
                 "KVM: host does not support KVM_CAP_USER_MEMORY".into(),

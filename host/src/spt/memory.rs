@@ -53,7 +53,7 @@ impl GuestSpace {
             } else {
                 format!(
                     "Error allocating guest memory: {}",
-                    crate::attach::strerror(&err)
+                    crate::error::strerror(&err)
                 )
             })
         })?;
@@ -102,7 +102,7 @@ impl GuestSpace {
             if rc != 0 {
                 return Err(TenderError::Setup(format!(
                     "mprotect: {}",
-                    crate::attach::strerror(&io::Error::last_os_error())
+                    crate::error::strerror(&io::Error::last_os_error())
                 )));
             }
         }
@@ -169,7 +169,7 @@ impl SharedRings {
         let fail = |what: &str| {
             TenderError::Setup(format!(
                 "ring memory: {what}: {}",
-                crate::attach::strerror(&io::Error::last_os_error())
+                crate::error::strerror(&io::Error::last_os_error())
             ))
         };
         // SAFETY: memfd_create with a static NUL-terminated name; the result
@@ -205,7 +205,7 @@ impl SharedRings {
             TenderError::Setup(format!(
                 "Could not map ring memory at 0x{:x}: {}",
                 self.base,
-                crate::attach::strerror(&err)
+                crate::error::strerror(&err)
             ))
         })
     }

@@ -50,7 +50,7 @@ pub fn fork() -> Result<Fork, TenderError> {
     match unsafe { libc::fork() } {
         -1 => Err(TenderError::Setup(format!(
             "fork: {}",
-            crate::attach::strerror(&io::Error::last_os_error())
+            crate::error::strerror(&io::Error::last_os_error())
         ))),
         0 => Ok(Fork::Child),
         pid => Ok(Fork::Parent(pid)),

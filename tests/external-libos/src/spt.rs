@@ -1,0 +1,5 @@
+//! The spt build of `ringblk` (the program is in `app.rs`).
+#![no_std]
+#![no_main]
+
+mod app;
