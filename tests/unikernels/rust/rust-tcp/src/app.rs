@@ -1,13 +1,14 @@
 //! Rust TCP unikernel: smoltcp on the guest's net device `service0`, at
 //! 10.0.0.2/24. It answers ping, sinks TCP on port 5001 (an iperf 2
 //! server's part: accept, discard, count) and serves HTTP on port 80
-//! (`GET /` a small page, `GET /obj/N` N bytes of a pattern: byte `i` is `i % 251`,
-//! `GET /exit` ends the unikernel with status 0).
+//! (`GET /` a small page, `GET /obj/N` N bytes of a pattern, byte `i`
+//! being `i % 251`; `GET /exit` ends the unikernel with status 0).
 //!
 //! Command line: `ring` moves frames through the ring API (received in
 //! place, sent in batches), `classic` through `solo5_net_read/write`.
-//! Prints `Ready` once listening, and `sink: N bytes` when a sink
-//! connection ends. Idle, it sleeps in `solo5_yield` (at most 10 ms).
+//! Prints `Ready` once listening, `sink: N bytes` when a sink connection
+//! ends and `SUCCESS` after `GET /exit`. Idle, it sleeps in `solo5_yield`
+//! (at most 10 ms).
 
 mod device;
 mod http;
@@ -111,6 +112,6 @@ pub extern "C" fn solo5_app_main(info: &StartInfo) -> i32 {
             api::yield_until(clock + delay);
         }
     }
-    println!("rust-tcp: exiting");
+    println!("SUCCESS");
     0
 }

@@ -29,7 +29,7 @@ impl Api {
 }
 
 /// Largest frame: a standard MTU's (the tests' and benchmarks' taps).
-const FRAME_MAX: usize = 1500 + SOLO5_NET_HLEN as usize;
+const FRAME_MAX: usize = 1500 + SOLO5_NET_HLEN;
 /// Frames gathered before they go to the tx ring in one batch.
 const BATCH: usize = 32;
 
@@ -74,7 +74,7 @@ impl NetDevice {
         if api == Api::Ring && !matches!(rings::device(handle), Some(DeviceRings::Net(_))) {
             return None;
         }
-        if mtu + SOLO5_NET_HLEN as usize > FRAME_MAX {
+        if mtu + SOLO5_NET_HLEN > FRAME_MAX {
             return None;
         }
         // SAFETY: the only users of the two buffers, made once,
@@ -165,13 +165,13 @@ impl phy::TxToken for Tx<'_> {
                 self.batch.lengths[slot] = len;
                 self.batch.count += 1;
             }
-            Api::Classic => loop {
+            Api::Classic => {
                 // Under the sync shim a full tx ring answers AGAIN.
-                match api::net_write(self.handle, &self.batch.frames[slot][..len]) {
-                    SOLO5_R_AGAIN => core::hint::spin_loop(),
-                    _ => break,
+                while api::net_write(self.handle, &self.batch.frames[slot][..len]) == SOLO5_R_AGAIN
+                {
+                    core::hint::spin_loop();
                 }
-            },
+            }
         }
         result
     }
@@ -213,7 +213,7 @@ impl phy::Device for NetDevice {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
         caps.medium = Medium::Ethernet;
-        caps.max_transmission_unit = self.mtu + SOLO5_NET_HLEN as usize;
+        caps.max_transmission_unit = self.mtu + SOLO5_NET_HLEN;
         caps
     }
 }
