@@ -67,6 +67,11 @@ impl NetNs {
         ip(&["-n", &self.name, "link", "set", tap, "txqueuelen", "10000"])?;
         ip(&["-n", &self.name, "link", "set", tap, "up"])
     }
+
+    /// Gives `tap` the address `cidr` (the TCP workloads' host end).
+    pub fn add_address(&self, tap: &str, cidr: &str) -> Result<(), BenchError> {
+        ip(&["-n", &self.name, "addr", "add", cidr, "dev", tap])
+    }
 }
 
 impl Drop for NetNs {
