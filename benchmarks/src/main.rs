@@ -14,6 +14,7 @@
 
 mod ceiling;
 mod error;
+mod goals;
 mod guest_run;
 mod machine;
 mod netns;
@@ -275,7 +276,7 @@ fn run(options: Options) -> Result<Report, BenchError> {
     let _ = fs::remove_dir_all(&work);
     let rows = stats::rows(&samples, &variants);
     let mut checks = report::checks(&rows);
-    checks.extend(tcp::checks(&rows, options.tender.ends_with("spt")));
+    checks.extend(goals::checks(&rows, options.tender.ends_with("spt")));
     Ok(Report {
         tender: options.tender,
         machine: machine::Machine::describe(),

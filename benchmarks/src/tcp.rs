@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use crate::error::BenchError;
 use crate::guest_run::{GuestRun, HANG_GUARD};
-use crate::report::Check;
-use crate::stats::{median, Row};
+use crate::stats::median;
 use crate::variant::Variant;
 use crate::workloads::{less, more, Context, Figure, Measurement, Workload};
 
@@ -241,44 +240,6 @@ impl Context {
             _ => unreachable!("not a TCP workload"),
         }
     }
-}
-
-fn ratio(rows: &[Row], workload: &str, figure: &str, v: Variant) -> Option<f64> {
-    rows.iter()
-        .find(|r| r.workload == workload && r.figure == figure)?
-        .cells
-        .iter()
-        .find(|c| c.variant == v)?
-        .vs_classic
-}
-
-/// Issue 12's goals for the TCP workloads: the rings (sync shim and ring
-/// API) against the classic path, in the same run. Bulk TCP on the rings at
-/// least 10x classic on hvt, 1.2x on spt (`spt`); sleeping-guest ping and
-/// HTTP requests/s at least as good as classic.
-pub fn checks(rows: &[Row], spt: bool) -> Vec<Check> {
-    let bulk = if spt { 1.2 } else { 10.0 };
-    let mut checks = Vec::new();
-    for v in [Variant::Shim, Variant::RingApi] {
-        let mut add = |w: &str, f: &str, goal: f64, higher: bool| {
-            let r = ratio(rows, w, f, v);
-            checks.push(Check {
-                what: format!("{w} {f}, {} / classic", v.label()),
-                ratio: r,
-                target: if higher {
-                    format!(">= {goal}x")
-                } else {
-                    format!("<= {goal}x (lower is better)")
-                },
-                met: r.is_some_and(|r| if higher { r >= goal } else { r <= goal }),
-            });
-        };
-        add(IN_LABEL, "Gbit/s", bulk, true);
-        add(OUT_LABEL, "Gbit/s", bulk, true);
-        add(HTTP_LABEL, "requests/s", 1.0, true);
-        add(PING_LABEL, "p50 ms", 1.0, false);
-    }
-    checks
 }
 
 #[cfg(test)]
