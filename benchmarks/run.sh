@@ -14,6 +14,11 @@
 # judged against the goals. --only runs the workloads whose name contains
 # TEXT (e.g. "net rx"). Needs root and /dev/kvm.
 #
+# The TCP workloads boot the smoltcp unikernel (tests/unikernels/rust/rust-tcp)
+# and drive it with Debian's iperf (2), curl, wrk and ping (.ci/run installs
+# them); the ping workload sends 1,000 pings at 10 ms in a full run, fewer
+# in shorter ones.
+#
 # Upstream Solo5 rows: set RINGTENDER_UPSTREAM_HVT to upstream's solo5-hvt
 # (default: a solo5-hvt on PATH that is not ours) and
 # RINGTENDER_UPSTREAM_BENCH to benchmarks/unikernels/bench/bench.c built
@@ -65,9 +70,17 @@ case $abi in
 esac
 [ -w /dev/kvm ] || { echo "run.sh: /dev/kvm is missing or not writable" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root (network namespaces, taps)" >&2; exit 1; }
+for client in iperf curl wrk ping; do
+    command -v "$client" >/dev/null || { echo "run.sh: $client is missing (apt-get install iperf curl wrk iputils-ping)" >&2; exit 1; }
+done
 
 echo "== building" >&2
 cargo build --release --manifest-path "$repo/Cargo.toml" -p ringtender-host -p ringtender-bench >&2
+cargo build --release --manifest-path "$repo/tests/unikernels/rust/rust-tcp/Cargo.toml" >&2
+case $abi in
+    hvt) tcp_kernel=$target/release/rust-tcp ;;
+    spt) tcp_kernel=$target/release/rust-tcp-spt ;;
+esac
 "$repo/sync-shim/build-dist.sh" "$repo/dist" >/dev/null
 build="$repo/build/bench"
 mkdir -p "$build"
@@ -96,6 +109,10 @@ if [ -z "$up_tender" ] && command -v "solo5-$abi" >/dev/null; then
 fi
 if [ -n "$up_tender" ] && [ -n "$up_kernel" ]; then
     upstream=(--upstream-tender "$up_tender" --upstream-kernel "$up_kernel")
+    # Upstream's solo5-spt runs our spt binaries; its solo5-hvt cannot start ours.
+    if [ "$abi" = spt ]; then
+        upstream+=(--upstream-runs-tcp)
+    fi
     echo "== upstream rows: $up_tender with $up_kernel" >&2
 else
     echo "== no upstream rows (set $up_vars)" >&2
@@ -103,4 +120,5 @@ fi
 
 echo "== measuring: $runs runs, $length ms per measurement" >&2
 "$target/release/ringtender-bench" --ours "$target/release/solo5-$abi" --kernel "$build/bench.$abi" \
+    --tcp-kernel "$tcp_kernel" \
     "${upstream[@]}" "${only[@]}" "${verdicts[@]}" --runs "$runs" --length-ms "$length" --out "$out"

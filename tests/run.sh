@@ -34,12 +34,12 @@ echo "== running the tests"
 cargo test --release --workspace
 echo "== the unit tests of abi, muen-compat and host again in debug mode (overflow checks and debug assertions on)"
 cargo test -p ringtender-abi -p ringtender-muen-compat -p ringtender-host --lib
-echo "== the guest tests again on the portable I/O engine"
-RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
+echo "== the guest and TCP tests again on the portable I/O engine"
+RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests --test tcp
 echo "== the muen runner's tests again on the portable I/O engine"
 RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test muen --test muen_devices
-echo "== the guest, ring and hostile-guest tests again on solo5-spt, with the unikernels built for spt"
-RINGTENDER_TEST_TARGET=spt cargo test --release -p ringtender-host --test guests --test rings --test hostile
+echo "== the guest, ring, hostile-guest and TCP tests again on solo5-spt, with the unikernels built for spt"
+RINGTENDER_TEST_TARGET=spt cargo test --release -p ringtender-host --test guests --test rings --test hostile --test tcp
 echo "== the guest tests on solo5-spt on the portable I/O engine"
 RINGTENDER_TEST_TARGET=spt RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
 echo "== benchmark harness smoke run (every workload and variant once, 50 ms each; figures not judged)"

@@ -2,21 +2,25 @@
 //! interleaved, and writes the report (`benchmarks/run.sh` drives it).
 //!
 //! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt|BENCH.spt
-//!        [--upstream-tender TENDER --upstream-kernel BENCH]
+//!        --tcp-kernel RUST_TCP.hvt|RUST_TCP.spt
+//!        [--upstream-tender TENDER --upstream-kernel BENCH [--upstream-runs-tcp]]
 //!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT] [--no-verdicts]
 //!
-//! `--no-verdicts` leaves out the judgement of each figure against its goal
+//! `--upstream-runs-tcp`: upstream's tender also runs the TCP workloads'
+//! unikernel (spt). `--no-verdicts` leaves out the judgement of each figure against its goal
 //! (a smoke run's figures mean nothing).
 //!
 //! The tenders' names (`solo5-hvt`, `solo5-spt`) go into the report.
 
 mod ceiling;
 mod error;
+mod goals;
 mod guest_run;
 mod machine;
 mod netns;
 mod report;
 mod stats;
+mod tcp;
 mod traffic;
 mod variant;
 mod workloads;
@@ -41,7 +45,9 @@ struct Options {
     ours: String,
     tender: String,
     kernel: PathBuf,
+    tcp_kernel: PathBuf,
     upstream: Option<(String, PathBuf)>,
+    upstream_runs_tcp: bool,
     runs: usize,
     length: Duration,
     out: PathBuf,
@@ -52,10 +58,15 @@ struct Options {
 fn parse(args: &[String]) -> Result<Options, BenchError> {
     let mut map = BTreeMap::new();
     let mut verdicts = true;
+    let mut upstream_runs_tcp = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "--no-verdicts" {
             verdicts = false;
+            continue;
+        }
+        if flag == "--upstream-runs-tcp" {
+            upstream_runs_tcp = true;
             continue;
         }
         let value = it
@@ -95,7 +106,9 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
         ours,
         tender,
         kernel: PathBuf::from(need("--kernel")?),
+        tcp_kernel: PathBuf::from(need("--tcp-kernel")?),
         upstream,
+        upstream_runs_tcp,
         runs,
         length: Duration::from_millis(number("--length-ms", 1000)?),
         out: PathBuf::from(
@@ -160,6 +173,8 @@ fn run(options: Options) -> Result<Report, BenchError> {
     make_image(&image)?;
     let ns = netns::NetNs::create_and_join(&format!("rtbench{}", std::process::id()))?;
     ns.add_tap("tap0")?;
+    ns.add_tap("tap1")?;
+    ns.add_address("tap1", tcp::HOST_CIDR)?;
     let mut variants = Vec::new();
     if options.upstream.is_some() {
         variants.push(Variant::Upstream);
@@ -175,11 +190,14 @@ fn run(options: Options) -> Result<Report, BenchError> {
             ours: options.ours,
             ours_kernel: options.kernel,
             upstream: options.upstream,
+            tcp_kernel: options.tcp_kernel,
+            upstream_runs_tcp: options.upstream_runs_tcp,
         },
         devices: Devices {
             tap: "tap0".into(),
             image,
             sector: 4096,
+            tcp_tap: "tap1".into(),
         },
         length: options.length,
     };
@@ -257,7 +275,8 @@ fn run(options: Options) -> Result<Report, BenchError> {
     drop(ns);
     let _ = fs::remove_dir_all(&work);
     let rows = stats::rows(&samples, &variants);
-    let checks = report::checks(&rows);
+    let mut checks = report::checks(&rows);
+    checks.extend(goals::checks(&rows, options.tender.ends_with("spt")));
     Ok(Report {
         tender: options.tender,
         machine: machine::Machine::describe(),

@@ -47,6 +47,11 @@ pub struct Binaries {
     pub ours_kernel: PathBuf,
     /// Upstream's tender and the bench unikernel built by upstream.
     pub upstream: Option<(String, PathBuf)>,
+    /// The smoltcp unikernel (`rust-tcp`) for the TCP workloads.
+    pub tcp_kernel: PathBuf,
+    /// Whether upstream's tender runs `tcp_kernel` (spt: it runs our spt
+    /// binaries on the classic system calls; hvt: it cannot start ours).
+    pub upstream_runs_tcp: bool,
 }
 
 /// The harness's devices.
@@ -57,6 +62,9 @@ pub struct Devices {
     pub image: PathBuf,
     /// Its sector size.
     pub sector: u64,
+    /// The tap the TCP workloads' guest gets as `service0`; the host's
+    /// end has an address on the guest's subnet.
+    pub tcp_tap: String,
 }
 
 impl Binaries {
@@ -91,6 +99,29 @@ impl Binaries {
         args.push("--".into());
         args.push(kernel.display().to_string());
         args.extend(guest_args.iter().cloned());
+        Some((tender, args))
+    }
+
+    /// The tender and its arguments running the smoltcp unikernel on `tap`
+    /// under `variant` (None for the ceiling, and for upstream unless its
+    /// tender runs our binary).
+    pub fn tcp_command(&self, variant: Variant, tap: &str) -> Option<(String, Vec<String>)> {
+        let tender = match variant {
+            Variant::Upstream if self.upstream_runs_tcp => self.upstream.as_ref()?.0.clone(),
+            Variant::Classic | Variant::Shim | Variant::RingApi => self.ours.clone(),
+            Variant::Upstream | Variant::Ceiling => return None,
+        };
+        let mut args = vec![
+            "--mem=64".to_string(),
+            format!("--net:service0={tap}"),
+            format!("--net-mac:service0={}", crate::tcp::GUEST_MAC),
+        ];
+        if variant == Variant::Classic {
+            args.push("--classic".into());
+        }
+        args.push("--".into());
+        args.push(self.tcp_kernel.display().to_string());
+        args.push(variant.api().into());
         Some((tender, args))
     }
 }

@@ -6,6 +6,7 @@ use crate::ceiling;
 use crate::error::BenchError;
 use crate::guest_run::{Finished, GuestRun, HANG_GUARD};
 use crate::netns::tap_rx_packets;
+use crate::tcp;
 use crate::traffic::{self, RoundTrips};
 use crate::variant::{Binaries, Devices, Variant};
 
@@ -35,6 +36,14 @@ pub enum Workload {
     },
     /// Hello: exec to `solo5_app_main`, and to exit.
     Startup,
+    /// The smoltcp guest sinks `iperf -c` (`tcp.rs`).
+    TcpIn,
+    /// `curl` fetches a large object from the smoltcp guest.
+    TcpOut,
+    /// `wrk` with a connection per request against the smoltcp guest.
+    Http,
+    /// `ping` every 10 ms; the smoltcp guest sleeps in between.
+    PingSleeping,
 }
 
 /// Silence between an answer and the next request in
@@ -43,7 +52,7 @@ pub enum Workload {
 const SLEEP_GAP: Duration = Duration::from_millis(2);
 
 /// Every workload, in report order.
-pub const ALL: [Workload; 10] = [
+pub const ALL: [Workload; 14] = [
     Workload::NetTx(64),
     Workload::NetTx(1514),
     Workload::NetRx,
@@ -74,6 +83,10 @@ pub const ALL: [Workload; 10] = [
         ring_qd: 8,
     },
     Workload::Startup,
+    Workload::TcpIn,
+    Workload::TcpOut,
+    Workload::Http,
+    Workload::PingSleeping,
 ];
 
 impl Workload {
@@ -96,6 +109,10 @@ impl Workload {
                 if write { "writes" } else { "reads" },
             ),
             Self::Startup => "start-up (hello)".into(),
+            Self::TcpIn => tcp::IN_LABEL.into(),
+            Self::TcpOut => tcp::OUT_LABEL.into(),
+            Self::Http => tcp::HTTP_LABEL.into(),
+            Self::PingSleeping => tcp::PING_LABEL.into(),
         }
     }
 }
@@ -111,7 +128,7 @@ pub struct Figure {
     pub higher_is_better: bool,
 }
 
-fn more(name: &'static str, value: f64) -> Figure {
+pub(crate) fn more(name: &'static str, value: f64) -> Figure {
     Figure {
         name,
         value,
@@ -119,7 +136,7 @@ fn more(name: &'static str, value: f64) -> Figure {
     }
 }
 
-fn less(name: &'static str, value: f64) -> Figure {
+pub(crate) fn less(name: &'static str, value: f64) -> Figure {
     Figure {
         name,
         value,
@@ -197,6 +214,9 @@ impl Context {
                 ring_qd,
             } => self.block(variant, size, random, write, ring_qd),
             Workload::Startup => self.startup(variant),
+            Workload::TcpIn | Workload::TcpOut | Workload::Http | Workload::PingSleeping => {
+                self.tcp(workload, variant)
+            }
         }
     }
 

@@ -41,7 +41,10 @@ done
 for crate in "$here"/rust/*/; do
     [ -f "$crate/Cargo.toml" ] || continue
     bin=$(sed -n 's/^name = "\(.*\)"/\1/p' "$crate/Cargo.toml" | head -n 1)
-    cargo build --release --quiet --manifest-path "$repo/Cargo.toml" -p "$bin"
+    # A crate with a workspace of its own (rust-tcp) builds from its manifest.
+    manifest=$repo/Cargo.toml
+    grep -q '^\[workspace\]' "$crate/Cargo.toml" && manifest=$crate/Cargo.toml
+    cargo build --release --quiet --manifest-path "$manifest" -p "$bin"
     cp "$target/release/$bin" "$out/test_${bin//-/_}.hvt"
     cp "$target/release/$bin-spt" "$out/test_${bin//-/_}.spt"
 done
