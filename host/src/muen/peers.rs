@@ -8,7 +8,7 @@
 //! worker does.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ringtender_muen_compat::block::{BlockRequest, BlockResponse};
@@ -131,14 +131,14 @@ pub fn start(
                     Reader::new(out, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE).map_err(channel_err)?;
                 let rx = Writer::init(input, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE, PEER_EPOCH)
                     .map_err(channel_err)?;
-                nets.push(NetRing::new(
+                nets.push(Arc::new(Mutex::new(NetRing::new(
                     NetFlow::Muen(MuenRx::new(PEER_EPOCH + 1)),
                     net.raw_fd(),
                     files.len() as u32,
                     MUEN_FRAME_MAX,
                     tx,
                     rx,
-                ));
+                ))));
                 files.push(EngineFile {
                     fd: net.raw_fd(),
                     stream: true,
@@ -185,6 +185,7 @@ pub fn start(
         doorbell: doorbell.as_raw_fd(),
         wake: shared.guest_wake.as_raw_fd(),
         epoll: epoll.as_raw_fd(),
+        tap_set: epoll.as_raw_fd(),
         uring: engine.ring_fd(),
         taps: device_fds.taps,
         blocks: device_fds.blocks,
@@ -197,7 +198,8 @@ pub fn start(
             blocks,
             areas: Vec::new(),
             engine,
-            epoll,
+            epoll: Arc::new(epoll),
+            tap_set: None,
             doorbell: Arc::new(doorbell),
             shared,
         },
