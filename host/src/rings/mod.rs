@@ -29,9 +29,9 @@ pub use self::block::{BlockFlow, BlockRing};
 use self::engine::{EngineChoice, EngineFile, PortableEngine};
 pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
+use self::worker::{lock_net, tap_set, watch_tap_set, TAP_SET_EVENT};
 pub use self::worker::{
-    lock_net, tap_set, watch_tap_set, worker_epoll, GuestWaiting, RingShared, RingWorker,
-    SharedNet, WorkerState, TAP_SET_EVENT,
+    worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
 };
 use crate::attach::{Device, DeviceFds};
 use crate::error::TenderError;

@@ -10,7 +10,7 @@
 //! POLL (`super::RingPoll`): each net ring is shared behind a mutex
 //! ([`SharedNet`]), and the taps sit in a nested epoll set that the vCPU
 //! thread takes out of the worker's wait for that time
-//! (`docs/architecture.md`, "Who watches the taps").
+//! (`docs/architecture.md`, "An idle guest on hvt").
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
