@@ -8,6 +8,13 @@ use bytemuck::{Pod, Zeroable};
 pub const HVT_FEATURE_RT_RINGS: u32 = 1 << 16;
 /// Doorbell port: a 4-byte `out` of the device handle (ioeventfd: no VM exit).
 pub const RT_RING_DOORBELL_PIO: u16 = 0x601;
+/// Send port (hvt, with [`HVT_FEATURE_RT_SEND_PORT`]): a 4-byte `out` of a
+/// net handle exits to the vCPU thread, which sends what that device's tx
+/// ring holds (at most one batch) before the guest resumes.
+pub const RT_RING_SEND_PIO: u16 = 0x602;
+/// `host_features` bit: the tender serves [`RT_RING_SEND_PIO`] and sets
+/// [`HOST_SLEEPING_RX_FULL`] in `host_sleeping` (`docs/ring-abi.md` §6).
+pub const HVT_FEATURE_RT_SEND_PORT: u32 = 1 << 17;
 /// Offset, from the boot info's start, of the ring directory's guest address
 /// (u64, ours: right after upstream's 56-byte `hvt_boot_info`).
 pub const BOOT_INFO_RING_DIR_OFFSET: u64 = 56;
@@ -63,6 +70,13 @@ pub const AREA_HOST_READ_COUNTER: u64 = 64;
 /// Area offset of the host-owned `host_sleeping` word (u64): non-zero when the
 /// guest must ring the doorbell after publishing.
 pub const AREA_HOST_SLEEPING: u64 = 72;
+/// `host_sleeping` bit: the worker sleeps.
+pub const HOST_SLEEPING: u64 = 1;
+/// `host_sleeping` bit, set with [`HOST_SLEEPING`]: the worker left frames
+/// in the tap for want of room in this device's rx ring and waits for the
+/// guest to release some (the guest rings the doorbell after a release
+/// only then, when the tender offers [`HVT_FEATURE_RT_SEND_PORT`]).
+pub const HOST_SLEEPING_RX_FULL: u64 = 2;
 /// Area offset of the host-owned rx drop counter (u64): frames the host
 /// dropped because the host→guest channel was full (lossy mode only).
 pub const AREA_RX_DROPPED: u64 = 80;

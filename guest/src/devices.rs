@@ -361,5 +361,6 @@ pub fn yield_until(deadline: u64) -> u64 {
         ..Default::default()
     };
     hypercall(Hypercall::Poll, &mut arg);
+    rings::after_poll();
     arg.ready_set
 }

@@ -13,7 +13,7 @@ pub use ringtender_muen_compat::block::{
 };
 
 use core::cell::UnsafeCell;
-use core::sync::atomic::{fence, AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
@@ -21,8 +21,8 @@ use ringtender_abi::rings::{
     net_element_size, net_frame_max, RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER,
     AREA_GUEST_WAITING, AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING, AREA_RX_DROPPED,
     BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET,
-    CHANNEL_HEADER_SIZE, HVT_FEATURE_RT_RINGS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
-    SPT_BLOCK_SLOT_BYTES,
+    CHANNEL_HEADER_SIZE, HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT,
+    RING_DIR_VERSION, RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_muen_compat::block::{
     BlockRequest, BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, MUEN_BLOCK_STATUS_OK,
@@ -178,22 +178,79 @@ fn store(addr: u64, value: u64) {
     unsafe { AtomicU64::from_ptr(addr as *mut u64) }.store(value, Ordering::Release)
 }
 
-/// Rings the doorbell of `area` if the host worker sleeps (after a fence,
-/// so our last store is visible before we read its flag): a PIO write on
-/// hvt, an eventfd write on spt; nothing on muen (no area: the peer polls).
-fn kick_if_sleeping(area: Option<u64>, handle: u64) {
-    let Some(area) = area else {
-        return;
-    };
-    fence(Ordering::SeqCst);
-    if load(area + AREA_HOST_SLEEPING) == 0 {
-        return;
+/// hvt: the tender serves the send port (`HVT_FEATURE_RT_SEND_PORT`).
+static SEND_PORT: AtomicBool = AtomicBool::new(false);
+/// Sends left that may take the send port rather than the doorbell.
+static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
+/// How many sends after each POLL hypercall take the send port when the
+/// worker sleeps. The guest was just woken by the vCPU thread, which has
+/// the tap at hand: one exit (~40 µs from ring 3 here) sends the answer,
+/// where the doorbell would wake the worker on another CPU (45-120 µs).
+/// Past these, a guest that goes on sending (a stream starting) rings the
+/// doorbell, so the worker wakes and takes over without exits.
+const SEND_EXITS_AFTER_POLL: u32 = 4;
+
+/// Lets the next sends take the send port (after a POLL hypercall).
+pub fn after_poll() {
+    if SEND_PORT.load(Ordering::Relaxed) {
+        SEND_EXITS.store(SEND_EXITS_AFTER_POLL, Ordering::Relaxed);
     }
+}
+
+/// The host's `host_sleeping` word of `area`, after a fence (so our last
+/// store is visible before we read its flag).
+fn host_sleeping(area: u64) -> u64 {
+    fence(Ordering::SeqCst);
+    load(area + AREA_HOST_SLEEPING)
+}
+
+/// Rings the doorbell: a PIO write on hvt, an eventfd write on spt.
+fn ring_doorbell(handle: u64) {
     if target() == Target::Spt {
         spt::ring_doorbell();
     } else {
         // The tender serves the doorbell with an ioeventfd and reads nothing else.
         crate::hypercall::pio_out(RT_RING_DOORBELL_PIO, handle as u32);
+    }
+}
+
+/// Rings the doorbell of `area` if the host worker sleeps; nothing on muen
+/// (no area: the peer polls).
+fn kick_if_sleeping(area: Option<u64>, handle: u64) {
+    if area.is_some_and(|area| host_sleeping(area) != 0) {
+        ring_doorbell(handle);
+    }
+}
+
+/// After queuing frames: if the worker sleeps, the send port (right after
+/// a POLL, while the budget lasts) or the doorbell.
+/// Nothing on muen (no area: the peer polls).
+fn kick_send(area: Option<u64>, handle: u64) {
+    if area.is_none_or(|area| host_sleeping(area) == 0) {
+        return;
+    }
+    let budget = SEND_EXITS.load(Ordering::Relaxed);
+    if budget > 0 {
+        SEND_EXITS.store(budget - 1, Ordering::Relaxed);
+        // An exit: the vCPU thread sends the ring's frames before we resume.
+        crate::hypercall::pio_out(RT_RING_SEND_PIO, handle as u32);
+    } else {
+        ring_doorbell(handle);
+    }
+}
+
+/// After releasing rx slots: with the send port's protocol, only a worker
+/// that waits for room in this rx ring needs the doorbell; otherwise any
+/// sleeping worker gets it.
+fn kick_release(area: u64, handle: u64) {
+    let sleeping = host_sleeping(area);
+    let wanted = if SEND_PORT.load(Ordering::Relaxed) {
+        sleeping & HOST_SLEEPING_RX_FULL != 0
+    } else {
+        sleeping != 0
+    };
+    if wanted {
+        ring_doorbell(handle);
     }
 }
 
@@ -264,6 +321,10 @@ fn channels(
 pub fn init() -> bool {
     let dir = match boot::hvt_info() {
         Some(info) if info.host_features & HVT_FEATURE_RT_RINGS != 0 => {
+            SEND_PORT.store(
+                info.host_features & HVT_FEATURE_RT_SEND_PORT != 0,
+                Ordering::Relaxed,
+            );
             load(HVT_BOOT_INFO_BASE + BOOT_INFO_RING_DIR_OFFSET)
         }
         Some(_) => 0,
@@ -398,7 +459,7 @@ impl NetRings {
         };
         let mut frames = frames.into_iter().peekable();
         if free == 0 || frames.peek().is_none() {
-            kick_if_sleeping(self.area, self.handle);
+            kick_send(self.area, self.handle);
             return 0;
         }
         // Announce every free slot before writing any (SHMStream: wsc
@@ -430,7 +491,7 @@ impl NetRings {
         if !per_frame {
             self.tx.commit(queued);
         }
-        kick_if_sleeping(self.area, self.handle);
+        kick_send(self.area, self.handle);
         queued as usize
     }
 
@@ -495,7 +556,7 @@ impl NetRings {
         };
         self.rx.consume();
         store(area + AREA_GUEST_READ_COUNTER, self.rx.rc());
-        kick_if_sleeping(self.area, self.handle);
+        kick_release(area, self.handle);
     }
 
     /// Lends the next received frame to `f` (no copy), then releases it.

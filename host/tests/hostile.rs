@@ -230,6 +230,23 @@ fn write_counter_far_ahead() {
     );
 }
 
+/// hvt's send port, which the vCPU thread serves: handles of no net
+/// device are ignored, a tx channel whose counters are far ahead is drained
+/// a bounded batch per exit, 10,000 exits with nothing queued send nothing,
+/// and a frame sent through the port then reaches the tap (spt: the same
+/// steps through the doorbell).
+#[test]
+fn send_port() {
+    scenario(
+        "send-port",
+        Expect {
+            lines: &["valid frame taken: yes", "write sector 7: status 0"],
+            frames: 1,
+            sectors: &[ALIVE],
+        },
+    );
+}
+
 /// wsc far ahead of a valid element's wc: the element counts as
 /// overwritten while the host read it (an overrun) and is dropped, not
 /// retried for ever (the block device is served meanwhile); the host

@@ -356,3 +356,77 @@ fn tap_free_at_once_after_exit() {
         out.assert_ended_by_sigterm();
     }
 }
+
+/// Voluntary context switches of the tender's ring worker thread (named
+/// "rings"): each time it went to sleep, so each wake-up it had. None if
+/// the thread is gone.
+fn worker_switches(tender: u32) -> Option<u64> {
+    for task in fs::read_dir(format!("/proc/{tender}/task")).ok()? {
+        let dir = task.ok()?.path();
+        if fs::read_to_string(dir.join("comm")).ok()?.trim() != "rings" {
+            continue;
+        }
+        let status = fs::read_to_string(dir.join("status")).ok()?;
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+        return line.split_whitespace().nth(1)?.parse().ok();
+    }
+    None
+}
+
+/// hvt: a guest sleeping in `solo5_yield` answers ping without the ring
+/// worker. While the guest waits in POLL the vCPU thread alone watches the
+/// taps, reads the request into the rx ring itself, and takes the answer
+/// through the send port; the worker sleeps throughout. Counted, not
+/// timed: the worker's wake-ups over 40 pings sent one at a time, each
+/// after the guest went back to sleep (before: at least two per ping, the
+/// tap's and the answer's doorbell).
+#[test]
+fn sleeping_guest_ping_leaves_the_worker_asleep() {
+    const WARM_UP: u16 = 5;
+    const PINGS: u16 = 40;
+    if common::target() != common::Target::Hvt {
+        return;
+    }
+    let ns = NetNs::new();
+    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
+    let dir = TempDir::new();
+    let path = unikernel("net");
+    // One more ping after the count ends the guest.
+    let limit = (WARM_UP + PINGS + 1).to_string();
+    let (child, log) = start_in_ns(
+        &ns,
+        &[
+            "--mem=16",
+            "--net:service0=tap0",
+            "--",
+            path.to_str().unwrap(),
+            "limit",
+            &limit,
+        ],
+        &dir,
+        "Serving",
+    );
+    let mut answered = 0;
+    for _ in 0..WARM_UP {
+        answered += ns.ping("10.0.0.2", 1);
+    }
+    let before = worker_switches(child.id());
+    for _ in 0..PINGS {
+        // Time for the guest to go back to sleep in POLL.
+        std::thread::sleep(Duration::from_millis(20));
+        answered += ns.ping("10.0.0.2", 1);
+    }
+    let after = worker_switches(child.id());
+    answered += ns.ping("10.0.0.2", 1);
+    let out = wait(child);
+    let stdout = fs::read_to_string(&log).unwrap();
+    assert_eq!(answered, WARM_UP + PINGS + 1, "{out:#?}\n{stdout}");
+    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    let woken = after.unwrap() - before.unwrap();
+    assert!(
+        woken < u64::from(PINGS / 2),
+        "the ring worker woke {woken} times for {PINGS} pings"
+    );
+}

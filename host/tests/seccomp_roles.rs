@@ -219,13 +219,15 @@ struct Fds {
     vcpu: VcpuFd,
     epoll: OwnedFd,
     worker_epoll: OwnedFd,
+    /// The hvt worker's nested set of taps.
+    tap_set: OwnedFd,
     timer: OwnedFd,
     doorbell: EventFd,
     wake: EventFd,
     foreign: EventFd,
     uring: io_uring::IoUring,
     tap: OwnedFd,
-    _tap_peer: OwnedFd,
+    tap_peer: OwnedFd,
     block: fs::File,
     other_file: fs::File,
     _dir: TempDir,
@@ -256,8 +258,9 @@ impl Fds {
         let rc = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, pair.as_mut_ptr()) };
         assert_eq!(rc, 0);
         // SAFETY: plain descriptor-creating calls, each checked by `owned`.
-        let (epoll, worker_epoll, timer) = unsafe {
+        let (epoll, worker_epoll, tap_set, timer) = unsafe {
             (
+                owned(libc::epoll_create1(libc::EPOLL_CLOEXEC)),
                 owned(libc::epoll_create1(libc::EPOLL_CLOEXEC)),
                 owned(libc::epoll_create1(libc::EPOLL_CLOEXEC)),
                 owned(libc::timerfd_create(
@@ -272,13 +275,14 @@ impl Fds {
             vcpu,
             epoll,
             worker_epoll,
+            tap_set,
             timer,
             doorbell: EventFd::new(libc::EFD_NONBLOCK).unwrap(),
             wake: EventFd::new(libc::EFD_NONBLOCK).unwrap(),
             foreign: EventFd::new(libc::EFD_NONBLOCK).unwrap(),
             uring: io_uring::IoUring::new(8).unwrap(),
             tap: owned(pair[0]),
-            _tap_peer: owned(pair[1]),
+            tap_peer: owned(pair[1]),
             block: open("block.img"),
             other_file: open("other.img"),
             _dir: dir,
@@ -290,17 +294,14 @@ impl Fds {
     }
 
     /// The vCPU thread's descriptors: classic (devices served by
-    /// hypercalls) or with our rings (devices served by the worker).
+    /// hypercalls) or with our rings (devices served by the worker; the
+    /// taps also by POLL and the send port).
     fn vcpu_role(&self, rings: bool) -> VcpuFds {
         VcpuFds {
             vcpu: self.vcpu_fd(),
             epoll: self.epoll.as_raw_fd(),
             timer: self.timer.as_raw_fd(),
-            taps: if rings {
-                vec![]
-            } else {
-                vec![self.tap.as_raw_fd()]
-            },
+            taps: vec![self.tap.as_raw_fd()],
             blocks: if rings {
                 vec![]
             } else {
@@ -313,6 +314,7 @@ impl Fds {
                 vec![]
             },
             uring: rings.then(|| self.uring.as_raw_fd()),
+            tap_handoff: rings.then(|| (self.worker_epoll.as_raw_fd(), self.tap_set.as_raw_fd())),
         }
     }
 
@@ -321,6 +323,7 @@ impl Fds {
             doorbell: self.doorbell.as_raw_fd(),
             wake: self.wake.as_raw_fd(),
             epoll: self.worker_epoll.as_raw_fd(),
+            tap_set: self.tap_set.as_raw_fd(),
             uring: uring.then(|| self.uring.as_raw_fd()),
             taps: vec![self.tap.as_raw_fd()],
             blocks: vec![self.block.as_raw_fd()],
@@ -404,7 +407,14 @@ fn hvt_vcpu_with_rings() {
     let fds = Fds::new();
     let filter = hvt::vcpu_filter(&fds.vcpu_role(true)).unwrap();
     let (ring, wake) = (fds.uring.as_raw_fd(), fds.wake.as_raw_fd());
+    let (tap, worker_epoll, tap_set) = (
+        fds.tap.as_raw_fd(),
+        fds.worker_epoll.as_raw_fd(),
+        fds.tap_set.as_raw_fd(),
+    );
     fds.wake.write(1).unwrap();
+    // A frame for POLL's read of the tap.
+    assert_eq!(write8(fds.tap_peer.as_raw_fd()), 8);
     // Files to unregister, as the rings' engine registers its devices.
     fds.uring
         .submitter()
@@ -441,14 +451,31 @@ fn hvt_vcpu_with_rings() {
                 &|| fdatasync(fds.block.as_raw_fd()),
                 REFUSED,
             ),
+            ("POLL's read of a tap", &|| read8(tap), PASSED),
+            ("the send port's write to a tap", &|| write8(tap), PASSED),
             (
-                "read on the worker's tap",
-                &|| read8(fds.tap.as_raw_fd()),
+                "POLL switching the tap set in the worker's epoll",
+                &|| epoll_add(worker_epoll, tap_set),
+                PASSED,
+            ),
+            (
+                "epoll_ctl of a tap in the worker's epoll",
+                &|| epoll_add(worker_epoll, tap),
+                REFUSED,
+            ),
+            (
+                "epoll_ctl of a tap in the tap set",
+                &|| epoll_add(tap_set, tap),
                 REFUSED,
             ),
             (
                 "epoll_ctl on a foreign fd",
                 &|| epoll_add(fds.epoll.as_raw_fd(), fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "read on another descriptor",
+                &|| read8(fds.foreign.as_raw_fd()),
                 REFUSED,
             ),
         ],
@@ -570,8 +597,9 @@ fn muen_runner_scheduler() {
 fn hvt_ring_worker(uring: bool) {
     let fds = Fds::new();
     let filter = hvt::ring_worker_filter(&fds.ring_worker_role(uring)).unwrap();
-    let (epoll, tap, block) = (
+    let (epoll, tap_set, tap, block) = (
         fds.worker_epoll.as_raw_fd(),
+        fds.tap_set.as_raw_fd(),
         fds.tap.as_raw_fd(),
         fds.block.as_raw_fd(),
     );
@@ -581,7 +609,16 @@ fn hvt_ring_worker(uring: bool) {
         "ring worker",
         &filter,
         &[
-            ("arming a tap", &|| epoll_add(epoll, tap), PASSED),
+            (
+                "arming a tap in the tap set",
+                &|| epoll_add(tap_set, tap),
+                PASSED,
+            ),
+            (
+                "epoll_ctl of a tap in its own epoll",
+                &|| epoll_add(epoll, tap),
+                REFUSED,
+            ),
             ("block pwrite", &|| pwrite_block(block, 0), PASSED),
             ("fdatasync", &|| fdatasync(block), PASSED),
             ("waking the vCPU", &|| write8(fds.wake.as_raw_fd()), PASSED),

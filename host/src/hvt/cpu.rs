@@ -12,7 +12,7 @@ use ringtender_abi::hvt::{
     HVT_BOOT_INFO_BASE, HVT_GUEST_MIN_BASE, HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE,
     HVT_RING_KICK_PIO_BASE,
 };
-use ringtender_abi::rings::RT_RING_DOORBELL_PIO;
+use ringtender_abi::rings::RT_RING_SEND_PIO;
 
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
@@ -36,11 +36,12 @@ pub const RING3_AREA: Ring3Area = Ring3Area {
     va: 0x1000,
     gpa: 0x1000,
 };
-/// Ports a ring-3 guest may use: the hypercalls and the ring doorbells,
-/// each written with a 4-byte `out`, which needs all four ports' bits clear.
+/// Ports a ring-3 guest may use: the hypercalls, the ring doorbells and the
+/// rings' send port, each written with a 4-byte `out`, which needs all four
+/// ports' bits clear.
 const GUEST_PORTS: [Range<u16>; 2] = [
     HVT_HYPERCALL_PIO_BASE..HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX as u16 + 3,
-    HVT_RING_KICK_PIO_BASE..RT_RING_DOORBELL_PIO + 4,
+    HVT_RING_KICK_PIO_BASE..RT_RING_SEND_PIO + 4,
 ];
 /// Boot info, manifest and command line live in this user read-only range.
 pub const BOOT_AREA: Range<u64> = HVT_BOOT_INFO_BASE..0x2_0000;

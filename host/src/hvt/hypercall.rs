@@ -15,7 +15,7 @@ use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::net::NetDevice;
 use crate::poll::WaitSet;
-use crate::rings::RingPoll;
+use crate::rings::{polling_error, RingPoll};
 
 /// What the run loop does after a hypercall.
 #[derive(Debug, PartialEq, Eq)]
@@ -76,14 +76,13 @@ impl Hypercalls {
             }
             Hypercall::Poll => {
                 let mut arg: HcPoll = ram.read_pod(gpa)?;
-                let waited = match &self.rings {
-                    Some(rings) => rings.poll(&self.wait_set, arg.timeout_nsecs),
-                    None => self.wait_set.wait(arg.timeout_nsecs),
+                let (ready, count) = match &mut self.rings {
+                    Some(rings) => rings.poll(&self.wait_set, arg.timeout_nsecs)?,
+                    None => self
+                        .wait_set
+                        .wait(arg.timeout_nsecs)
+                        .map_err(polling_error)?,
                 };
-                let (ready, count) = waited.map_err(|source| TenderError::Io {
-                    what: "polling",
-                    source,
-                })?;
                 arg.ready_set = ready;
                 arg.ret = count;
                 ram.write_pod(gpa, &arg)?;

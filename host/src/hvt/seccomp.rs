@@ -46,14 +46,19 @@ pub struct VcpuFds {
     pub epoll: RawFd,
     /// The POLL wait set's timer.
     pub timer: RawFd,
-    /// Taps the NET hypercalls read and write (none with our rings).
+    /// Taps the NET hypercalls read and write, or with our rings the taps
+    /// POLL reads into the rx rings and the send port writes to.
     pub taps: Vec<RawFd>,
     /// Block files the BLOCK hypercalls read and write (none with our rings).
     pub blocks: Vec<RawFd>,
     /// The ring worker's wake-up eventfd, read by POLL (our rings).
     pub wake: Option<RawFd>,
-    /// Worker doorbells, written once at the end to stop the workers.
+    /// Worker doorbells, written once at the end to stop the workers (and,
+    /// with our rings, for tx frames the send port left).
     pub worker_doorbells: Vec<RawFd>,
+    /// Our rings: the worker's epoll set and the tap set in it, which POLL
+    /// switches off and on.
+    pub tap_handoff: Option<(RawFd, RawFd)>,
     /// The rings' io_uring instance, whose registered files the SIGINT and
     /// SIGTERM handler drops (`crate::signals`, which runs on this thread).
     pub uring: Option<RawFd>,
@@ -65,8 +70,11 @@ pub struct RingWorkerFds {
     pub doorbell: RawFd,
     /// The vCPU's wake-up eventfd (written).
     pub wake: RawFd,
-    /// The worker's epoll instance (the doorbell and the taps).
+    /// The worker's epoll instance (the doorbell and the taps, or the tap set).
     pub epoll: RawFd,
+    /// The epoll set the taps are in: `epoll` itself, or (hvt) the nested
+    /// tap set.
+    pub tap_set: RawFd,
     /// The io_uring instance, if the engine is io_uring.
     pub uring: Option<RawFd>,
     /// Tap descriptors.
@@ -104,6 +112,9 @@ pub fn vcpu_filter(fds: &VcpuFds) -> Result<BpfProgram, FilterError> {
     // BLOCK_READ, BLOCK_WRITE, and syncing at the guest's exit.
     rules.allow_block_io(&fds.blocks)?;
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
+    if let Some((worker_epoll, tap_set)) = fds.tap_handoff {
+        rules.allow_epoll_ctl(worker_epoll, &[tap_set])?;
+    }
     rules.allow_arg_in(libc::SYS_timerfd_settime, 0, &words(&[fds.timer]))?;
     if let Some(ring) = fds.uring {
         rules.allow_io_uring_unregister(ring)?;
@@ -125,8 +136,8 @@ pub fn ring_worker_filter(fds: &RingWorkerFds) -> Result<BpfProgram, FilterError
     rules.allow_arg_in(libc::SYS_write, 0, &words(&writers))?;
     rules.allow_block_io(&fds.blocks)?;
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
-    // Arming and disarming a tap in its own epoll set.
-    rules.allow_epoll_ctl(fds.epoll, &fds.taps)?;
+    // Arming and disarming a tap in the set it is in.
+    rules.allow_epoll_ctl(fds.tap_set, &fds.taps)?;
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
     }

@@ -9,7 +9,10 @@ use ringtender_abi::hvt::{
     BootInfo, HVT_BOOT_INFO_BASE, HVT_CMDLINE_SIZE, HVT_FEATURE_RING_IO, HVT_GUEST_MIN_BASE,
     HVT_HYPERCALL_MAX, HVT_HYPERCALL_PIO_BASE,
 };
-use ringtender_abi::rings::{BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_FEATURE_RT_RINGS};
+use ringtender_abi::rings::{
+    BOOT_INFO_EXT_SIZE, BOOT_INFO_RING_DIR_OFFSET, HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT,
+    RT_RING_SEND_PIO,
+};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
 use crate::attach;
@@ -188,18 +191,23 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             }
         }
     }
-    // With our rings the worker serves the devices; the vCPU has none.
-    let classic = match rings {
-        Some(_) => DeviceFds::default(),
+    // With our rings the worker serves the devices; the vCPU only the
+    // taps, while the guest waits in POLL and through the send port.
+    let ring_fds = rings.as_ref().map(|(_, _, fds)| fds);
+    let classic = match ring_fds {
+        Some(fds) => DeviceFds {
+            taps: fds.taps.clone(),
+            ..DeviceFds::default()
+        },
         None => DeviceFds::of(&att.devices),
     };
-    let ring_fds = rings.as_ref().map(|(_, _, fds)| fds);
     let vcpu_filter = seccomp::vcpu_filter(&seccomp::VcpuFds {
         vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
         epoll: wait_set.epoll_fd(),
         timer: wait_set.timer_fd(),
         taps: classic.taps,
         blocks: classic.blocks,
+        tap_handoff: ring_fds.map(|fds| (fds.worker_epoll, fds.tap_set)),
         wake: ring_fds.map(|fds| fds.wake),
         worker_doorbells: ring_fds
             .map(|fds| fds.doorbell)
@@ -328,7 +336,7 @@ fn write_boot_info(
         mft: mft_gpa,
         host_features: match (boot.net_ring, boot.ring_dir) {
             (Some(_), _) => HVT_FEATURE_RING_IO,
-            (None, Some(_)) => HVT_FEATURE_RT_RINGS,
+            (None, Some(_)) => HVT_FEATURE_RT_RINGS | HVT_FEATURE_RT_SEND_PORT,
             (None, None) => 0,
         },
         guest_features: 0,
@@ -350,6 +358,7 @@ fn write_boot_info(
 /// What one vCPU exit asks of the tender, copied out of `kvm_run`.
 enum Exit {
     Hypercall { nr: u32, gpa: u64 },
+    RingSend(u64),
     Trap(u8),
     BadPort(u16),
     Retry,
@@ -371,6 +380,8 @@ fn run_loop(
             Ok(VcpuExit::IoOut(port, data)) => {
                 if port == TRAP_PORT && mode == GuestMode::Ring3 && data.len() == 1 {
                     Exit::Trap(data[0])
+                } else if port == RT_RING_SEND_PIO && data.len() == 4 && calls.rings.is_some() {
+                    Exit::RingSend(u64::from(u32::from_le_bytes(data.try_into().unwrap())))
                 } else if hypercall_ports.contains(&port) && data.len() == 4 {
                     let gpa = u64::from(u32::from_le_bytes(data.try_into().unwrap()));
                     Exit::Hypercall {
@@ -399,6 +410,11 @@ fn run_loop(
             Exit::Hypercall { nr, gpa } => {
                 if let Outcome::Halt(status) = calls.dispatch(ram, nr, gpa)? {
                     return Ok(status);
+                }
+            }
+            Exit::RingSend(handle) => {
+                if let Some(rings) = &mut calls.rings {
+                    rings.send(handle)?;
                 }
             }
             Exit::Trap(vector) => {

@@ -8,7 +8,7 @@
 //! worker does.
 
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ringtender_muen_compat::block::{BlockRequest, BlockResponse};
@@ -148,14 +148,14 @@ pub fn start(
                     NetRxMode::Paced => MuenRx::new(PEER_EPOCH + 1),
                     NetRxMode::Overwrite => MuenRx::overwriting(),
                 };
-                nets.push(NetRing::new(
+                nets.push(Arc::new(Mutex::new(NetRing::new(
                     NetFlow::Muen(pacing),
                     net.raw_fd(),
                     files.len() as u32,
                     MUEN_FRAME_MAX,
                     tx,
                     rx,
-                ));
+                ))));
                 files.push(EngineFile {
                     fd: net.raw_fd(),
                     stream: true,
@@ -202,6 +202,7 @@ pub fn start(
         doorbell: doorbell.as_raw_fd(),
         wake: shared.guest_wake.as_raw_fd(),
         epoll: epoll.as_raw_fd(),
+        tap_set: epoll.as_raw_fd(),
         uring: engine.ring_fd(),
         taps: device_fds.taps,
         blocks: device_fds.blocks,
@@ -214,7 +215,8 @@ pub fn start(
             blocks,
             areas: Vec::new(),
             engine,
-            epoll,
+            epoll: Arc::new(epoll),
+            tap_set: None,
             doorbell: Arc::new(doorbell),
             shared,
         },

@@ -11,9 +11,9 @@ mod net;
 mod region;
 mod worker;
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use kvm_ioctls::{IoEventAddress, NoDatamatch, VmFd};
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC};
@@ -26,10 +26,13 @@ use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 pub use self::block::{BlockFlow, BlockRing};
-use self::engine::{EngineChoice, EngineFile};
+use self::engine::{EngineChoice, EngineFile, PortableEngine};
 pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
-pub use self::worker::{worker_epoll, GuestWaiting, RingShared, RingWorker, WorkerState};
+use self::worker::{lock_net, tap_set, watch_tap_set, TAP_SET_EVENT};
+pub use self::worker::{
+    worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
+};
 use crate::attach::{Device, DeviceFds};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
@@ -87,13 +90,32 @@ pub fn layout(devices: &[Device], base: u64, block_data: u64) -> RingLayout {
     }
 }
 
-/// The POLL hypercall's view of the rings (vCPU thread).
+/// The rings as the vCPU thread serves them (hvt): POLL's view of them,
+/// the taps while the guest waits in POLL, and the send port.
 pub struct RingPoll {
     ram: Arc<GuestRam>,
     shared: Arc<RingShared>,
     vcpu_polling: Arc<AtomicBool>,
     /// Per net handle: (handle, host→guest write counter GPA, guest read counter GPA).
     rx: Vec<(u64, u64, u64)>,
+    /// Net rings with their handles, shared with the worker.
+    nets: Vec<(u64, SharedNet)>,
+    /// Plain `read`/`write` on the taps: the vCPU thread has no io_uring.
+    engine: PortableEngine,
+    /// The worker's epoll set, and the tap set in it that POLL takes out
+    /// of the worker's wait (and keeps in its own wait set).
+    worker_epoll: Arc<OwnedFd>,
+    tap_set: Arc<OwnedFd>,
+    /// The worker's doorbell, for tx frames left after the send port's batch.
+    doorbell: Arc<EventFd>,
+}
+
+/// A failed wait of POLL.
+pub fn polling_error(source: std::io::Error) -> TenderError {
+    TenderError::Io {
+        what: "polling",
+        source,
+    }
 }
 
 impl RingPoll {
@@ -113,30 +135,61 @@ impl RingPoll {
     }
 
     /// POLL with rings: returns at once if a ring has input, else sleeps
-    /// until the worker publishes input or the timeout passes.
-    pub fn poll(&self, wait_set: &WaitSet, timeout_ns: u64) -> std::io::Result<(u64, i32)> {
+    /// until a tap has input, the worker publishes, or the timeout passes.
+    /// For that time this thread alone watches the taps: it takes the tap
+    /// set out of the worker's wait, and on waking reads what the taps hold
+    /// into the rx rings itself (one batch per device), so a frame for a
+    /// waiting guest takes one wake-up, this thread's.
+    pub fn poll(&mut self, wait_set: &WaitSet, timeout_ns: u64) -> Result<(u64, i32), TenderError> {
         let ready = self.ready();
         if ready.1 > 0 || timeout_ns == 0 {
             return Ok(ready);
         }
         self.vcpu_polling.store(true, Ordering::SeqCst);
+        watch_tap_set(&self.worker_epoll, &self.tap_set, false).map_err(polling_error)?;
         fence(Ordering::SeqCst);
-        let ready = self.ready();
-        if ready.1 == 0 {
-            wait_set.wait(timeout_ns)?;
+        if self.ready().1 == 0 {
+            wait_set.wait(timeout_ns).map_err(polling_error)?;
+            for (_, net) in &self.nets {
+                lock_net(net).pump_rx(&self.ram, &mut self.engine)?;
+            }
         }
         self.vcpu_polling.store(false, Ordering::SeqCst);
+        watch_tap_set(&self.worker_epoll, &self.tap_set, true).map_err(polling_error)?;
         let _ = self.shared.guest_wake.read();
         Ok(self.ready())
+    }
+
+    /// The send port: sends one batch of what net device `handle`'s tx
+    /// ring holds with plain writes, before the guest resumes; anything
+    /// left is the worker's (doorbell). Any other handle is ignored, as
+    /// the doorbell ignores its value.
+    pub fn send(&mut self, handle: u64) -> Result<(), TenderError> {
+        let Some((_, net)) = self.nets.iter().find(|(h, _)| *h == handle) else {
+            return Ok(());
+        };
+        let mut net = lock_net(net);
+        net.pump_tx(&self.ram, &mut self.engine)?;
+        if net.tx_pending() {
+            let _ = self.doorbell.write(1);
+        }
+        Ok(())
     }
 }
 
 /// Descriptors of the running rings the vCPU thread's filter names.
 pub struct RingFds {
-    /// The guest's doorbell (the vCPU rings it to stop the worker).
+    /// The guest's doorbell (the vCPU rings it to stop the worker, and
+    /// for tx frames the send port leaves).
     pub doorbell: RawFd,
     /// The worker's wake-up eventfd (POLL reads it).
     pub wake: RawFd,
+    /// The worker's epoll set, in which POLL switches the tap set off and on.
+    pub worker_epoll: RawFd,
+    /// The nested epoll set of the taps (in the worker's set and POLL's).
+    pub tap_set: RawFd,
+    /// The taps, which POLL reads and the send port writes.
+    pub taps: Vec<RawFd>,
     /// The io_uring instance, if any (the signal handler drops its files).
     pub uring: Option<RawFd>,
 }
@@ -154,7 +207,7 @@ pub struct RingOptions {
 /// The host side of every device's rings, channels initialised.
 pub struct RingDevices {
     /// Net devices.
-    pub nets: Vec<NetRing>,
+    pub nets: Vec<SharedNet>,
     /// Block devices.
     pub blocks: Vec<BlockRing>,
     /// Device areas.
@@ -236,7 +289,7 @@ pub fn build(
                     fd: net.raw_fd(),
                     stream: true,
                 });
-                nets.push(ring);
+                nets.push(Arc::new(Mutex::new(ring)));
             }
             Device::Block(block) => {
                 let requests = Reader::new(
@@ -317,26 +370,40 @@ pub fn start(
         .add_internal(shared.guest_wake.as_raw_fd(), GUEST_WAKE_EVENT)
         .map_err(|e| setup("epoll", e))?;
     let engine = engine::build(options.engine, &files, notice)?;
-    let epoll = worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?;
+    let epoll = Arc::new(worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?);
+    let taps = Arc::new(tap_set(&epoll).map_err(|e| setup("epoll", e))?);
+    wait_set
+        .add_internal(taps.as_raw_fd(), TAP_SET_EVENT)
+        .map_err(|e| setup("epoll", e))?;
+    let device_fds = DeviceFds::of(devices);
     let fds = RingFds {
         doorbell: doorbell.as_raw_fd(),
         wake: shared.guest_wake.as_raw_fd(),
         uring: engine.ring_fd(),
+        worker_epoll: epoll.as_raw_fd(),
+        tap_set: taps.as_raw_fd(),
+        taps: device_fds.taps.clone(),
     };
-    let device_fds = DeviceFds::of(devices);
     let filter = ring_worker_filter(&RingWorkerFds {
         doorbell: fds.doorbell,
         wake: fds.wake,
         epoll: epoll.as_raw_fd(),
+        tap_set: taps.as_raw_fd(),
         uring: fds.uring,
         taps: device_fds.taps,
         blocks: device_fds.blocks,
     })?;
+    let doorbell = Arc::new(doorbell);
     let poll = RingPoll {
         ram: ram.clone(),
         shared: shared.clone(),
         vcpu_polling,
+        nets: rx.iter().map(|r| r.0).zip(nets.iter().cloned()).collect(),
         rx,
+        engine: PortableEngine::new(&files),
+        worker_epoll: epoll.clone(),
+        tap_set: taps.clone(),
+        doorbell: doorbell.clone(),
     };
     let worker = RingWorker::start(
         WorkerState {
@@ -346,7 +413,8 @@ pub fn start(
             areas,
             engine,
             epoll,
-            doorbell: Arc::new(doorbell),
+            tap_set: Some(taps),
+            doorbell,
             shared,
         },
         filter,

@@ -148,6 +148,29 @@ impl NetRing {
         Ok(self.rx_blocked && self.rx_free(ram)? > 0)
     }
 
+    /// Guest address of the device area (ringtender's rings only).
+    pub fn area(&self) -> Option<u64> {
+        match self.flow {
+            NetFlow::Area { area, .. } => Some(area),
+            NetFlow::Muen(_) => None,
+        }
+    }
+
+    /// The worker's look before it sleeps: true if the rx ring is full and
+    /// frames must wait in the tap (lossy mode never lets them wait); a
+    /// full ring counts as blocked for [`NetRing::rx_unblocked`].
+    pub fn note_rx_full(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
+        let full = !self.lossy() && self.rx_free(ram)? == 0;
+        self.rx_blocked |= full;
+        Ok(full)
+    }
+
+    /// Whether frames wait in the tap for room in a full rx ring: the tap
+    /// must not be watched (its input would wake the watcher for nothing).
+    pub fn rx_full_noted(&self) -> bool {
+        self.rx_blocked && !self.lossy()
+    }
+
     /// Free rx slots: never past the guest's published read counter on
     /// ringtender's rings; on a Muen channel what is left of the epoch's ring.
     pub fn rx_free(&self, ram: &GuestRam) -> Result<u64, TenderError> {

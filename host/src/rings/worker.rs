@@ -5,14 +5,22 @@
 //! loop, and in `solo5-muen-runner` as the thread of the subject's net and
 //! block peers, whose subject rings no doorbell: there it also wakes every
 //! tick to poll the channels.
+//!
+//! On hvt the vCPU thread serves net rings too while the guest waits in
+//! POLL (`super::RingPoll`): each net ring is shared behind a mutex
+//! ([`SharedNet`]), and the taps sit in a nested epoll set that the vCPU
+//! thread takes out of the worker's wait for that time
+//! (`docs/architecture.md`, "An idle guest on hvt").
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ringtender_abi::rings::{AREA_GUEST_WAITING, AREA_HOST_SLEEPING};
+use ringtender_abi::rings::{
+    AREA_GUEST_WAITING, AREA_HOST_SLEEPING, HOST_SLEEPING, HOST_SLEEPING_RX_FULL,
+};
 use seccompiler::BpfProgram;
 use vmm_sys_util::eventfd::EventFd;
 
@@ -26,6 +34,17 @@ use crate::guest_memory::GuestRam;
 const SPIN: Duration = Duration::from_micros(50);
 /// epoll data of the doorbell.
 const DOORBELL_EVENT: u64 = u64::MAX;
+/// epoll data of the nested tap set in the worker's epoll set.
+pub const TAP_SET_EVENT: u64 = u64::MAX - 1;
+
+/// A net device's rings, shared by the worker and (hvt) the vCPU thread.
+pub type SharedNet = Arc<Mutex<NetRing>>;
+
+/// Locks `net`. A thread that panicked holding it ends the tender, so a
+/// poisoned lock only ever comes from a dying process: take it anyway.
+pub fn lock_net(net: &SharedNet) -> MutexGuard<'_, NetRing> {
+    net.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// How the worker learns that the guest waits for input.
 pub enum GuestWaiting {
@@ -60,15 +79,19 @@ pub struct WorkerState {
     /// Guest RAM.
     pub ram: Arc<GuestRam>,
     /// Net devices.
-    pub nets: Vec<NetRing>,
+    pub nets: Vec<SharedNet>,
     /// Block devices.
     pub blocks: Vec<BlockRing>,
     /// Device areas (for `host_sleeping`).
     pub areas: Vec<u64>,
     /// The I/O engine.
     pub engine: Box<dyn IoEngine>,
-    /// The worker's epoll instance (doorbell + taps).
-    pub epoll: OwnedFd,
+    /// The worker's epoll instance: the doorbell, and the taps or the set
+    /// that holds them.
+    pub epoll: Arc<OwnedFd>,
+    /// hvt: the nested epoll set the taps are in, itself in `epoll`
+    /// ([`tap_set`]); None: the taps are in `epoll` itself.
+    pub tap_set: Option<Arc<OwnedFd>>,
     /// The guest's doorbell (KVM ioeventfd).
     pub doorbell: Arc<EventFd>,
     /// Shared with the vCPU thread.
@@ -83,10 +106,14 @@ fn check(rc: libc::c_int) -> std::io::Result<libc::c_int> {
     }
 }
 
+fn new_epoll() -> std::io::Result<OwnedFd> {
+    // SAFETY: plain epoll_create1; the result is checked and owned.
+    Ok(unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) })
+}
+
 /// Creates the worker's epoll instance watching `doorbell`.
 pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<OwnedFd> {
-    // SAFETY: plain epoll_create1; the result is checked and owned.
-    let epoll = unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
+    let epoll = new_epoll()?;
     epoll_ctl(
         epoll.as_raw_fd(),
         libc::EPOLL_CTL_ADD,
@@ -95,6 +122,34 @@ pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<OwnedFd> {
         DOORBELL_EVENT,
     )?;
     Ok(epoll)
+}
+
+/// Creates the (empty) epoll set the worker puts its taps in, watched from
+/// `worker_epoll` as [`TAP_SET_EVENT`].
+pub fn tap_set(worker_epoll: &OwnedFd) -> std::io::Result<OwnedFd> {
+    let set = new_epoll()?;
+    epoll_ctl(
+        worker_epoll.as_raw_fd(),
+        libc::EPOLL_CTL_ADD,
+        set.as_raw_fd(),
+        libc::EPOLLIN as u32,
+        TAP_SET_EVENT,
+    )?;
+    Ok(set)
+}
+
+/// Makes the worker's epoll set report the tap set's input (`watch`) or
+/// ignore it (the vCPU thread, around a POLL; the worker may be asleep in
+/// that set meanwhile, which epoll allows).
+pub fn watch_tap_set(worker_epoll: &OwnedFd, set: &OwnedFd, watch: bool) -> std::io::Result<()> {
+    let events = if watch { libc::EPOLLIN as u32 } else { 0 };
+    epoll_ctl(
+        worker_epoll.as_raw_fd(),
+        libc::EPOLL_CTL_MOD,
+        set.as_raw_fd(),
+        events,
+        TAP_SET_EVENT,
+    )
 }
 
 fn epoll_ctl(
@@ -145,9 +200,11 @@ impl WorkerState {
     /// finishes what the guest had submitted and `fdatasync`s every block
     /// file.
     pub fn run(mut self, stop: &AtomicBool) -> Result<(), TenderError> {
-        for (i, net) in self.nets.iter_mut().enumerate() {
+        let taps = self.taps_epoll();
+        for (i, net) in self.nets.iter().enumerate() {
+            let mut net = lock_net(net);
             epoll_ctl(
-                self.epoll.as_raw_fd(),
+                taps,
                 libc::EPOLL_CTL_ADD,
                 net.tap_fd,
                 libc::EPOLLIN as u32,
@@ -177,7 +234,8 @@ impl WorkerState {
     fn pump(&mut self) -> Result<bool, TenderError> {
         let mut progress = false;
         let mut published = false;
-        for net in &mut self.nets {
+        for net in &self.nets {
+            let mut net = lock_net(net);
             progress |= net.pump_tx(&self.ram, self.engine.as_mut())?;
             published |= net.pump_rx(&self.ram, self.engine.as_mut())?;
         }
@@ -231,7 +289,8 @@ impl WorkerState {
 
     /// Whether the guest gave us work we can see without a system call.
     fn guest_pending(&mut self) -> Result<bool, TenderError> {
-        for net in &mut self.nets {
+        for net in &self.nets {
+            let mut net = lock_net(net);
             if net.tx_pending() || net.rx_unblocked(&self.ram)? {
                 return Ok(true);
             }
@@ -264,24 +323,39 @@ impl WorkerState {
         Ok(())
     }
 
-    /// Publishes `host_sleeping`, re-checks, and waits for the doorbell, a
-    /// tap whose rx ring has room, or (polling a Muen subject) the tick.
+    /// The epoll set the taps are in.
+    fn taps_epoll(&self) -> RawFd {
+        self.tap_set.as_ref().unwrap_or(&self.epoll).as_raw_fd()
+    }
+
+    /// Publishes `host_sleeping` (with [`HOST_SLEEPING_RX_FULL`] in the
+    /// areas of net devices whose rx ring is full), re-checks, and waits
+    /// for the doorbell, a tap whose rx ring has room, or (polling a Muen
+    /// subject) the tick. A guest that releases rx slots after our look at
+    /// a full ring sees the bit and rings; one that did before is seen by
+    /// the re-check (both sides store, fence, then load).
     fn sleep(&mut self) -> Result<(), TenderError> {
-        self.set_sleeping(1)?;
+        self.set_sleeping(HOST_SLEEPING)?;
+        for net in &self.nets {
+            let mut net = lock_net(net);
+            if let (true, Some(area)) = (net.note_rx_full(&self.ram)?, net.area()) {
+                self.ram.store_u64(
+                    area + AREA_HOST_SLEEPING,
+                    HOST_SLEEPING | HOST_SLEEPING_RX_FULL,
+                    Ordering::SeqCst,
+                )?;
+            }
+        }
         fence(Ordering::SeqCst);
         if !self.guest_pending()? {
-            for (i, net) in self.nets.iter_mut().enumerate() {
-                let want = net.lossy() || net.rx_free(&self.ram)? > 0;
+            let taps = self.taps_epoll();
+            for (i, net) in self.nets.iter().enumerate() {
+                let mut net = lock_net(net);
+                let want = !net.rx_full_noted();
                 if want != net.armed {
                     let events = if want { libc::EPOLLIN as u32 } else { 0 };
-                    epoll_ctl(
-                        self.epoll.as_raw_fd(),
-                        libc::EPOLL_CTL_MOD,
-                        net.tap_fd,
-                        events,
-                        i as u64,
-                    )
-                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                    epoll_ctl(taps, libc::EPOLL_CTL_MOD, net.tap_fd, events, i as u64)
+                        .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
                     net.armed = want;
                 }
             }

@@ -102,7 +102,8 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
         blocks: plan.devices.blocks,
         areas: plan.devices.areas,
         engine,
-        epoll,
+        epoll: Arc::new(epoll),
+        tap_set: None,
         doorbell: Arc::new(plan.doorbell),
         shared: Arc::new(RingShared {
             waiting: GuestWaiting::AreaWords,

@@ -35,6 +35,7 @@ TEST_LIBC_IMPL
 #define HVT_BOOT_RING_DIR (HVT_BOOT_INFO + 56)
 #define FEATURE_RT_RINGS (1U << 16)
 #define DOORBELL_PORT 0x601
+#define SEND_PORT 0x602
 #define SPT_BOOT_INFO 0x11000ULL
 #define SPT_BOOT_MFT (SPT_BOOT_INFO + 24)
 #define SPT_RING_INFO (SPT_BOOT_INFO + 40)
@@ -121,6 +122,7 @@ static uint64_t ram_end;
 static const char *ram_name;  /* "RAM" (hvt) or "ring memory" (spt) */
 static uint64_t resp_rc;      /* our read counter of the block responses */
 static uint32_t next_tag = 0x4000;
+static int via_send_port;     /* hvt: kick() takes the send port */
 static int failed;
 
 static uint8_t element[2048];
@@ -190,12 +192,21 @@ static void check(int ok, const char *what)
         failed = 1;
 }
 
+/* hvt: the send port (an exit the vCPU thread serves) with `handle`. */
+static void send_port(uint32_t handle)
+{
+    __asm__ volatile("outl %0, %w1" : : "a"(handle), "Nd"((uint16_t)SEND_PORT));
+}
+
 /* Rings the doorbell unconditionally (a well-behaved guest looks at
- * host_sleeping first): hvt a port write, spt an eventfd write(2). */
+ * host_sleeping first): hvt a port write (or the send port), spt an
+ * eventfd write(2). */
 static void kick(const struct dev *d)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (spt) {
+    if (via_send_port && !spt) {
+        send_port((uint32_t)d->handle);
+    } else if (spt) {
         uint64_t one = 1;
         long ret;
         __asm__ volatile("syscall"
@@ -920,6 +931,29 @@ static void s_epoch_flip(void)
     blk_alive();
 }
 
+/* hvt: the send port hit with handles of no net device, with the tx
+ * channel's counters 2^63 ahead, and 10,000 times with nothing queued: the
+ * vCPU thread sends at most one batch per exit and ignores other handles;
+ * then a frame sent through the port reaches the tap. spt has no such
+ * port: the same steps ring the doorbell. */
+static void s_send_port(void)
+{
+    say("send port: other handles, counters far ahead, a flood");
+    via_send_port = 1;
+    if (!spt) {
+        send_port(0xffffffffU);
+        send_port((uint32_t)blk.handle);
+    }
+    uint64_t wc = ld(&net.g2h[H_WC]) + (1ULL << 63);
+    st(&net.g2h[H_WSC], wc);
+    st(&net.g2h[H_WC], wc);
+    for (int i = 0; i < 10000; i++)
+        kick(&net);
+    net_alive();
+    via_send_port = 0;
+    blk_alive();
+}
+
 static const struct {
     const char *name;
     void (*run)(void);
@@ -948,6 +982,7 @@ static const struct {
     { "h2g-header", s_h2g_header },
     { "dir", s_dir },
     { "epoch-flip", s_epoch_flip },
+    { "send-port", s_send_port },
 };
 
 /* Where the tender put the ring directory (0 if it offers none), and the
