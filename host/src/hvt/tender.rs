@@ -459,6 +459,11 @@ fn run_loop(
                 )));
             }
             Exit::Internal => {
+                if let Some(debugger) = debugger.as_deref_mut() {
+                    if debugger.on_internal_error(&mut machine.vcpu)? {
+                        continue;
+                    }
+                }
                 let run = machine.vcpu.get_kvm_run();
                 // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel filled `internal`.
                 let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };

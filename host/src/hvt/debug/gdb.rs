@@ -113,6 +113,9 @@ pub struct GuestTarget {
     breakpoints: BTreeMap<u64, (u64, u8)>,
     /// The last resume asked for a single step.
     pub stepping: bool,
+    /// `regs` differ from the vCPU's (GDB wrote them, or a ring-3 trap's
+    /// frame was put back) and go back on resume.
+    pub regs_changed: bool,
 }
 
 impl GuestTarget {
@@ -169,6 +172,7 @@ impl SingleThreadBase for GuestTarget {
         ] = new.regs;
         r.rip = new.rip;
         r.rflags = (r.rflags & !0xffff_ffff) | u64::from(new.eflags);
+        self.regs_changed = true;
         // Segment selectors stay: loading one takes a descriptor, which a
         // register write cannot give.
         Ok(())
@@ -357,6 +361,7 @@ impl GdbSession {
             sregs: kvm_sregs::default(),
             breakpoints: BTreeMap::new(),
             stepping: false,
+            regs_changed: false,
         };
         let mut session = Self {
             state: None,
@@ -517,9 +522,11 @@ impl GdbSession {
         }
         match self.mode {
             GuestMode::Ring3 => {
-                self.target.regs.rflags &= !RFLAGS_TF;
-                if step {
-                    self.target.regs.rflags |= RFLAGS_TF;
+                let rflags = self.target.regs.rflags & !RFLAGS_TF;
+                let rflags = if step { rflags | RFLAGS_TF } else { rflags };
+                if rflags != self.target.regs.rflags {
+                    self.target.regs.rflags = rflags;
+                    self.target.regs_changed = true;
                 }
             }
             GuestMode::Ring0 => {
@@ -539,6 +546,9 @@ impl GdbSession {
                         source,
                     })?;
             }
+        }
+        if !std::mem::take(&mut self.target.regs_changed) {
+            return Ok(());
         }
         vcpu.set_regs(&self.target.regs)
             .map_err(|source| TenderError::Kvm {

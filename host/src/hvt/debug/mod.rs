@@ -13,7 +13,7 @@ pub mod paging;
 use std::sync::Arc;
 
 use gdbstub::common::Signal;
-use kvm_bindings::{kvm_regs, kvm_sregs};
+use kvm_bindings::{kvm_regs, kvm_sregs, KVM_INTERNAL_ERROR_EMULATION};
 use kvm_ioctls::VcpuFd;
 use ringtender_abi::hvt::HcHalt;
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
@@ -196,12 +196,38 @@ impl Debugger {
             3 if gdb.target.has_breakpoint(rip) => StopReason::SwBreak(()),
             3 if gdb.target.has_breakpoint(rip.wrapping_sub(1)) => {
                 gdb.target.regs.rip = rip - 1;
+                gdb.target.regs_changed = true;
                 StopReason::SwBreak(())
             }
             1 if gdb.target.stepping => StopReason::DoneStep,
             _ => StopReason::Signal(Signal::SIGTRAP),
         };
         gdb.stop(vcpu, reason, false)
+    }
+
+    /// `KVM_EXIT_INTERNAL_ERROR`: where ring-0 code runs in KVM's
+    /// instruction emulator (PVM hosts), the emulator cannot run an int3
+    /// in long mode and fails on it; at a breakpoint GDB planted, that is
+    /// the breakpoint's hit. Returns whether it was (the guest goes on).
+    pub fn on_internal_error(&mut self, vcpu: &mut VcpuFd) -> Result<bool, TenderError> {
+        let suberror = {
+            let run = vcpu.get_kvm_run();
+            // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel
+            // filled `internal`.
+            unsafe { run.__bindgen_anon_1.internal.suberror }
+        };
+        let Some(gdb) = self.attached_gdb() else {
+            return Ok(false);
+        };
+        if suberror != KVM_INTERNAL_ERROR_EMULATION {
+            return Ok(false);
+        }
+        gdb.load(vcpu)?;
+        if !gdb.target.has_breakpoint(gdb.target.regs.rip) {
+            return Ok(false);
+        }
+        gdb.stop(vcpu, StopReason::SwBreak(()), false)?;
+        Ok(true)
     }
 
     /// A ring-3 guest's trap of `vector`: GDB's breakpoints and steps stop
@@ -223,6 +249,7 @@ impl Debugger {
         let (regs, sregs) = registers_at_trap(vcpu, &trap)?;
         gdb.target.regs = regs;
         gdb.target.sregs = sregs;
+        gdb.target.regs_changed = true;
         let (reason, action) = match vector {
             VECTOR_BP if gdb.target.has_breakpoint(trap.rip.wrapping_sub(1)) => {
                 gdb.target.regs.rip = trap.rip - 1;
