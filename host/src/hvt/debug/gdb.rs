@@ -463,6 +463,7 @@ impl GdbSession {
     /// Tells GDB the guest ended: exit status `status`, or killed by
     /// `signal` (a tender error).
     pub fn ended(&mut self, reason: StopReason) {
+        self.running.store(false, Ordering::SeqCst);
         if let Some(GdbStubStateMachine::Running(running)) = self.state.take() {
             // The guest is gone whatever GDB does with this.
             let _ = running.report_stop(&mut self.target, reason);
@@ -555,6 +556,14 @@ impl GdbSession {
                 what: "KVM_SET_REGS",
                 source,
             })
+    }
+}
+
+impl Drop for GdbSession {
+    /// A kick arriving after this (GDB's last bytes) finds no vCPU to stop:
+    /// the vCPU, and its `kvm_run`, go after the session.
+    fn drop(&mut self) {
+        IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
     }
 }
 
