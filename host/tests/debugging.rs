@@ -1,10 +1,12 @@
-//! `solo5-hvt-debug` against Debian's GDB in batch mode: the GDB stub
+//! Debugging unikernels with Debian's GDB in batch mode. `solo5-hvt-debug`:
+//! the GDB stub
 //! (breakpoint, a global read, single step, continue to the guest's exit,
 //! Ctrl-C and a memory write) for a ring-3 guest of ours and for an
 //! upstream-built ring-0 guest (`RINGTENDER_UPSTREAM_TESTS`, optional),
 //! and core files of an aborting and of a faulting guest, which GDB loads
-//! with the unikernel. Also the debug options' errors, and that the plain
-//! `solo5-hvt` has none of them.
+//! with the unikernel; the debug options' errors, and that the plain
+//! `solo5-hvt` has none of them. `solo5-spt`: GDB attaches to the guest
+//! process, past the supervisor.
 
 mod common;
 
@@ -16,6 +18,7 @@ use common::{built_unikernel, poll_until, unikernel_for, wait, Outcome, Target, 
 
 const DEBUG_TENDER: &str = env!("CARGO_BIN_EXE_solo5-hvt-debug");
 const PLAIN_TENDER: &str = env!("CARGO_BIN_EXE_solo5-hvt");
+const SPT_TENDER: &str = env!("CARGO_BIN_EXE_solo5-spt");
 
 /// A `solo5-hvt-debug --gdb` waiting for GDB.
 struct Stub {
@@ -260,4 +263,43 @@ fn debug_options_errors_are_upstreams_and_the_plain_tender_has_none() {
     }
     // Without a debug option it is solo5-hvt.
     run(DEBUG_TENDER, &[]).assert_success();
+}
+
+#[test]
+fn gdb_attaches_to_an_spt_guest_process() {
+    let dir = TempDir::new();
+    let kernel = built_unikernel("test_gdbspin.spt");
+    let stdout = dir.join("tender.out");
+    let tender = Command::new(SPT_TENDER)
+        .arg(&kernel)
+        .stdout(fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        poll_until(|| fs::read_to_string(&stdout)
+            .unwrap_or_default()
+            .contains("spinning")),
+        "the guest never ran"
+    );
+    // The guest is the supervisor's only child (no devices: no I/O worker).
+    let children = fs::read_to_string(format!(
+        "/proc/{0}/task/{0}/children",
+        tender.id()
+    ))
+    .unwrap();
+    let guest = children.split_whitespace().next().expect("a guest process");
+    let gdb = Command::new("gdb")
+        .args(["--batch", "-nx", "-ex", "set language c", "-p", guest])
+        .args(["-ex", "bt", "-ex", "set var *(int *)&release = 1", "-ex", "detach"])
+        .arg(&kernel)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gdb (Debian's gdb package)");
+    let gdb = wait(gdb);
+    assert!(gdb.stdout.contains("in solo5_app_main"), "{gdb:#?}");
+    let mut outcome = wait(tender);
+    outcome.stdout = fs::read_to_string(&stdout).unwrap();
+    outcome.assert_success();
 }
