@@ -115,7 +115,9 @@ fn break_read_step_continue(kernel: &Path, global: &str, value: &str) {
     assert!(out.contains("exited normally"), "{gdb:#?}");
     tender.assert_success();
     assert!(
-        tender.stderr.contains("Connection from debugger at 127.0.0.1"),
+        tender
+            .stderr
+            .contains("Connection from debugger at 127.0.0.1"),
         "{tender:#?}"
     );
 }
@@ -162,6 +164,14 @@ fn gdb_interrupts_a_spinning_guest_and_writes_its_memory() {
             .contains("spinning")),
         "the guest never ran"
     );
+    // While the guest runs, the vCPU thread and the stub's reader are each
+    // under their filter.
+    let threads = thread_filters(stub.child.id());
+    assert!(
+        threads.iter().any(|(name, _)| name == "gdb-reader"),
+        "{threads:?}"
+    );
+    assert!(threads.iter().all(|(_, mode)| mode == "2"), "{threads:?}");
     // SAFETY: signals our own child, GDB.
     assert_eq!(unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) }, 0);
     let gdb = wait(gdb);
@@ -169,6 +179,25 @@ fn gdb_interrupts_a_spinning_guest_and_writes_its_memory() {
     assert!(gdb.stdout.contains("SIGINT"), "{gdb:#?}");
     assert!(gdb.stdout.contains("exited normally"), "{gdb:#?}");
     tender.assert_success();
+}
+
+/// Each thread of process `pid`: its name and its `Seccomp:` mode.
+fn thread_filters(pid: u32) -> Vec<(String, String)> {
+    let field = |status: &str, key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|task| {
+            let status = fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+            (field(&status, "Name:"), field(&status, "Seccomp:"))
+        })
+        .collect()
 }
 
 /// Runs `solo5-hvt-debug --dumpcore=DIR kernel`; returns its outcome and
@@ -228,7 +257,10 @@ fn a_faulting_guest_leaves_a_core_at_the_fault() {
     let kernel = unikernel_for(Target::Hvt, "exception");
     let (tender, core) = dump(&dir, &kernel);
     tender.assert_abort();
-    assert!(tender.stdout.contains("Solo5: trap: type=#PF"), "{tender:#?}");
+    assert!(
+        tender.stdout.contains("Solo5: trap: type=#PF"),
+        "{tender:#?}"
+    );
     let gdb = gdb_on_core(&kernel, &core);
     assert!(gdb.stdout.contains("SIGSEGV"), "{gdb:#?}");
     // The frame is the faulting instruction in the guest's own code.
@@ -257,7 +289,9 @@ fn debug_options_errors_are_upstreams_and_the_plain_tender_has_none() {
         let plain = run(PLAIN_TENDER, &[option]);
         assert_eq!(plain.status, Some(1), "{plain:#?}");
         assert!(
-            plain.stderr.contains(&format!("solo5-hvt: Invalid option: `{option}'")),
+            plain
+                .stderr
+                .contains(&format!("solo5-hvt: Invalid option: `{option}'")),
             "{plain:#?}"
         );
     }
@@ -283,15 +317,18 @@ fn gdb_attaches_to_an_spt_guest_process() {
         "the guest never ran"
     );
     // The guest is the supervisor's only child (no devices: no I/O worker).
-    let children = fs::read_to_string(format!(
-        "/proc/{0}/task/{0}/children",
-        tender.id()
-    ))
-    .unwrap();
+    let children = fs::read_to_string(format!("/proc/{0}/task/{0}/children", tender.id())).unwrap();
     let guest = children.split_whitespace().next().expect("a guest process");
     let gdb = Command::new("gdb")
         .args(["--batch", "-nx", "-ex", "set language c", "-p", guest])
-        .args(["-ex", "bt", "-ex", "set var *(int *)&release = 1", "-ex", "detach"])
+        .args([
+            "-ex",
+            "bt",
+            "-ex",
+            "set var *(int *)&release = 1",
+            "-ex",
+            "detach",
+        ])
         .arg(&kernel)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -17,8 +17,8 @@ use common::{unikernel_for, NetNs, Target, TempDir};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ringtender_host::hvt::dumpcore::{CoreFds, CORE_OPEN_FLAGS};
 use ringtender_host::hvt::seccomp::{
-    self as hvt, DebugFds, GdbReaderFds, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS,
-    KVM_RUN, KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
+    self as hvt, DebugFds, GdbReaderFds, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN,
+    KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
 };
 use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
@@ -531,7 +531,11 @@ fn hvt_debug_vcpu_and_gdb_reader() {
                 REACHED_KVM,
             ),
             ("send to GDB", &|| send8(socket), PASSED),
-            ("send elsewhere", &|| send8(fds.foreign.as_raw_fd()), REFUSED),
+            (
+                "send elsewhere",
+                &|| send8(fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
             (
                 "create the core file",
                 &|| openat(dir, c"core.a", CORE_OPEN_FLAGS),
@@ -589,7 +593,11 @@ fn hvt_debug_vcpu_and_gdb_reader() {
         "GDB reader",
         &reader,
         &[
-            ("receive from GDB", &|| recv8(socket), Ending::Exited(libc::EAGAIN)),
+            (
+                "receive from GDB",
+                &|| recv8(socket),
+                Ending::Exited(libc::EAGAIN),
+            ),
             ("kick the vCPU thread", &|| tgkill(pid, tid, 0), PASSED),
             (
                 "another signal to it",
@@ -597,7 +605,11 @@ fn hvt_debug_vcpu_and_gdb_reader() {
                 REFUSED,
             ),
             ("kick another thread", &|| tgkill(pid, tid + 1, 0), REFUSED),
-            ("receive elsewhere", &|| recv8(fds.foreign.as_raw_fd()), REFUSED),
+            (
+                "receive elsewhere",
+                &|| recv8(fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
             ("send", &|| send8(socket), REFUSED),
             ("write", &|| write8(2), REFUSED),
             ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REFUSED),

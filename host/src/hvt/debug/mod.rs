@@ -325,3 +325,48 @@ impl Debugger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn debug_options_are_taken_and_the_rest_left() {
+        let mut options = args(&[
+            "--mem=8",
+            "--gdb",
+            "--gdb-port=0",
+            "--dumpcore=/d",
+            "--classic",
+        ]);
+        let found = DebugOptions::take_from(&mut options).unwrap();
+        assert_eq!(options, args(&["--mem=8", "--classic"]));
+        assert_eq!(
+            found,
+            DebugOptions {
+                gdb: true,
+                gdb_port: 0,
+                dumpcore: Some("/d".into())
+            }
+        );
+        let mut none = args(&["--mem=8"]);
+        assert_eq!(DebugOptions::take_from(&mut none).unwrap().gdb_port, 1234);
+        for bad in ["--gdb-port=65536", "--gdb-port=-1", "--gdb-port="] {
+            assert!(DebugOptions::take_from(&mut args(&[bad])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_debug_tender_names_itself_and_its_modules() {
+        let usage = cli::usage(Tender::HvtDebug);
+        assert!(usage.starts_with("usage: solo5-hvt-debug "));
+        assert!(usage.contains("Compiled-in modules: net block gdb dumpcore\n"));
+        assert!(usage.contains("--dumpcore=DIR"));
+        assert!(!cli::usage(Tender::Hvt).contains("gdb"));
+        assert!(cli::version(Tender::HvtDebug).starts_with("solo5-hvt-debug tender, "));
+    }
+}
