@@ -138,6 +138,7 @@ fn gdb_breaks_reads_steps_and_continues_an_upstream_ring0_guest() {
         return;
     };
     let kernel = Path::new(&dir).join("test_globals/test_globals.hvt");
+    assert!(kernel.is_file(), "{} is missing", kernel.display());
     break_read_step_continue(&kernel, "s", "\"RUCCESS\\n\"");
 }
 
