@@ -88,7 +88,8 @@ fn finish(stub: Stub) -> Outcome {
 }
 
 /// GDB breaks at `solo5_app_main`, reads `global` (which must print
-/// `value`), steps one instruction, and continues to the guest's exit.
+/// `value`), steps one instruction, reads the x87 control word, and
+/// continues to the guest's exit.
 fn break_read_step_continue(kernel: &Path, global: &str, value: &str) {
     let dir = TempDir::new();
     let stub = start_stub(&dir, kernel);
@@ -102,6 +103,7 @@ fn break_read_step_continue(kernel: &Path, global: &str, value: &str) {
             &read,
             "stepi",
             "print $pc",
+            "info registers fctrl",
             "continue",
         ],
     ));
@@ -112,6 +114,8 @@ fn break_read_step_continue(kernel: &Path, global: &str, value: &str) {
     assert!(out.contains(value), "{gdb:#?}");
     // The step left solo5_app_main's first instruction.
     assert!(out.contains("<solo5_app_main+"), "{gdb:#?}");
+    // The x87 control word as KVM's reset leaves it: GDB sees the FPU.
+    assert!(out.contains("0x37f"), "{gdb:#?}");
     assert!(out.contains("exited normally"), "{gdb:#?}");
     tender.assert_success();
     assert!(

@@ -17,8 +17,8 @@ use common::{unikernel_for, NetNs, Target, TempDir};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ringtender_host::hvt::dumpcore::{CoreFds, CORE_OPEN_FLAGS};
 use ringtender_host::hvt::seccomp::{
-    self as hvt, DebugFds, GdbReaderFds, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN,
-    KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
+    self as hvt, DebugFds, GdbReaderFds, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_FPU,
+    KVM_GET_REGS, KVM_RUN, KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
 };
 use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
@@ -523,6 +523,7 @@ fn hvt_debug_vcpu_and_gdb_reader() {
         &filter,
         &[
             ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REACHED_KVM),
+            ("KVM_GET_FPU", &|| ioctl(vcpu, KVM_GET_FPU), REACHED_KVM),
             ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REACHED_KVM),
             ("KVM_SET_SREGS", &|| ioctl(vcpu, KVM_SET_SREGS), REACHED_KVM),
             (
@@ -565,6 +566,7 @@ fn hvt_debug_vcpu_and_gdb_reader() {
         "plain vCPU against the debug calls",
         &plain,
         &[
+            ("KVM_GET_FPU", &|| ioctl(vcpu, KVM_GET_FPU), REFUSED),
             ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REFUSED),
             (
                 "KVM_SET_GUEST_DEBUG",

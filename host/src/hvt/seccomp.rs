@@ -12,7 +12,7 @@
 
 use std::os::fd::RawFd;
 
-use kvm_bindings::{kvm_guest_debug, kvm_regs, kvm_sregs};
+use kvm_bindings::{kvm_fpu, kvm_guest_debug, kvm_regs, kvm_sregs};
 use seccompiler::BpfProgram;
 
 use crate::hvt::dumpcore::{CoreFds, CORE_OPEN_FLAGS};
@@ -30,6 +30,8 @@ pub const KVM_GET_SREGS: u64 = kvm_ior(0x83, size_of::<kvm_sregs>());
 /// `_IOW(KVMIO, 0x84, struct kvm_sregs)`.
 pub const KVM_SET_SREGS: u64 = kvm_iow(0x84, size_of::<kvm_sregs>());
 
+/// `_IOR(KVMIO, 0x8c, struct kvm_fpu)`.
+pub const KVM_GET_FPU: u64 = kvm_ior(0x8c, size_of::<kvm_fpu>());
 /// `_IOW(KVMIO, 0x9b, struct kvm_guest_debug)`.
 pub const KVM_SET_GUEST_DEBUG: u64 = kvm_iow(0x9b, size_of::<kvm_guest_debug>());
 
@@ -108,7 +110,8 @@ pub struct DebugFds {
 }
 
 /// The vCPU thread's filter in `solo5-hvt-debug`: `vcpu_filter`'s calls
-/// and, with `--gdb`, writing GDB's snapshot of the registers back,
+/// and, with `--gdb`, reading the x87/SSE state, writing GDB's snapshot of
+/// the registers back,
 /// `KVM_SET_GUEST_DEBUG` and sending on GDB's socket; with `--dumpcore`,
 /// creating the core file in its directory (`openat` with the one set of
 /// flags), moving it onto the placeholder (`dup3`), `mincore` and writing
@@ -122,7 +125,12 @@ fn vcpu_rules(fds: &VcpuFds, debug: Option<&DebugFds>) -> Result<Rules, FilterEr
     let mut rules = Rules::new();
     let mut vcpu_ioctls = vec![KVM_RUN, KVM_GET_REGS, KVM_GET_SREGS];
     if let Some(socket) = debug.gdb_socket {
-        vcpu_ioctls.extend([KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_GUEST_DEBUG]);
+        vcpu_ioctls.extend([
+            KVM_GET_FPU,
+            KVM_SET_REGS,
+            KVM_SET_SREGS,
+            KVM_SET_GUEST_DEBUG,
+        ]);
         rules.allow_arg_in(libc::SYS_sendto, 0, &words(&[socket]))?;
     }
     rules.allow_on_fd(libc::SYS_ioctl, fds.vcpu, 1, &vcpu_ioctls)?;

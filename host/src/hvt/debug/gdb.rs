@@ -40,7 +40,7 @@ use gdbstub::target::{Target, TargetError, TargetResult};
 use gdbstub_arch::x86::reg::X86_64CoreRegs;
 use gdbstub_arch::x86::X86_64_SSE;
 use kvm_bindings::{
-    kvm_guest_debug, kvm_regs, kvm_sregs, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP,
+    kvm_fpu, kvm_guest_debug, kvm_regs, kvm_sregs, KVM_GUESTDBG_ENABLE, KVM_GUESTDBG_SINGLESTEP,
     KVM_GUESTDBG_USE_SW_BP,
 };
 use kvm_ioctls::VcpuFd;
@@ -108,6 +108,8 @@ pub struct GuestTarget {
     pub regs: kvm_regs,
     /// Special registers (CR3 for translation; segments).
     pub sregs: kvm_sregs,
+    /// x87 and SSE state (shown to GDB, not written back).
+    fpu: kvm_fpu,
     /// Planted breakpoints: virtual address -> (physical address, the byte
     /// the int3 replaced).
     breakpoints: BTreeMap<u64, (u64, u8)>,
@@ -151,6 +153,20 @@ impl SingleThreadBase for GuestTarget {
         ];
         out.rip = r.rip;
         out.eflags = r.rflags as u32;
+        let f = &self.fpu;
+        for (st, fpr) in out.st.iter_mut().zip(&f.fpr) {
+            st.copy_from_slice(&fpr[..10]);
+        }
+        for (xmm, bytes) in out.xmm.iter_mut().zip(&f.xmm) {
+            *xmm = u128::from_le_bytes(*bytes);
+        }
+        out.mxcsr = f.mxcsr;
+        out.fpu.fctrl = u32::from(f.fcw);
+        out.fpu.fstat = u32::from(f.fsw);
+        out.fpu.ftag = full_tag_word(f.ftwx);
+        out.fpu.fop = u32::from(f.last_opcode);
+        out.fpu.fioff = f.last_ip as u32;
+        out.fpu.fooff = f.last_dp as u32;
         let s = &self.sregs;
         let seg = &mut out.segments;
         (seg.cs, seg.ss, seg.ds, seg.es, seg.fs, seg.gs) = (
@@ -174,7 +190,7 @@ impl SingleThreadBase for GuestTarget {
         r.rflags = (r.rflags & !0xffff_ffff) | u64::from(new.eflags);
         self.regs_changed = true;
         // Segment selectors stay: loading one takes a descriptor, which a
-        // register write cannot give.
+        // register write cannot give. The x87 and SSE registers stay too.
         Ok(())
     }
 
@@ -272,6 +288,15 @@ impl SwBreakpoint for GuestTarget {
     }
 }
 
+/// The x87 tag word GDB expects (two bits per register, 3 = empty) from
+/// FXSAVE's abridged one (one bit per register, 1 = in use); a register in
+/// use reads as "valid".
+fn full_tag_word(abridged: u8) -> u32 {
+    (0..8)
+        .filter(|i| abridged & (1 << i) == 0)
+        .fold(0, |tags, i| tags | (3 << (2 * i)))
+}
+
 /// The socket's sending side, buffered per packet.
 struct Wire {
     stream: TcpStream,
@@ -359,6 +384,7 @@ impl GdbSession {
             ram,
             regs: kvm_regs::default(),
             sregs: kvm_sregs::default(),
+            fpu: kvm_fpu::default(),
             breakpoints: BTreeMap::new(),
             stepping: false,
             regs_changed: false,
@@ -402,6 +428,10 @@ impl GdbSession {
         })?;
         self.target.sregs = vcpu.get_sregs().map_err(|source| TenderError::Kvm {
             what: "KVM_GET_SREGS",
+            source,
+        })?;
+        self.target.fpu = vcpu.get_fpu().map_err(|source| TenderError::Kvm {
+            what: "KVM_GET_FPU",
             source,
         })?;
         Ok(())
@@ -605,4 +635,16 @@ fn start_reader(stream: &TcpStream, running: Arc<AtomicBool>) -> Result<Receiver
         }
     })?;
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_words_mark_unused_registers_empty() {
+        assert_eq!(full_tag_word(0xff), 0);
+        assert_eq!(full_tag_word(0), 0xffff);
+        assert_eq!(full_tag_word(0b1111_1110), 0b11);
+    }
 }
