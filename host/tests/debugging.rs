@@ -1,12 +1,15 @@
-//! Debugging unikernels with Debian's GDB in batch mode. `solo5-hvt-debug`:
-//! the GDB stub
-//! (breakpoint, a global read, single step, continue to the guest's exit,
-//! Ctrl-C and a memory write) for a ring-3 guest of ours and for an
-//! upstream-built ring-0 guest (`RINGTENDER_UPSTREAM_TESTS`, optional),
-//! and core files of an aborting and of a faulting guest, which GDB loads
-//! with the unikernel; the debug options' errors, and that the plain
-//! `solo5-hvt` has none of them. `solo5-spt`: GDB attaches to the guest
-//! process, past the supervisor.
+//! Debugging unikernels with Debian's GDB in batch mode.
+//!
+//! `solo5-hvt-debug`: the GDB stub (breakpoint, a global read, single
+//! step, the x87 registers, continue to the guest's exit, Ctrl-C and a
+//! memory write) for a ring-3 guest of ours and for an upstream-built
+//! ring-0 guest; core files of an aborting and of a faulting guest, and of
+//! upstream's test_dumpcore, which GDB loads with the unikernel; the debug
+//! options' errors, and that the plain `solo5-hvt` has none of them. The
+//! upstream-built guests come from `RINGTENDER_UPSTREAM_TESTS` (upstream
+//! Solo5's built `tests/` directory; skipped when it is not set).
+//!
+//! `solo5-spt`: GDB attaches to the guest process, past the supervisor.
 
 mod common;
 
@@ -241,6 +244,22 @@ fn gdb_on_core(kernel: &Path, core: &Path) -> Outcome {
     assert_eq!(gdb.status, Some(0), "{gdb:#?}");
     assert!(gdb.stdout.contains("rip            0x"), "{gdb:#?}");
     gdb
+}
+
+#[test]
+fn upstreams_test_dumpcore_leaves_its_core() {
+    let Some(dir) = std::env::var_os("RINGTENDER_UPSTREAM_TESTS") else {
+        eprintln!("skipped: RINGTENDER_UPSTREAM_TESTS (upstream's tests/ directory) is not set");
+        return;
+    };
+    let kernel = Path::new(&dir).join("test_dumpcore/test_dumpcore.hvt");
+    assert!(kernel.is_file(), "{} is missing", kernel.display());
+    let cores = TempDir::new();
+    let (tender, core) = dump(&cores, &kernel);
+    assert_eq!(tender.status, Some(255), "{tender:#?}");
+    let gdb = gdb_on_core(&kernel, &core);
+    assert!(gdb.stdout.contains("in solo5_abort"), "{gdb:#?}");
+    assert!(gdb.stdout.contains("in solo5_app_main"), "{gdb:#?}");
 }
 
 #[test]
