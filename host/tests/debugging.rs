@@ -2,8 +2,8 @@
 //!
 //! `solo5-hvt-debug`: the GDB stub (breakpoint, a global read, single
 //! step, the x87 registers, continue to the guest's exit, Ctrl-C and a
-//! memory write) for a ring-3 guest of ours and for an upstream-built
-//! ring-0 guest; core files of an aborting and of a faulting guest, and of
+//! memory write) for a guest of ours at CPL 3 and at CPL 0, and for an
+//! upstream-built (CPL 0) guest; core files of an aborting and of a faulting guest, and of
 //! upstream's test_dumpcore, which GDB loads with the unikernel; the debug
 //! options' errors, and that the plain `solo5-hvt` has none of them. The
 //! upstream-built guests come from `RINGTENDER_UPSTREAM_TESTS` (upstream
@@ -17,7 +17,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{built_unikernel, poll_until, unikernel_for, wait, Outcome, Target, TempDir};
+use common::{
+    built_unikernel, poll_until, unikernel_for, wait, without_cpl3, Outcome, Target, TempDir,
+};
 
 const DEBUG_TENDER: &str = env!("CARGO_BIN_EXE_solo5-hvt-debug");
 const PLAIN_TENDER: &str = env!("CARGO_BIN_EXE_solo5-hvt");
@@ -136,6 +138,14 @@ fn gdb_breaks_reads_steps_and_continues_a_ring3_guest() {
         "*(int *)&bss_counter",
         "= 0",
     );
+}
+
+#[test]
+fn gdb_breaks_reads_steps_and_continues_our_guest_at_cpl0() {
+    // Our image with its RNG3 note cleared starts at CPL 0, as upstream's.
+    let dir = TempDir::new();
+    let kernel = without_cpl3(&dir, "test_globals.hvt");
+    break_read_step_continue(&kernel, "*(int *)&bss_counter", "= 0");
 }
 
 #[test]
