@@ -8,6 +8,9 @@ use std::sync::OnceLock;
 pub enum Tender {
     /// `solo5-hvt`.
     Hvt,
+    /// `solo5-hvt-debug`: `solo5-hvt` with the GDB stub and core dumps
+    /// (`crate::hvt::debug`).
+    HvtDebug,
     /// `solo5-spt`.
     Spt,
     /// `solo5-muen-runner`: a Muen environment on KVM for one Solo5 muen
@@ -20,6 +23,7 @@ impl Tender {
     pub fn name(self) -> &'static str {
         match self {
             Self::Hvt => "solo5-hvt",
+            Self::HvtDebug => "solo5-hvt-debug",
             Self::Spt => "solo5-spt",
             Self::Muen => "solo5-muen-runner",
         }
@@ -344,10 +348,52 @@ fn parse_any_option(arg: &str) -> Result<TenderOption, OptionError> {
     Err(OptionError::Invalid)
 }
 
+/// `solo5-hvt`'s usage text for the program `$name` with the extra
+/// module names `$modules` and the lines of their options `$options`.
+macro_rules! hvt_usage {
+    ($name:literal, $modules:literal, $options:literal) => {
+        concat!(
+            "usage: ",
+            $name,
+            " [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
+KERNEL is the filename of the unikernel to run.
+ARGS are optional arguments passed to KERNEL.
+Core options:
+  [ --mem=512 ] (guest memory in MB)
+  [ --classic ] (serve devices through hypercalls only, no rings)
+  [ --engine=uring|portable ] (I/O engine of the rings; default io_uring if available)
+  [ --net-lossy ] (drop and count frames arriving while a guest's receive ring is full)
+    --help (display this help)
+    --version (display version information)
+Compiled-in modules: net block",
+            $modules,
+            "
+Compiled-in module options:
+  [ --net:NAME=IFACE | @NN ] (attach tap at IFACE or at fd @NN as network NAME)
+  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
+  [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
+  [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
+",
+            $options,
+            "Environment:
+  [ RINGTENDER_OPTIONS=\"--classic --engine=uring|portable --net-lossy\" ] (options taken before the command line's)
+"
+        )
+    };
+}
+
 /// The `--help` text of `tender`.
 pub fn usage(tender: Tender) -> &'static str {
     match tender {
-        Tender::Hvt => hvt_usage(),
+        Tender::Hvt => hvt_usage!("solo5-hvt", "", ""),
+        Tender::HvtDebug => hvt_usage!(
+            "solo5-hvt-debug",
+            " gdb dumpcore",
+            "  [ --gdb ] (wait for GDB before the guest's first instruction)
+  [ --gdb-port=1234 ] (TCP port on 127.0.0.1 the GDB stub listens on)
+  [ --dumpcore=DIR ] (write a core file of the guest into DIR on abort or fatal trap)
+"
+        ),
         Tender::Spt => spt_usage(),
         Tender::Muen => muen_usage(),
     }
@@ -396,32 +442,10 @@ Environment:
 "
 }
 
-fn hvt_usage() -> &'static str {
-    "usage: solo5-hvt [ CORE OPTIONS ] [ MODULE OPTIONS ] [ -- ] KERNEL [ ARGS ]
-KERNEL is the filename of the unikernel to run.
-ARGS are optional arguments passed to KERNEL.
-Core options:
-  [ --mem=512 ] (guest memory in MB)
-  [ --classic ] (serve devices through hypercalls only, no rings)
-  [ --engine=uring|portable ] (I/O engine of the rings; default io_uring if available)
-  [ --net-lossy ] (drop and count frames arriving while a guest's receive ring is full)
-    --help (display this help)
-    --version (display version information)
-Compiled-in modules: net block
-Compiled-in module options:
-  [ --net:NAME=IFACE | @NN ] (attach tap at IFACE or at fd @NN as network NAME)
-  [ --net-mac:NAME=HWADDR ] (set HWADDR for network NAME)
-  [ --block:NAME=PATH ] (attach block device/file at PATH as block storage NAME)
-  [ --block-sector-size:NAME=SIZE ] (set the sector size of block storage NAME)
-Environment:
-  [ RINGTENDER_OPTIONS=\"--classic --engine=uring|portable --net-lossy\" ] (options taken before the command line's)
-"
-}
-
 /// The `--version` text; orchestrators parse the `ABI version` line.
 pub fn version(tender: Tender) -> String {
     let (abi, kind) = match tender {
-        Tender::Hvt => (ringtender_abi::hvt::HVT_ABI_VERSION, " tender"),
+        Tender::Hvt | Tender::HvtDebug => (ringtender_abi::hvt::HVT_ABI_VERSION, " tender"),
         Tender::Spt => (ringtender_abi::spt::SPT_ABI_VERSION, " tender"),
         Tender::Muen => (ringtender_muen_compat::subject::MUEN_ABI_VERSION, ""),
     };

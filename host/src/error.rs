@@ -36,6 +36,8 @@ pub enum TenderError {
     GuestAccess(GuestAccessError),
     /// The guest made an exit the tender does not serve (message already formatted).
     GuestExit(String),
+    /// The debugger ended the session or it broke (`solo5-hvt-debug --gdb`).
+    Debugger(String),
     /// A seccomp filter could not be built or installed.
     Seccomp(FilterError),
     /// Host I/O on behalf of the guest failed.
@@ -54,7 +56,8 @@ impl fmt::Display for TenderError {
             | Self::Kernel(msg)
             | Self::Setup(msg)
             | Self::Device(msg)
-            | Self::GuestExit(msg) => f.write_str(msg),
+            | Self::GuestExit(msg)
+            | Self::Debugger(msg) => f.write_str(msg),
             Self::KernelOpen { path, source } => {
                 write!(f, "{path}: Could not open: {}", strerror(source))
             }

@@ -287,18 +287,46 @@ impl GuestRam {
     /// Makes `[start, end)` read-only in the host mapping (upstream's W^X for
     /// ring-0 guests: a guest write there then fails in KVM).
     pub fn protect_read_only(&self, start: u64, end: u64) -> Result<(), TenderError> {
+        self.protect(start, end, libc::PROT_READ)
+    }
+
+    /// Makes all of guest memory writable again in the host mapping: a
+    /// debugger writes breakpoints into text (`solo5-hvt-debug --gdb`).
+    pub fn unprotect_all(&self) -> Result<(), TenderError> {
+        self.protect(0, self.size, libc::PROT_READ | libc::PROT_WRITE)
+    }
+
+    /// Which 4 KiB pages of guest memory the host kernel has resident
+    /// (`mincore`): the pages the guest or the tender ever touched.
+    pub fn resident_pages(&self) -> io::Result<Vec<bool>> {
+        let pages = self.size.div_ceil(0x1000) as usize;
+        let mut vec = vec![0u8; pages];
+        let ptr = self
+            .host_ptr(0, self.size)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        // SAFETY: `ptr..ptr+size` is our own page-aligned guest mapping;
+        // mincore only writes one byte per page into `vec`, which has room
+        // for every page.
+        let rc = unsafe {
+            libc::mincore(
+                ptr as *mut libc::c_void,
+                self.size as usize,
+                vec.as_mut_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(vec.into_iter().map(|v| v & 1 != 0).collect())
+    }
+
+    fn protect(&self, start: u64, end: u64, prot: libc::c_int) -> Result<(), TenderError> {
         let ptr = self
             .host_ptr(start, end - start)
             .map_err(|e| TenderError::Setup(format!("mprotect: {e}")))?;
         // SAFETY: page-aligned range inside our own mapping; only protection
-        // bits change, and the host never writes there after loading.
-        let rc = unsafe {
-            libc::mprotect(
-                ptr as *mut libc::c_void,
-                (end - start) as usize,
-                libc::PROT_READ,
-            )
-        };
+        // bits change, and the host never writes there while it is read-only.
+        let rc = unsafe { libc::mprotect(ptr as *mut libc::c_void, (end - start) as usize, prot) };
         if rc != 0 {
             return Err(TenderError::Setup(format!(
                 "mprotect: {}",

@@ -40,7 +40,7 @@ pub fn read_unikernel(tender: Tender, kernel: &str) -> Result<Unikernel, TenderE
     })?;
     let abi = elf::read_abi_note(&file).map_err(kernel_error(kernel))?;
     let (target, versions): (AbiTarget, &[u32]) = match tender {
-        Tender::Hvt => (AbiTarget::Hvt, &[ringtender_abi::hvt::HVT_ABI_VERSION]),
+        Tender::Hvt | Tender::HvtDebug => (AbiTarget::Hvt, &[ringtender_abi::hvt::HVT_ABI_VERSION]),
         Tender::Spt => (AbiTarget::Spt, &[ringtender_abi::spt::SPT_ABI_VERSION]),
         Tender::Muen => (
             AbiTarget::Muen,

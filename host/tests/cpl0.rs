@@ -14,11 +14,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{built_unikernel, wait, Outcome, TempDir};
-use ringtender_abi::elf_note::{Ring3Descriptor, RING3_NOTE_TYPE, SOLO5_NOTE_NAME};
+use common::{built_unikernel, wait, without_cpl3, Outcome, TempDir};
 
 const HVT: &str = env!("CARGO_BIN_EXE_solo5-hvt");
 const RUNNER: &str = env!("CARGO_BIN_EXE_solo5-muen-runner");
@@ -145,29 +144,6 @@ fn assert_expected(out: &Outcome, expect: Expect, context: &str) {
             );
         }
     }
-}
-
-/// A copy (in `dir`) of our hvt image `file` whose RNG3 note offers nothing
-/// (flags 0): what a tender that does not know the note sees. Our tender
-/// starts it at CPL 0 with upstream's page tables and no rings.
-fn without_cpl3(dir: &TempDir, file: &str) -> PathBuf {
-    let mut bytes = std::fs::read(built_unikernel(file)).unwrap();
-    let mut header = Vec::new();
-    header.extend_from_slice(&(SOLO5_NOTE_NAME.len() as u32).to_le_bytes());
-    header.extend_from_slice(&(size_of::<Ring3Descriptor>() as u32).to_le_bytes());
-    header.extend_from_slice(&RING3_NOTE_TYPE.to_le_bytes());
-    header.extend_from_slice(SOLO5_NOTE_NAME);
-    header.resize(header.len().next_multiple_of(4), 0);
-    let at = bytes
-        .windows(header.len())
-        .position(|w| w == header)
-        .unwrap_or_else(|| panic!("{file} has no RNG3 note"))
-        + header.len();
-    // The descriptor: version, then flags.
-    bytes[at + 4..at + 8].fill(0);
-    let path = dir.join(file);
-    std::fs::write(&path, bytes).unwrap();
-    path
 }
 
 #[test]

@@ -15,9 +15,10 @@ use std::process::{Command, Stdio};
 
 use common::{unikernel_for, NetNs, Target, TempDir};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use ringtender_host::hvt::dumpcore::{CoreFds, CORE_OPEN_FLAGS};
 use ringtender_host::hvt::seccomp::{
-    self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN, KVM_SET_REGS,
-    KVM_SET_SREGS,
+    self as hvt, DebugFds, GdbReaderFds, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_FPU,
+    KVM_GET_REGS, KVM_RUN, KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
 };
 use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
@@ -210,6 +211,48 @@ fn open_file() -> i64 {
 fn kill(pid: libc::pid_t) -> i64 {
     // SAFETY: signal 0 only checks that `pid` exists.
     i64::from(unsafe { libc::kill(pid, 0) })
+}
+
+fn send8(fd: RawFd) -> i64 {
+    let word = 1u64.to_ne_bytes();
+    // SAFETY: `word` holds 8 readable bytes; no address.
+    unsafe { libc::send(fd, word.as_ptr().cast(), 8, 0) as i64 }
+}
+
+fn recv8(fd: RawFd) -> i64 {
+    let mut word = [0u8; 8];
+    // SAFETY: `word` has room for 8 bytes; no address.
+    unsafe { libc::recv(fd, word.as_mut_ptr().cast(), 8, libc::MSG_DONTWAIT) as i64 }
+}
+
+fn openat(dir: RawFd, name: &std::ffi::CStr, flags: i32) -> i64 {
+    // SAFETY: `name` is NUL-terminated.
+    i64::from(unsafe { libc::openat(dir, name.as_ptr(), flags, 0o600 as libc::c_uint) })
+}
+
+fn dup3(from: RawFd, onto: RawFd) -> i64 {
+    // SAFETY: replaces a descriptor of the forked child only.
+    i64::from(unsafe { libc::dup3(from, onto, libc::O_CLOEXEC) })
+}
+
+fn ftruncate(fd: RawFd) -> i64 {
+    // SAFETY: no memory involved.
+    i64::from(unsafe { libc::ftruncate(fd, CAPACITY as i64) })
+}
+
+fn mincore() -> i64 {
+    let mut vec = [0u8; 1];
+    // SAFETY: asks about the page of a local; `vec` has room for one page.
+    i64::from(unsafe {
+        let page = (&vec as *const _ as usize) & !0xfff;
+        libc::mincore(page as *mut libc::c_void, 1, vec.as_mut_ptr())
+    })
+}
+
+fn tgkill(pid: i32, tid: i32, signal: i32) -> i64 {
+    // SAFETY: signal 0 only checks the thread exists; others are refused
+    // before they are sent.
+    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, signal) }
 }
 
 /// Real descriptors of the kinds the tenders' threads hold.
@@ -485,6 +528,124 @@ fn hvt_vcpu_with_rings() {
 /// The muen runner's vCPU thread: its vCPU's run and register calls,
 /// stopping the peers' worker and the signal handler's unregistering; not
 /// the peers' I/O, nor any other descriptor.
+#[test]
+fn hvt_debug_vcpu_and_gdb_reader() {
+    let fds = Fds::new();
+    let dir = fs::File::open(&fds._dir.0).unwrap();
+    let slot = fs::OpenOptions::new()
+        .write(true)
+        .open(fds._dir.zero_file("slot", CAPACITY))
+        .unwrap();
+    let (dir, slot) = (dir.as_raw_fd(), slot.as_raw_fd());
+    let socket = fds.tap.as_raw_fd();
+    let vcpu = fds.vcpu_fd();
+    let debug = DebugFds {
+        gdb_socket: Some(socket),
+        core: Some(CoreFds { dir, slot }),
+    };
+    let filter = hvt::debug_vcpu_filter(&fds.vcpu_role(true), &debug).unwrap();
+    let other = fds.other_file.as_raw_fd();
+    check(
+        "solo5-hvt-debug vCPU",
+        &filter,
+        &[
+            ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REACHED_KVM),
+            ("KVM_GET_FPU", &|| ioctl(vcpu, KVM_GET_FPU), REACHED_KVM),
+            ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REACHED_KVM),
+            ("KVM_SET_SREGS", &|| ioctl(vcpu, KVM_SET_SREGS), REACHED_KVM),
+            (
+                "KVM_SET_GUEST_DEBUG",
+                &|| ioctl(vcpu, KVM_SET_GUEST_DEBUG),
+                REACHED_KVM,
+            ),
+            ("send to GDB", &|| send8(socket), PASSED),
+            (
+                "send elsewhere",
+                &|| send8(fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "create the core file",
+                &|| openat(dir, c"core.a", CORE_OPEN_FLAGS),
+                PASSED,
+            ),
+            (
+                "open a file in the core directory to read",
+                &|| openat(dir, c"slot", libc::O_RDONLY),
+                REFUSED,
+            ),
+            (
+                "create a file elsewhere",
+                &|| openat(libc::AT_FDCWD, c"core.b", CORE_OPEN_FLAGS),
+                REFUSED,
+            ),
+            ("move a file onto the slot", &|| dup3(other, slot), PASSED),
+            ("move a file onto another", &|| dup3(slot, other), REFUSED),
+            ("write the core", &|| pwrite_block(slot, 0), PASSED),
+            ("size the core", &|| ftruncate(slot), PASSED),
+            ("size another file", &|| ftruncate(other), REFUSED),
+            ("mincore", &mincore, PASSED),
+            ("open", &open_file, REFUSED),
+        ],
+    );
+    let plain = hvt::vcpu_filter(&fds.vcpu_role(true)).unwrap();
+    check(
+        "plain vCPU against the debug calls",
+        &plain,
+        &[
+            ("KVM_GET_FPU", &|| ioctl(vcpu, KVM_GET_FPU), REFUSED),
+            ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REFUSED),
+            (
+                "KVM_SET_GUEST_DEBUG",
+                &|| ioctl(vcpu, KVM_SET_GUEST_DEBUG),
+                REFUSED,
+            ),
+            ("send", &|| send8(socket), REFUSED),
+            (
+                "create a core file",
+                &|| openat(dir, c"core.c", CORE_OPEN_FLAGS),
+                REFUSED,
+            ),
+            ("mincore", &mincore, REFUSED),
+        ],
+    );
+    // SAFETY: getpid and gettid only return ids.
+    let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
+    let reader = hvt::gdb_reader_filter(&GdbReaderFds {
+        socket,
+        pid,
+        vcpu_tid: tid,
+        kick_signal: 0,
+    })
+    .unwrap();
+    check(
+        "GDB reader",
+        &reader,
+        &[
+            (
+                "receive from GDB",
+                &|| recv8(socket),
+                Ending::Exited(libc::EAGAIN),
+            ),
+            ("kick the vCPU thread", &|| tgkill(pid, tid, 0), PASSED),
+            (
+                "another signal to it",
+                &|| tgkill(pid, tid, libc::SIGKILL),
+                REFUSED,
+            ),
+            ("kick another thread", &|| tgkill(pid, tid + 1, 0), REFUSED),
+            (
+                "receive elsewhere",
+                &|| recv8(fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            ("send", &|| send8(socket), REFUSED),
+            ("write", &|| write8(2), REFUSED),
+            ("KVM_RUN", &|| ioctl(vcpu, KVM_RUN), REFUSED),
+        ],
+    );
+}
+
 #[test]
 fn muen_runner_vcpu() {
     let fds = Fds::new();

@@ -3,6 +3,8 @@
 //! net ring, and runs the shared rings' worker beside the vCPU.
 
 pub mod cpu;
+pub mod debug;
+pub mod dumpcore;
 pub mod hypercall;
 pub mod kvm;
 pub mod page_tables;

@@ -22,6 +22,7 @@ use crate::elf::{self, ElfImage};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{self, GuestMode, ImageLayout};
+use crate::hvt::debug::{DebugOptions, Debugger, TrapAction};
 use crate::hvt::hypercall::{Hypercalls, Outcome};
 use crate::hvt::kvm::Machine;
 use crate::hvt::page_tables::PagePerm;
@@ -40,7 +41,7 @@ const DEFAULT_MEM_MB: u64 = 512;
 
 /// Runs the tender with `args` (argv) and returns the process exit status.
 pub fn main(args: Vec<String>) -> i32 {
-    cli::main(Tender::Hvt, &args, run)
+    cli::main(Tender::Hvt, &args, |run_args| run(run_args, None))
 }
 
 fn warn(msg: &str) {
@@ -94,7 +95,8 @@ fn load_image(ram: &GuestRam, file: &[u8], image: &ElfImage) -> Result<(), Tende
     Ok(())
 }
 
-fn run(args: RunArgs) -> Result<i32, TenderError> {
+/// Runs the unikernel of `args`; `debug`: `solo5-hvt-debug`'s modules.
+pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, TenderError> {
     let kernel = args.kernel.as_str();
     let (file, mut manifest) = unikernel::read(Tender::Hvt, kernel)?;
 
@@ -130,6 +132,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         layout.guest_mem,
     )?;
     let ram = Arc::new(ram);
+    let mut debugger = debug
+        .map(|options| Debugger::start(options, &mut machine.vcpu, &ram, mode))
+        .transpose()?;
     let nets: Vec<RingNet> = att
         .devices
         .iter()
@@ -201,7 +206,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         },
         None => DeviceFds::of(&att.devices),
     };
-    let vcpu_filter = seccomp::vcpu_filter(&seccomp::VcpuFds {
+    let vcpu_fds = seccomp::VcpuFds {
         vcpu: std::os::fd::AsRawFd::as_raw_fd(&machine.vcpu),
         epoll: wait_set.epoll_fd(),
         timer: wait_set.timer_fd(),
@@ -215,7 +220,11 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             .chain(net_ring.iter().map(|(_, ring)| ring.kick_fd()))
             .collect(),
         uring: ring_fds.and_then(|fds| fds.uring),
-    })?;
+    };
+    let vcpu_filter = match &debugger {
+        Some(debugger) => debugger.vcpu_filter(&vcpu_fds)?,
+        None => seccomp::vcpu_filter(&vcpu_fds)?,
+    };
     let (ring_worker, ring_poll): (Option<_>, Option<RingPoll>) = match rings {
         Some((worker, poll, _)) => (Some(worker), Some(poll)),
         None => (None, None),
@@ -229,7 +238,10 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     // Every worker installed its own filter before it was started; this
     // thread's goes in last, right before the guest runs.
     seccomp_rules::install_on_this_thread(&vcpu_filter)?;
-    let status = run_loop(&mut machine, &ram, &mut calls, mode);
+    let status = run_loop(&mut machine, &ram, &mut calls, mode, debugger.as_mut());
+    if let Some(debugger) = debugger.as_mut() {
+        debugger.finish(&status);
+    }
     if let Some((_, ring)) = net_ring {
         ring.stop();
     }
@@ -360,6 +372,7 @@ enum Exit {
     Hypercall { nr: u32, gpa: u64 },
     RingSend(u64),
     Trap(u8),
+    Debug(u32),
     BadPort(u16),
     Retry,
     Translation,
@@ -373,6 +386,7 @@ fn run_loop(
     ram: &GuestRam,
     calls: &mut Hypercalls,
     mode: GuestMode,
+    mut debugger: Option<&mut Debugger>,
 ) -> Result<i32, TenderError> {
     let hypercall_ports = HVT_HYPERCALL_PIO_BASE..HVT_HYPERCALL_PIO_BASE + HVT_HYPERCALL_MAX as u16;
     loop {
@@ -394,6 +408,7 @@ fn run_loop(
             }
             Ok(VcpuExit::IoIn(port, _)) => Exit::BadPort(port),
             Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
+            Ok(VcpuExit::Debug(arch)) if debugger.is_some() => Exit::Debug(arch.exception),
             Ok(VcpuExit::InternalError) => Exit::Internal,
             Ok(_) => Exit::Other,
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Exit::Retry,
@@ -406,9 +421,21 @@ fn run_loop(
             }
         };
         match exit {
-            Exit::Retry => {}
+            Exit::Retry => {
+                if let Some(debugger) = debugger.as_deref_mut() {
+                    debugger.on_interrupt(&mut machine.vcpu)?;
+                }
+            }
+            Exit::Debug(exception) => {
+                if let Some(debugger) = debugger.as_deref_mut() {
+                    debugger.on_debug_exit(&mut machine.vcpu, exception)?;
+                }
+            }
             Exit::Hypercall { nr, gpa } => {
                 if let Outcome::Halt(status) = calls.dispatch(ram, nr, gpa)? {
+                    if let Some(debugger) = debugger {
+                        debugger.on_halt(&machine.vcpu, ram, status, gpa);
+                    }
                     return Ok(status);
                 }
             }
@@ -418,9 +445,17 @@ fn run_loop(
                 }
             }
             Exit::Trap(vector) => {
+                if let Some(debugger) = debugger.as_deref_mut() {
+                    if debugger.on_trap(&mut machine.vcpu, ram, vector)? == TrapAction::Resume {
+                        continue;
+                    }
+                }
                 let text = trap::report(&machine.vcpu, &cpu::RING3_AREA, ram, vector)?;
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+                if let Some(debugger) = debugger {
+                    debugger.on_fatal_trap(&machine.vcpu, ram, vector);
+                }
                 return Ok(SOLO5_EXIT_ABORT);
             }
             Exit::BadPort(port) => {
@@ -440,6 +475,11 @@ fn run_loop(
                 )));
             }
             Exit::Internal => {
+                if let Some(debugger) = debugger.as_deref_mut() {
+                    if debugger.on_internal_error(&mut machine.vcpu)? {
+                        continue;
+                    }
+                }
                 let run = machine.vcpu.get_kvm_run();
                 // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel filled `internal`.
                 let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };

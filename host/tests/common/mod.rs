@@ -4,6 +4,7 @@
 // Compiled into each integration test binary; each uses only some helpers.
 #![allow(dead_code)]
 
+use ringtender_abi::elf_note::{Ring3Descriptor, RING3_NOTE_TYPE, SOLO5_NOTE_NAME};
 use std::fs;
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
@@ -968,4 +969,27 @@ pub fn ringapi_printed_digest(stdout: &str) -> u64 {
         .unwrap_or_else(|| panic!("no digest: {stdout}"))
         .parse()
         .unwrap()
+}
+
+/// A copy (in `dir`) of our hvt image `file` whose RNG3 note offers nothing
+/// (flags 0): what a tender that does not know the note sees. Our tender
+/// starts it at CPL 0 with upstream's page tables and no rings.
+pub fn without_cpl3(dir: &TempDir, file: &str) -> PathBuf {
+    let mut bytes = std::fs::read(built_unikernel(file)).unwrap();
+    let mut header = Vec::new();
+    header.extend_from_slice(&(SOLO5_NOTE_NAME.len() as u32).to_le_bytes());
+    header.extend_from_slice(&(size_of::<Ring3Descriptor>() as u32).to_le_bytes());
+    header.extend_from_slice(&RING3_NOTE_TYPE.to_le_bytes());
+    header.extend_from_slice(SOLO5_NOTE_NAME);
+    header.resize(header.len().next_multiple_of(4), 0);
+    let at = bytes
+        .windows(header.len())
+        .position(|w| w == header)
+        .unwrap_or_else(|| panic!("{file} has no RNG3 note"))
+        + header.len();
+    // The descriptor: version, then flags.
+    bytes[at + 4..at + 8].fill(0);
+    let path = dir.join(file);
+    std::fs::write(&path, bytes).unwrap();
+    path
 }
