@@ -429,7 +429,9 @@ impl Context {
             return Ok(None);
         }
         let settle = self.length.min(IDLE_SETTLE);
-        let quiet_ms = (settle + Duration::from_millis(500)).as_millis();
+        // Time enough for the measurement however late "Ready" reached us
+        // on a loaded machine: the guest must still run while it is taken.
+        let quiet_ms = (settle * 2 + Duration::from_secs(2)).as_millis();
         let args = ["echo", "classic", &quiet_ms.to_string()].map(String::from);
         let Some(run) = self.start_with(variant, IDLE_MEM_MB, &args) else {
             return Ok(None);
