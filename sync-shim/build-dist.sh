@@ -53,7 +53,10 @@ bindings_object() {
         undefs+=(-u "$sym")
         keeps+=(--keep-global-symbol="$sym")
     done
-    ld -r -o "$work/solo5_all.o" "${undefs[@]}" "$target/$bindings_target/release/libringtender_sync_shim.a"
+    # --gc-sections keeps only what the exports reach (notes are always
+    # kept): without it the whole of libcore's formatting and float code
+    # came along, ~200 KiB of text loaded into (and resident in) every guest.
+    ld -r --gc-sections -o "$work/solo5_all.o" "${undefs[@]}" "$target/$bindings_target/release/libringtender_sync_shim.a"
     objcopy "${keeps[@]}" --remove-section=.llvmbc --remove-section=.llvmcmd "$work/solo5_all.o" "$out"
     # Only the application's entry point and the linker script's symbols may stay undefined.
     local expected=' (solo5_app_main|ringtender_target|ringtender_manifest_note|_stext|_etext|_erodata|_end|_stdata|_ltdata|_ltbss)$'

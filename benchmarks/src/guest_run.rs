@@ -94,6 +94,11 @@ impl GuestRun {
         })
     }
 
+    /// The tender's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits until the guest printed "Ready".
     pub fn wait_ready(&mut self, limit: Duration) -> Result<(), BenchError> {
         let deadline = Instant::now() + limit;

@@ -17,6 +17,7 @@ mod error;
 mod goals;
 mod guest_run;
 mod machine;
+mod memory;
 mod netns;
 mod report;
 mod stats;
@@ -264,7 +265,7 @@ fn run(options: Options) -> Result<Report, BenchError> {
         for (vi, rss) in peak_rss {
             samples.push(Sample {
                 run,
-                workload: "tender memory".into(),
+                workload: "tender peak memory (any workload)".into(),
                 figure: "peak RSS MiB",
                 higher_is_better: false,
                 variant: variants[vi],

@@ -69,12 +69,13 @@ pub struct Devices {
 
 impl Binaries {
     /// The tender and its arguments running the bench unikernel with
-    /// `guest_args` under `variant` (None for the ceiling, or upstream
-    /// when it was not given).
+    /// `mem_mb` MiB of guest memory and `guest_args` under `variant` (None
+    /// for the ceiling, or upstream when it was not given).
     pub fn command(
         &self,
         variant: Variant,
         devices: &Devices,
+        mem_mb: u32,
         guest_args: &[String],
     ) -> Option<(String, Vec<String>)> {
         let (tender, kernel) = match variant {
@@ -88,7 +89,7 @@ impl Binaries {
             Variant::Ceiling => return None,
         };
         let mut args = vec![
-            "--mem=64".to_string(),
+            format!("--mem={mem_mb}"),
             format!("--net:service0={}", devices.tap),
             format!("--block:storage={}", devices.image.display()),
             format!("--block-sector-size:storage={}", devices.sector),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::ceiling;
 use crate::error::BenchError;
 use crate::guest_run::{Finished, GuestRun, HANG_GUARD};
+use crate::memory;
 use crate::netns::tap_rx_packets;
 use crate::tcp;
 use crate::traffic::{self, RoundTrips};
@@ -44,7 +45,18 @@ pub enum Workload {
     Http,
     /// `ping` every 10 ms; the smoltcp guest sleeps in between.
     PingSleeping,
+    /// An idle guest waiting for frames (`echo`): the resident memory of
+    /// the tender's process tree once it has idled for a while.
+    IdleMemory,
 }
+
+/// Guest memory of most workloads (MiB).
+const BENCH_MEM_MB: u32 = 64;
+/// Guest memory of [`Workload::IdleMemory`] (MiB), as issue 12 measured.
+const IDLE_MEM_MB: u32 = 32;
+/// How long [`Workload::IdleMemory`] lets the guest idle before measuring
+/// (shorter when measurements are: `--quick`, `--smoke`).
+const IDLE_SETTLE: Duration = Duration::from_millis(1500);
 
 /// Silence between an answer and the next request in
 /// [`Workload::SleepingRequestResponse`]: far longer than the guest's 100 us
@@ -52,7 +64,7 @@ pub enum Workload {
 const SLEEP_GAP: Duration = Duration::from_millis(2);
 
 /// Every workload, in report order.
-pub const ALL: [Workload; 14] = [
+pub const ALL: [Workload; 15] = [
     Workload::NetTx(64),
     Workload::NetTx(1514),
     Workload::NetRx,
@@ -87,6 +99,7 @@ pub const ALL: [Workload; 14] = [
     Workload::TcpOut,
     Workload::Http,
     Workload::PingSleeping,
+    Workload::IdleMemory,
 ];
 
 impl Workload {
@@ -113,9 +126,15 @@ impl Workload {
             Self::TcpOut => tcp::OUT_LABEL.into(),
             Self::Http => tcp::HTTP_LABEL.into(),
             Self::PingSleeping => tcp::PING_LABEL.into(),
+            Self::IdleMemory => IDLE_MEMORY.into(),
         }
     }
 }
+
+/// The label of [`Workload::IdleMemory`].
+pub const IDLE_MEMORY: &str = "memory per idle net guest (--mem=32)";
+/// Its figure of the tree's distinct resident pages.
+pub const TREE_RESIDENT: &str = "resident MiB, process tree";
 
 /// One measured figure.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -184,7 +203,18 @@ fn latency_figures(rt: &RoundTrips) -> Vec<Figure> {
 
 impl Context {
     fn start(&self, variant: Variant, args: &[String]) -> Option<Result<GuestRun, BenchError>> {
-        let (tender, argv) = self.binaries.command(variant, &self.devices, args)?;
+        self.start_with(variant, BENCH_MEM_MB, args)
+    }
+
+    fn start_with(
+        &self,
+        variant: Variant,
+        mem_mb: u32,
+        args: &[String],
+    ) -> Option<Result<GuestRun, BenchError>> {
+        let (tender, argv) = self
+            .binaries
+            .command(variant, &self.devices, mem_mb, args)?;
         Some(GuestRun::start(&tender, &argv))
     }
 
@@ -217,6 +247,7 @@ impl Context {
             Workload::TcpIn | Workload::TcpOut | Workload::Http | Workload::PingSleeping => {
                 self.tcp(workload, variant)
             }
+            Workload::IdleMemory => self.idle_memory(variant),
         }
     }
 
@@ -405,6 +436,36 @@ impl Context {
                     wall.saturating_sub(started_wall) as f64 / 1e6,
                 ),
                 less("exec to exit ms", done.elapsed.as_secs_f64() * 1e3),
+            ],
+            max_rss_kib: Some(done.max_rss_kib),
+        }))
+    }
+
+    /// The echo guest (classic API: the sync shim on the rings) idles
+    /// waiting for frames; after [`IDLE_SETTLE`] the tender's process
+    /// tree is measured, then the guest ends by itself.
+    fn idle_memory(&self, variant: Variant) -> Result<Option<Measurement>, BenchError> {
+        if matches!(variant, Variant::Ceiling | Variant::RingApi) {
+            return Ok(None);
+        }
+        let settle = self.length.min(IDLE_SETTLE);
+        // Time enough for the measurement however late "Ready" reached us
+        // on a loaded machine: the guest must still run while it is taken.
+        let quiet_ms = (settle * 2 + Duration::from_secs(2)).as_millis();
+        let args = ["echo", "classic", &quiet_ms.to_string()].map(String::from);
+        let Some(run) = self.start_with(variant, IDLE_MEM_MB, &args) else {
+            return Ok(None);
+        };
+        let mut run = run?;
+        run.wait_ready(HANG_GUARD)?;
+        std::thread::sleep(settle);
+        let memory = memory::measure(run.pid());
+        let done = run.finish(self.limit())?;
+        let memory = memory?;
+        Ok(Some(Measurement {
+            figures: vec![
+                less(TREE_RESIDENT, memory.resident_kib as f64 / 1024.0),
+                less("PSS MiB, sum", memory.pss_kib as f64 / 1024.0),
             ],
             max_rss_kib: Some(done.max_rss_kib),
         }))

@@ -163,6 +163,9 @@ fn start(cmdline_addr: u64, mem_size: u64, target: &str) -> StartInfo {
     // SAFETY: the tender wrote a NUL-terminated string at `cmdline`.
     let cmdline = unsafe { core::slice::from_raw_parts(cmdline_ptr, c_str_len(cmdline_ptr)) };
     let app_cmdline = cmdline_addr + parse_cmdline(cmdline) as u64;
+    // The banner and memory map go out as one console write (one exit on
+    // hvt instead of seven); `platform::halt` releases them on an abort.
+    console::hold();
     log!(
         Info,
         "Solo5: ringtender bindings version {} ({})\n",
@@ -177,6 +180,7 @@ fn start(cmdline_addr: u64, mem_size: u64, target: &str) -> StartInfo {
         platform::halt(255);
     };
     mem::log_map(mem_size, heap_start);
+    console::release();
     StartInfo {
         cmdline: app_cmdline,
         heap_start,

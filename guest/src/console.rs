@@ -1,8 +1,9 @@
 //! Console output (PUTS hypercall on hvt, `write(1)` on spt, the debug log
 //! channel on muen) and the bindings' log levels.
 
+use core::cell::UnsafeCell;
 use core::fmt::{self, Write};
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use ringtender_abi::hvt::{HcPuts, Hypercall};
 
@@ -69,6 +70,64 @@ impl Write for LineBuffer {
     }
 }
 
+/// Bytes of boot output [`hold`] keeps (the banner and memory map take
+/// about 300).
+const HELD_BYTES: usize = 1024;
+
+/// Log output held back while the bindings boot.
+struct Held(UnsafeCell<([u8; HELD_BYTES], usize)>);
+
+// SAFETY: the guest has one vCPU and no interrupts; the buffer is only ever
+// used from that one thread of execution, never re-entrantly.
+unsafe impl Sync for Held {}
+
+static HELD: Held = Held(UnsafeCell::new(([0; HELD_BYTES], 0)));
+static HOLDING: AtomicBool = AtomicBool::new(false);
+
+/// Holds log output back until [`release`]: on hvt every console write is
+/// a VM exit (tens of microseconds, more under PVM), and the boot banner
+/// and memory map are seven lines, so they go out as one write.
+pub fn hold() {
+    HOLDING.store(true, Ordering::Relaxed);
+}
+
+/// Writes what [`hold`] held back, in one console write, and stops holding.
+pub fn release() {
+    HOLDING.store(false, Ordering::Relaxed);
+    flush_held();
+}
+
+fn flush_held() {
+    // SAFETY: single thread of execution (see `Held`); no other reference
+    // to the buffer is live.
+    let (buf, len) = unsafe { &mut *HELD.0.get() };
+    if *len > 0 {
+        write(&buf[..*len]);
+        *len = 0;
+    }
+}
+
+/// Writes `bytes` now, or appends them to the held output while holding.
+fn emit(bytes: &[u8]) {
+    if !HOLDING.load(Ordering::Relaxed) {
+        write(bytes);
+        return;
+    }
+    // SAFETY: as in `flush_held`; the reference ends before it is called.
+    let room = unsafe { HELD_BYTES - (*HELD.0.get()).1 };
+    if bytes.len() > room {
+        flush_held();
+    }
+    if bytes.len() > HELD_BYTES {
+        write(bytes);
+        return;
+    }
+    // SAFETY: as in `flush_held`.
+    let (buf, len) = unsafe { &mut *HELD.0.get() };
+    buf[*len..*len + bytes.len()].copy_from_slice(bytes);
+    *len += bytes.len();
+}
+
 /// Formats and prints a log line at `level`.
 pub fn log(level: Level, args: fmt::Arguments<'_>) {
     if !enabled(level) {
@@ -80,9 +139,9 @@ pub fn log(level: Level, args: fmt::Arguments<'_>) {
         truncated: false,
     };
     let _ = line.write_fmt(args);
-    write(&line.buf[..line.len]);
+    emit(&line.buf[..line.len]);
     if line.truncated {
-        write(b"(truncated)\n");
+        emit(b"(truncated)\n");
     }
 }
 

@@ -48,6 +48,7 @@ pub fn target() -> Target {
 /// Ends the guest with `status`; on hvt and spt the tender's process exits
 /// with it, on muen the subject halts (Muen has no exit status).
 pub fn halt(status: i32) -> ! {
+    crate::console::release();
     match target() {
         Target::Hvt => hypercall::halt(status),
         Target::Spt => spt::exit_group(status),

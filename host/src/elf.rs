@@ -153,6 +153,39 @@ fn read_phdrs(file: &[u8], header: &Header, stage: Stage) -> Result<Vec<ProgramH
     })
 }
 
+/// How far into the file the tender reads, judged from what of `file` is
+/// read so far (the rest zero): `Ok(n)` once the ELF header, program
+/// headers and every `PT_LOAD` and `PT_NOTE` lie within the first `n`
+/// bytes (those are all [`parse_image`] and [`find_note`] look at);
+/// `Err(m)` when the first `m` bytes must be read before that can be told
+/// (the program headers); `Ok(file.len())` for a file that is no valid ELF
+/// (it is read whole, and the parser reports it as upstream does).
+pub fn used_extent(file: &[u8], read: u64) -> Result<u64, u64> {
+    let whole = file.len() as u64;
+    if read < EHDR_SIZE.min(whole) {
+        return Err(EHDR_SIZE.min(whole));
+    }
+    let Ok(header) = read_header(file, Stage::Load) else {
+        return Ok(whole);
+    };
+    let table_end = header
+        .e_phoff
+        .saturating_add(u64::from(header.e_phnum) * PHDR_SIZE)
+        .min(whole);
+    if read < table_end {
+        return Err(table_end);
+    }
+    let Ok(phdrs) = read_phdrs(file, &header, Stage::Load) else {
+        return Ok(whole);
+    };
+    let used = phdrs
+        .iter()
+        .filter(|ph| ph.p_type == PT_LOAD || ph.p_type == PT_NOTE)
+        .map(|ph| ph.p_offset.saturating_add(ph.p_filesz).min(whole))
+        .fold(table_end, u64::max);
+    Ok(used)
+}
+
 fn align_down(value: u64, align: u64) -> Option<u64> {
     align.is_power_of_two().then(|| value & !(align - 1))
 }

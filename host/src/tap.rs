@@ -196,6 +196,11 @@ fn disable_offloads(name: &[u8; IFNAMSIZ]) {
 
 /// Reads and discards up to `max` frames waiting on the tap at `fd`
 /// (non-blocking); returns how many there were.
+///
+/// Never inlined: its 64 KiB buffer would otherwise join the caller's stack
+/// frame (the worker's pump), whose stack probes make every page of it
+/// resident at the first pump, in every tender, lossy or not.
+#[inline(never)]
 pub fn discard_frames(fd: RawFd, max: usize) -> io::Result<usize> {
     let mut buf = [0u8; 65536];
     for discarded in 0..max {

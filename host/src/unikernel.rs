@@ -31,10 +31,52 @@ pub fn read(tender: Tender, kernel: &str) -> Result<(Vec<u8>, Manifest), TenderE
     read_unikernel(tender, kernel).map(|u| (u.file, u.manifest))
 }
 
+/// Reads `path` as far as the tender uses it ([`elf::used_extent`]): a
+/// buffer of the file's length whose tail (debug information, section
+/// headers) stays zero. The buffer is zero-filled by the allocator, so the
+/// pages of that tail are never touched: a unikernel built with debug
+/// information costs neither the time nor the memory of reading it.
+fn read_used(path: &str) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len())
+        .map_err(|_| std::io::Error::from(std::io::ErrorKind::FileTooLarge))?;
+    let mut buf = vec![0u8; len];
+    let mut read = 0;
+    loop {
+        let want = match elf::used_extent(&buf, read as u64) {
+            Ok(end) | Err(end) => end as usize,
+        };
+        if want <= read {
+            return Ok(buf);
+        }
+        read += fill(&file, &mut buf[read..want], read as u64)?;
+        if read < want {
+            // The file is shorter than it was: what is missing reads as zero
+            // and the parser reports what it finds.
+            return Ok(buf);
+        }
+    }
+}
+
+/// Reads into `buf` from `offset` until it is full or the file ends;
+/// returns the bytes read.
+fn fill(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match std::os::unix::fs::FileExt::read_at(file, &mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
 /// Reads `kernel` for `tender`, keeping the ABI version its note names
 /// (the muen runner accepts two).
 pub fn read_unikernel(tender: Tender, kernel: &str) -> Result<Unikernel, TenderError> {
-    let file = std::fs::read(kernel).map_err(|source| TenderError::KernelOpen {
+    let file = read_used(kernel).map_err(|source| TenderError::KernelOpen {
         path: kernel.to_string(),
         source,
     })?;

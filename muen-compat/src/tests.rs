@@ -71,6 +71,25 @@ fn header_layout_matches_hand_built_bytes() {
 }
 
 #[test]
+fn writer_init_zeroed_leaves_the_element_area_alone() {
+    let h = heap(64 + 100);
+    h.region.write_bytes(0, &[0xff; 164]);
+    let w = Writer::init_zeroed(&h.region, PROTO, 30, 7).unwrap();
+    assert_eq!((w.elements(), w.element_size(), w.wc()), (3, 30, 0));
+    let mut rest = [0u8; 100];
+    h.region.read_bytes(64, &mut rest);
+    assert_eq!(rest, [0xffu8; 100]);
+    assert_eq!(h.region.load_acquire(OFFSET_EPOCH), 7);
+    assert_eq!(h.region.load_acquire(OFFSET_ELEMENTS), 3);
+    assert_eq!(h.region.load_acquire(OFFSET_RESERVED), 0);
+    assert_eq!(h.region.load_acquire(OFFSET_WC), 0);
+    assert_eq!(
+        Writer::init_zeroed(&h.region, PROTO, 30, 0).unwrap_err(),
+        ChannelError::InvalidEpoch
+    );
+}
+
+#[test]
 fn writer_init_zeroes_and_validates() {
     let h = heap(64 + 100);
     h.region.write_bytes(0, &[0xff; 164]);

@@ -48,6 +48,28 @@ impl<M: SharedMemory> Writer<M> {
         element_size: usize,
         epoch: u64,
     ) -> Result<Self, ChannelError> {
+        let mut writer = Self::new(mem, protocol, element_size, epoch)?;
+        writer.publish(epoch, true);
+        Ok(writer)
+    }
+
+    /// As [`Writer::init`] for a region whose element area is known to be
+    /// all zero (memory freshly mapped for the channel, never written):
+    /// the same header sequence, without writing the element area, so that
+    /// its pages are not made resident before elements use them.
+    pub fn init_zeroed(
+        mem: M,
+        protocol: u64,
+        element_size: usize,
+        epoch: u64,
+    ) -> Result<Self, ChannelError> {
+        let mut writer = Self::new(mem, protocol, element_size, epoch)?;
+        writer.publish(epoch, false);
+        Ok(writer)
+    }
+
+    /// Checks the parameters and sizes the channel; writes nothing.
+    fn new(mem: M, protocol: u64, element_size: usize, epoch: u64) -> Result<Self, ChannelError> {
         if protocol == 0 {
             return Err(ChannelError::InvalidProtocol);
         }
@@ -61,15 +83,13 @@ impl<M: SharedMemory> Writer<M> {
         if elements == 0 {
             return Err(ChannelError::RegionTooSmall);
         }
-        let mut writer = Self {
+        Ok(Self {
             mem,
             protocol,
             size: element_size,
             elements: elements as u64,
             wc: 0,
-        };
-        writer.publish(epoch);
-        Ok(writer)
+        })
     }
 
     /// Reset the channel: readers see it inactive, then resynchronise to
@@ -81,11 +101,13 @@ impl<M: SharedMemory> Writer<M> {
             return Err(ChannelError::InvalidEpoch);
         }
         self.wc = 0;
-        self.publish(epoch);
+        self.publish(epoch, true);
         Ok(())
     }
 
-    fn publish(&mut self, epoch: u64) {
+    /// Publishes the channel under `epoch`; `zero_elements` clears the
+    /// element area first (not needed over memory known to be zero).
+    fn publish(&mut self, epoch: u64, zero_elements: bool) {
         let mem = &self.mem;
         mem.store_release(OFFSET_EPOCH, 0);
         for offset in (0..HEADER_SIZE).step_by(8) {
@@ -95,7 +117,7 @@ impl<M: SharedMemory> Writer<M> {
         }
         const ZEROES: [u8; 256] = [0; 256];
         let mut offset = HEADER_SIZE;
-        let end = mem.len();
+        let end = if zero_elements { mem.len() } else { offset };
         while offset < end {
             let n = (end - offset).min(ZEROES.len());
             mem.write_bytes(offset, &ZEROES[..n]);

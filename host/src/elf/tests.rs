@@ -655,3 +655,31 @@ fn hostile_inputs_do_not_panic() {
         let _ = read_manifest(&f[..cut]);
     }
 }
+
+#[test]
+fn used_extent_ends_at_the_furthest_segment_or_note() {
+    let mut phs = typical();
+    phs.push(note_ph(0x8100, 0x40));
+    let table_end = 64 + 56 * phs.len() as u64;
+    // A tail after the last segment, as debug information would be.
+    let mut f = image(MB, &phs, 0x2_0000);
+    f[0x9000..].fill(0xee);
+    assert_eq!(used_extent(&f, 0), Err(64));
+    assert_eq!(used_extent(&f, 64), Err(table_end));
+    assert_eq!(used_extent(&f, table_end), Ok(0x9000));
+    // What the tender parses from that prefix is what the whole file gives.
+    let mut prefix = f.clone();
+    prefix[0x9000..].fill(0);
+    assert_eq!(parse_image(&prefix, MEM, MB), parse_image(&f, MEM, MB));
+    assert_eq!(
+        find_note(&prefix, 1, 4, 64).map_err(|e| e.to_string()),
+        find_note(&f, 1, 4, 64).map_err(|e| e.to_string())
+    );
+    // A segment past the end of the file: read to the end, no further.
+    phs.push(load(PF_R, 0x1_f000, MB + 0x30_0000, 0x4000, 0x4000));
+    let f = image(MB, &phs, 0x2_0000);
+    assert_eq!(used_extent(&f, 0x2_0000), Ok(0x2_0000));
+    // Not an ELF file: read whole, for the parser to reject.
+    assert_eq!(used_extent(&[7u8; 100], 100), Ok(100));
+    assert_eq!(used_extent(&[7u8; 10], 0), Err(10));
+}

@@ -123,6 +123,9 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
     let mut ram = GuestRam::new(layout.alloc)?;
     let mut machine = Machine::new(&ram)?;
     load_image(&ram, &file, &image)?;
+    // The file's copy is loaded: freeing it now keeps it out of the
+    // tender's resident memory for the guest's lifetime.
+    drop(file);
     cpu::setup(
         &machine.vcpu,
         &mut ram,

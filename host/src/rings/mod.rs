@@ -220,6 +220,10 @@ pub struct RingDevices {
 
 /// Writes the ring directory and creates the host's side of each device's
 /// channels in `ram` (guest RAM on hvt, the shared ring memory on spt).
+///
+/// The areas must still be as mapped, all zero (`docs/ring-abi.md` §2): the
+/// channels are initialised without clearing their element areas, so that
+/// an idle device's slots never become resident.
 pub fn build(
     ram: &Arc<GuestRam>,
     plan: &RingLayout,
@@ -264,7 +268,7 @@ pub fn build(
                     element as usize,
                 )
                 .map_err(channel_err)?;
-                let rx_writer = Writer::init(
+                let rx_writer = Writer::init_zeroed(
                     region(entry.h2g_offset, element),
                     NET_PROTOCOL,
                     element as usize,
@@ -298,7 +302,7 @@ pub fn build(
                     BLOCK_REQUEST_SIZE as usize,
                 )
                 .map_err(channel_err)?;
-                let responses = Writer::init(
+                let responses = Writer::init_zeroed(
                     region(entry.h2g_offset, BLOCK_RESPONSE_SIZE),
                     BLOCK_PROTOCOL,
                     BLOCK_RESPONSE_SIZE as usize,

@@ -148,8 +148,8 @@ fn unmap(addr: u64, len: u64) {
 }
 
 impl Drop for GuestSpace {
-    /// Unmaps the guest (in the supervisor, once the guest process has its
-    /// own copy).
+    /// Unmaps the guest (in the supervisor once the guest process has its
+    /// own copy, and in the I/O worker, which never touches it).
     fn drop(&mut self) {
         unmap(SPT_HOST_MEM_BASE, self.size - SPT_HOST_MEM_BASE);
     }

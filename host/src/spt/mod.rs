@@ -210,6 +210,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     }
     let space = GuestSpace::map(mem_size, att.exec_heap)?;
     space.load(&file, &image)?;
+    // Freed before the forks: otherwise the supervisor, the guest and the
+    // worker would each keep a resident copy of the file.
+    drop(file);
     let ring_info = rings.as_ref().map(|r| SptRingInfo {
         magic: SPT_RING_INFO_MAGIC,
         doorbell_fd: r.doorbell_fd,
@@ -231,6 +234,9 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         Some(r) => match supervisor::fork()? {
             Fork::Child => {
                 supervisor::child_setup(supervisor_pid);
+                // The worker sees only the ring memory: the guest's image,
+                // inherited from the fork, would stay resident here too.
+                drop(space);
                 let plan = r.plan.take().expect("the worker takes its plan once");
                 worker::run(plan)
             }

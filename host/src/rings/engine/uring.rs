@@ -20,8 +20,25 @@ use super::{EngineFile, IoEngine, IoKind, IoOp, PortableEngine, IORING_UNREGISTE
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
-/// Submission queue size; batches larger than this are split.
-const QUEUE_DEPTH: u32 = 256;
+/// Largest submission queue; batches larger than the queue are split.
+const MAX_QUEUE_DEPTH: u32 = 256;
+/// Operations one file's device puts through the ring in one pass at most:
+/// a block ring's whole window (a net device's tx batch is as large).
+const PER_FILE_DEPTH: u32 = ringtender_abi::rings::BLOCK_RING_ELEMENTS;
+/// Smallest submission queue (a ring without files).
+const MIN_QUEUE_DEPTH: u32 = 8;
+
+/// The queue a ring over `files` needs so that one pass over every device
+/// is one submission: sized to the devices rather than always the largest,
+/// since the SQEs, the completion queue and the batch buffer are resident
+/// memory of every tender (28 KiB for 256 entries, 12 KiB for 64).
+fn queue_depth(files: &[EngineFile]) -> u32 {
+    let want = u32::try_from(files.len())
+        .unwrap_or(u32::MAX)
+        .saturating_mul(PER_FILE_DEPTH);
+    want.clamp(MIN_QUEUE_DEPTH, MAX_QUEUE_DEPTH)
+        .next_power_of_two()
+}
 
 /// Runs batches through one io_uring instance.
 ///
@@ -53,7 +70,7 @@ pub struct UringEngine {
 impl UringEngine {
     /// Creates the ring over `files` and locks it down.
     pub fn new(files: &[EngineFile]) -> io::Result<Self> {
-        Self::with_depth(files, QUEUE_DEPTH)
+        Self::with_depth(files, queue_depth(files))
     }
 
     fn with_depth(files: &[EngineFile], depth: u32) -> io::Result<Self> {
@@ -242,6 +259,16 @@ mod tests {
     /// A batch whose third operation cannot be issued (a buffer the guest
     /// may not have written) fails without running the two before it, and
     /// the next batch on the same ring sees only its own completions.
+    #[test]
+    fn the_queue_fits_one_pass_over_the_devices() {
+        let file = |stream| EngineFile { fd: 0, stream };
+        assert_eq!(queue_depth(&[]), MIN_QUEUE_DEPTH);
+        assert_eq!(queue_depth(&[file(true)]), 64);
+        assert_eq!(queue_depth(&[file(true), file(false)]), 128);
+        assert_eq!(queue_depth(&[file(true), file(false), file(false)]), 256);
+        assert_eq!(queue_depth(&[file(false); 63]), MAX_QUEUE_DEPTH);
+    }
+
     #[test]
     fn a_batch_that_cannot_be_issued_leaves_nothing_queued() {
         let file = data_file();
