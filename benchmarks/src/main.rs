@@ -38,6 +38,7 @@ use report::Report;
 use stats::Sample;
 use variant::{Binaries, Devices, Variant};
 use workloads::Context;
+use workloads::PEAK_MEMORY;
 
 /// Bytes of the benchmark's block file.
 const IMAGE_BYTES: usize = 64 << 20;
@@ -265,7 +266,7 @@ fn run(options: Options) -> Result<Report, BenchError> {
         for (vi, rss) in peak_rss {
             samples.push(Sample {
                 run,
-                workload: "tender peak memory (any workload)".into(),
+                workload: PEAK_MEMORY.into(),
                 figure: "peak RSS MiB",
                 higher_is_better: false,
                 variant: variants[vi],

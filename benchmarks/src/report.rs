@@ -47,7 +47,8 @@ pub struct Check {
     pub met: bool,
 }
 
-fn cell<'a>(
+/// The cell of `v` in the row of `workload` and `figure`.
+pub(crate) fn cell<'a>(
     rows: &'a [Row],
     workload: &str,
     figure: &str,
@@ -85,30 +86,6 @@ pub fn checks(rows: &[Row]) -> Vec<Check> {
             ratio: r,
             target: ">= 5x".into(),
             met: r.is_some_and(|r| r >= 5.0),
-        });
-    }
-    // Issue 12: an idle net guest's process tree against upstream's.
-    let idle = |v: Variant| {
-        cell(
-            rows,
-            crate::workloads::IDLE_MEMORY,
-            crate::workloads::TREE_RESIDENT,
-            v,
-        )
-        .map(|c| c.median)
-    };
-    for v in [Variant::Classic, Variant::Shim] {
-        let r = idle(v)
-            .zip(idle(Variant::Upstream))
-            .map(|(ours, up)| ours / up);
-        checks.push(Check {
-            what: format!(
-                "resident memory per idle net guest, {} / upstream",
-                v.label()
-            ),
-            ratio: r,
-            target: "<= 1.25x (lower is better)".into(),
-            met: r.is_some_and(|r| r <= 1.25),
         });
     }
     for v in [Variant::Shim, Variant::RingApi] {

@@ -133,7 +133,9 @@ impl Workload {
 
 /// The label of [`Workload::IdleMemory`].
 pub const IDLE_MEMORY: &str = "memory per idle net guest (--mem=32)";
-/// Its figure of the tree's distinct resident pages.
+/// The row of the tender's peak resident memory over every workload.
+pub const PEAK_MEMORY: &str = "tender peak memory (any workload)";
+/// The figure of [`Workload::IdleMemory`]: the tree's distinct resident pages.
 pub const TREE_RESIDENT: &str = "resident MiB, process tree";
 
 /// One measured figure.
