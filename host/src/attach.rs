@@ -8,7 +8,7 @@ use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_RESERVED_F
 
 use crate::block::BlockDevice;
 use crate::cli::{self, OptionError, Tender, TenderOption};
-use crate::error::{strerror, TenderError};
+use crate::error::{strerror, syscall, TenderError};
 use crate::manifest::Manifest;
 use crate::net::NetDevice;
 use crate::rings::RingOptions;
@@ -173,8 +173,7 @@ pub fn complete_manifest(
             Device::Net(dev) => {
                 dev.mac = match att.macs[index] {
                     Some(mac) => mac,
-                    None => tap::random_mac()
-                        .map_err(|e| TenderError::Setup(format!("/dev/urandom: {e}")))?,
+                    None => tap::random_mac().map_err(syscall("/dev/urandom"))?,
                 };
                 entry.set_net_mac(dev.mac);
                 entry.set_net_mtu(dev.tap.mtu.min(u32::from(u16::MAX)) as u16);

@@ -118,9 +118,11 @@ impl BlockDevice {
         };
         let done = done.map_err(|source| TenderError::Io { what, source })?;
         if done as u64 != len {
-            return Err(TenderError::GuestExit(format!(
-                "Fatal error: {verb} only {done} out of {len} bytes"
-            )));
+            return Err(TenderError::ShortTransfer {
+                verb,
+                done: done as u64,
+                len,
+            });
         }
         Ok(SOLO5_R_OK)
     }

@@ -15,7 +15,30 @@ use std::sync::atomic::Ordering;
 use bytemuck::Pod;
 use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
-use crate::error::TenderError;
+/// Guest or ring memory could not be set up by the tender.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// Guest RAM could not be mapped.
+    #[error("Could not allocate guest memory: {0}")]
+    Allocate(#[source] vm_memory::mmap::FromRangesError),
+    /// The shared ring memory file could not be mapped.
+    #[error("Could not map ring memory: {0}")]
+    MapRings(#[source] vm_memory::mmap::FromRangesError),
+    /// The tender's own write (image, boot info) fell outside guest RAM.
+    #[error("guest memory write at 0x{gpa:x}: {source}")]
+    Write {
+        /// Where the write was to go.
+        gpa: u64,
+        /// vm-memory's error.
+        source: vm_memory::GuestMemoryError,
+    },
+    /// The range to write-protect is not inside guest RAM.
+    #[error("mprotect: {0}")]
+    ProtectRange(#[source] GuestAccessError),
+    /// `mprotect` refused.
+    #[error("mprotect: {0}")]
+    Protect(#[source] io::Error),
+}
 
 /// An access the guest asked for that falls outside what it may touch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,9 +73,9 @@ impl GuestRam {
     /// Maps `size` bytes of zero-filled anonymous memory.
     ///
     /// Until [`GuestRam::set_guest_access`] is called the guest may access nothing.
-    pub fn new(size: u64) -> Result<Self, TenderError> {
+    pub fn new(size: u64) -> Result<Self, MemoryError> {
         let mem = GuestMemoryMmap::<()>::from_ranges(&[(GuestAddress(0), size as usize)])
-            .map_err(|e| TenderError::Setup(format!("Could not allocate guest memory: {e}")))?;
+            .map_err(MemoryError::Allocate)?;
         Ok(Self {
             mem,
             size,
@@ -64,14 +87,14 @@ impl GuestRam {
     /// Maps `file` (the spt rings' memfd, `size` bytes) shared at guest
     /// address `base`: the spt worker's whole view of the guest, all of
     /// which the guest may have it read and write.
-    pub fn shared(base: u64, size: u64, file: std::fs::File) -> Result<Self, TenderError> {
+    pub fn shared(base: u64, size: u64, file: std::fs::File) -> Result<Self, MemoryError> {
         let range = (
             GuestAddress(base),
             size as usize,
             Some(vm_memory::FileOffset::new(file, 0)),
         );
         let mem = GuestMemoryMmap::<()>::from_ranges_with_files([range])
-            .map_err(|e| TenderError::Setup(format!("Could not map ring memory: {e}")))?;
+            .map_err(MemoryError::MapRings)?;
         Ok(Self {
             mem,
             size: base + size,
@@ -100,10 +123,10 @@ impl GuestRam {
     }
 
     /// Tender set-up write (not on the guest's behalf): `bytes` at `gpa`.
-    pub fn setup_write(&self, gpa: u64, bytes: &[u8]) -> Result<(), TenderError> {
+    pub fn setup_write(&self, gpa: u64, bytes: &[u8]) -> Result<(), MemoryError> {
         self.mem
             .write_slice(bytes, GuestAddress(gpa))
-            .map_err(|e| TenderError::Setup(format!("guest memory write at 0x{gpa:x}: {e}")))
+            .map_err(|source| MemoryError::Write { gpa, source })
     }
 
     /// Tender read of guest memory that is not on the guest's behalf (trap frames).
@@ -286,13 +309,13 @@ impl GuestRam {
 
     /// Makes `[start, end)` read-only in the host mapping (upstream's W^X for
     /// ring-0 guests: a guest write there then fails in KVM).
-    pub fn protect_read_only(&self, start: u64, end: u64) -> Result<(), TenderError> {
+    pub fn protect_read_only(&self, start: u64, end: u64) -> Result<(), MemoryError> {
         self.protect(start, end, libc::PROT_READ)
     }
 
     /// Makes all of guest memory writable again in the host mapping: a
     /// debugger writes breakpoints into text (`solo5-hvt-debug --gdb`).
-    pub fn unprotect_all(&self) -> Result<(), TenderError> {
+    pub fn unprotect_all(&self) -> Result<(), MemoryError> {
         self.protect(0, self.size, libc::PROT_READ | libc::PROT_WRITE)
     }
 
@@ -320,18 +343,15 @@ impl GuestRam {
         Ok(vec.into_iter().map(|v| v & 1 != 0).collect())
     }
 
-    fn protect(&self, start: u64, end: u64, prot: libc::c_int) -> Result<(), TenderError> {
+    fn protect(&self, start: u64, end: u64, prot: libc::c_int) -> Result<(), MemoryError> {
         let ptr = self
             .host_ptr(start, end - start)
-            .map_err(|e| TenderError::Setup(format!("mprotect: {e}")))?;
+            .map_err(MemoryError::ProtectRange)?;
         // SAFETY: page-aligned range inside our own mapping; only protection
         // bits change, and the host never writes there while it is read-only.
         let rc = unsafe { libc::mprotect(ptr as *mut libc::c_void, (end - start) as usize, prot) };
         if rc != 0 {
-            return Err(TenderError::Setup(format!(
-                "mprotect: {}",
-                io::Error::last_os_error()
-            )));
+            return Err(MemoryError::Protect(io::Error::last_os_error()));
         }
         Ok(())
     }
@@ -392,6 +412,26 @@ mod tests {
         assert!(ram.write_pod(0x1ff8, &7u64).is_ok());
         assert_eq!(ram.read_pod::<u64>(0x1ff8).unwrap(), 7);
         assert!(ram.write_pod(0x1ffc, &7u64).is_err());
+    }
+
+    #[test]
+    fn memory_errors_name_the_step_and_keep_the_cause() {
+        use std::error::Error as _;
+        let ram = GuestRam::new(1 << 20).unwrap();
+        let err = ram.setup_write((1 << 20) - 4, &[0; 8]).unwrap_err();
+        assert!(matches!(err, MemoryError::Write { gpa, .. } if gpa == (1 << 20) - 4));
+        assert!(err
+            .to_string()
+            .starts_with("guest memory write at 0xffffc: "));
+        assert!(err.source().unwrap().is::<vm_memory::GuestMemoryError>());
+        let err = ram.protect_read_only(0, 2 << 20).unwrap_err();
+        assert!(matches!(err, MemoryError::ProtectRange(_)));
+        assert!(err.source().unwrap().is::<GuestAccessError>());
+        let err = MemoryError::Protect(io::Error::from_raw_os_error(libc::ENOMEM));
+        assert_eq!(
+            crate::error::TenderError::from(err).to_string(),
+            "mprotect: Cannot allocate memory (os error 12)"
+        );
     }
 
     #[test]

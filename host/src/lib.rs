@@ -14,6 +14,7 @@ pub mod cli;
 pub mod elf;
 pub mod elftool;
 pub mod error;
+pub mod guest_fault;
 pub mod guest_memory;
 pub mod hvt;
 pub mod manifest;

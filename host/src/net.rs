@@ -60,9 +60,11 @@ pub fn write_frame(ram: &GuestRam, fd: RawFd, gpa: u64, len: u64) -> Result<(), 
             source,
         })?;
     if done as u64 != len {
-        return Err(TenderError::GuestExit(format!(
-            "Fatal error: wrote only {done} out of {len} bytes"
-        )));
+        return Err(TenderError::ShortTransfer {
+            verb: "wrote",
+            done: done as u64,
+            len,
+        });
     }
     Ok(())
 }

@@ -5,8 +5,27 @@ use std::thread::JoinHandle;
 
 use seccompiler::BpfProgram;
 
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::{cli, seccomp_rules, signals};
+
+/// A worker thread that could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thread could not be created.
+    #[error("{name} thread: {source}")]
+    Spawn {
+        /// The worker's name.
+        name: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The thread ended before it reported its filter installed.
+    #[error("{name} thread did not start")]
+    NotStarted {
+        /// The worker's name.
+        name: String,
+    },
+}
 
 /// Spawns worker `name` running `work` under `filter`, and returns once the
 /// thread has installed it.
@@ -39,17 +58,44 @@ pub fn spawn(
                 std::process::exit(1);
             }
         })
-        .map_err(|e| TenderError::Setup(format!("{name} thread: {e}")))?;
+        .map_err(|source| Error::Spawn {
+            name: name.into(),
+            source,
+        })?;
     started_rx
         .recv()
-        .map_err(|_| TenderError::Setup(format!("{name} thread did not start")))??;
+        .map_err(|_| Error::NotStarted { name: name.into() })??;
     Ok(handle)
 }
 
 /// Leaves SIGINT and SIGTERM to the vCPU thread and installs `filter` on
 /// the calling thread.
 fn confine(filter: &BpfProgram) -> Result<(), TenderError> {
-    signals::route_to_other_threads()
-        .map_err(|e| TenderError::Setup(format!("pthread_sigmask: {e}")))?;
+    signals::route_to_other_threads().map_err(syscall("pthread_sigmask"))?;
     Ok(seccomp_rules::install_on_this_thread(filter)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn spawn_failure_names_the_worker_and_keeps_the_cause() {
+        let err = TenderError::from(Error::Spawn {
+            name: "ring-worker".into(),
+            source: std::io::Error::from_raw_os_error(libc::EAGAIN),
+        });
+        assert_eq!(
+            err.to_string(),
+            "ring-worker thread: Resource temporarily unavailable (os error 11)"
+        );
+        assert!(err.source().unwrap().is::<std::io::Error>());
+        let err = Error::NotStarted {
+            name: "ring-worker".into(),
+        };
+        assert_eq!(err.to_string(), "ring-worker thread did not start");
+        assert!(err.source().is_none());
+    }
 }

@@ -22,6 +22,7 @@ use std::os::unix::fs::FileExt;
 use gdbstub::common::Signal;
 use kvm_bindings::{kvm_regs, kvm_sregs};
 
+use super::debug::Error;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hvt::debug::paging::PAGE;
@@ -67,7 +68,7 @@ impl CoreDumper {
     /// Opens `dir` for core files, with upstream's messages when it is not
     /// an openable, writable directory.
     pub fn open(dir: &str) -> Result<Self, TenderError> {
-        let cannot_open = || TenderError::Setup("dumpcore: cannot open dir".into());
+        let cannot_open = || TenderError::from(Error::CoreDirUnopenable);
         let path = CString::new(dir).map_err(|_| cannot_open())?;
         // SAFETY: `path` is a NUL-terminated string that outlives the call.
         let fd = unsafe {
@@ -83,11 +84,9 @@ impl CoreDumper {
         let dir_fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: as above; access(2) only reads the string.
         if unsafe { libc::access(path.as_ptr(), libc::W_OK) } != 0 {
-            return Err(TenderError::Setup("dumpcore: dir not writable".into()));
+            return Err(Error::CoreDirNotWritable.into());
         }
-        let slot = dir_fd
-            .try_clone()
-            .map_err(|e| TenderError::Setup(format!("dumpcore: {e}")))?;
+        let slot = dir_fd.try_clone().map_err(Error::CoreDir)?;
         Ok(Self {
             path: dir.to_string(),
             dir: dir_fd,

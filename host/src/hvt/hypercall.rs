@@ -12,6 +12,7 @@ use ringtender_abi::solo5::{Solo5Result, SOLO5_R_EINVAL};
 use crate::attach::Device;
 use crate::block::BlockDevice;
 use crate::error::TenderError;
+use crate::guest_fault::GuestFault;
 use crate::guest_memory::GuestRam;
 use crate::net::NetDevice;
 use crate::poll::WaitSet;
@@ -61,7 +62,7 @@ impl Hypercalls {
 
     /// Runs hypercall `nr` with its argument struct at guest `gpa`.
     pub fn dispatch(&mut self, ram: &GuestRam, nr: u32, gpa: u64) -> Result<Outcome, TenderError> {
-        let invalid = || TenderError::GuestExit(format!("Invalid guest hypercall: num={nr}"));
+        let invalid = || TenderError::from(GuestFault::InvalidHypercall { nr });
         let call = Hypercall::from_raw(nr).ok_or_else(invalid)?;
         match call {
             Hypercall::Walltime => {

@@ -1,11 +1,10 @@
 //! KVM: the VM, its one memory slot and its one vCPU.
 
-use std::io;
-
 use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 
-use crate::error::{strerror, TenderError};
+use super::Error;
+use crate::error::{kvm_err, TenderError};
 use crate::guest_memory::GuestRam;
 
 /// A KVM virtual machine with guest RAM in slot 0 and vCPU 0.
@@ -20,29 +19,16 @@ pub struct Machine {
     pub ioeventfd: bool,
 }
 
-fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
-    move |source| TenderError::Kvm { what, source }
-}
-
 impl Machine {
     /// Opens /dev/kvm, creates the VM, maps `ram` at GPA 0 and creates vCPU 0
     /// with the host's supported CPUID.
     pub fn new(ram: &GuestRam) -> Result<Self, TenderError> {
-        let kvm = Kvm::new().map_err(|e| {
-            TenderError::Setup(format!(
-                "Could not open: /dev/kvm: {}",
-                strerror(&io::Error::from_raw_os_error(e.errno()))
-            ))
-        })?;
+        let kvm = Kvm::new().map_err(Error::OpenKvm)?;
         if !kvm.check_extension(Cap::UserMemory) {
-            return Err(TenderError::Setup(
-                "KVM: host does not support KVM_CAP_USER_MEMORY".into(),
-            ));
+            return Err(Error::MissingCapability("KVM_CAP_USER_MEMORY").into());
         }
         if !kvm.check_extension(Cap::GetTscKhz) {
-            return Err(TenderError::Setup(
-                "KVM: host does not support KVM_CAP_GET_TSC_KHZ".into(),
-            ));
+            return Err(Error::MissingCapability("KVM_CAP_GET_TSC_KHZ").into());
         }
         let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
         let region = kvm_userspace_memory_region {
@@ -64,12 +50,9 @@ impl Machine {
         vcpu.set_cpuid2(&cpuid).map_err(kvm_err("KVM_SET_CPUID2"))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| {
             if e.errno() == libc::EIO {
-                TenderError::Setup("KVM: host TSC is unstable, cannot continue".into())
+                Error::UnstableTsc(e).into()
             } else {
-                TenderError::Kvm {
-                    what: "KVM_GET_TSC_KHZ",
-                    source: e,
-                }
+                kvm_err("KVM_GET_TSC_KHZ")(e)
             }
         })?;
         Ok(Self {

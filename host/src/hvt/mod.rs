@@ -5,9 +5,12 @@
 pub mod cpu;
 pub mod debug;
 pub mod dumpcore;
+pub mod error;
 pub mod hypercall;
 pub mod kvm;
 pub mod page_tables;
 pub mod seccomp;
 pub mod tender;
 pub mod upstream_ring;
+
+pub use error::Error;

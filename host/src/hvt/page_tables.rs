@@ -55,7 +55,7 @@ impl PagePerm {
 }
 
 fn write_table(ram: &GuestRam, gpa: u64, entries: &[u64]) -> Result<(), TenderError> {
-    ram.setup_write(gpa, bytemuck::cast_slice(entries))
+    Ok(ram.setup_write(gpa, bytemuck::cast_slice(entries))?)
 }
 
 /// Builds upstream's tables at 0x2000 (PML4), 0x3000 (PDPT), 0x4000-0x7fff

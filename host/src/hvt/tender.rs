@@ -19,7 +19,8 @@ use crate::attach;
 use crate::attach::{Device, DeviceFds};
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
+use crate::guest_fault::GuestFault;
 use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{self, GuestMode, ImageLayout};
 use crate::hvt::debug::{DebugOptions, Debugger, TrapAction};
@@ -56,9 +57,7 @@ pub fn guest_mem_size(mb: u64) -> Result<u64, TenderError> {
         size = GUEST_PAGE;
     }
     if size > MAX_MEM {
-        return Err(TenderError::Setup(format!(
-            "guest memory size {size} bytes exceeds the max size {MAX_MEM} bytes"
-        )));
+        return Err(super::Error::MemoryTooLarge { size, max: MAX_MEM }.into());
     }
     if size != requested {
         warn(&format!("adjusting memory to {size} bytes"));
@@ -162,7 +161,7 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
         None => None,
     };
 
-    let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+    let mut wait_set = WaitSet::new().map_err(syscall("epoll"))?;
     let ring_plan: Option<RingLayout> = layout
         .rings
         .map(|base| rings::layout(&att.devices, base, 0));
@@ -195,7 +194,7 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
             if let Device::Net(net) = dev {
                 wait_set
                     .add(net.raw_fd(), index as u64)
-                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                    .map_err(syscall("epoll"))?;
             }
         }
     }
@@ -237,7 +236,7 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
         wait_set,
         rings: ring_poll,
     };
-    signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
+    signals::install().map_err(syscall("sigaction"))?;
     // Every worker installed its own filter before it was started; this
     // thread's goes in last, right before the guest runs.
     seccomp_rules::install_on_this_thread(&vcpu_filter)?;
@@ -338,10 +337,10 @@ fn write_boot_info(
     let cmdline_gpa = mft_gpa + mft.len() as u64;
     let cmdline = guest_args.join(" ");
     if cmdline.len() >= HVT_CMDLINE_SIZE {
-        return Err(TenderError::Setup(format!(
-            "Guest command line too long (max={} characters)",
-            HVT_CMDLINE_SIZE - 1
-        )));
+        return Err(super::Error::CmdlineTooLong {
+            max: HVT_CMDLINE_SIZE - 1,
+        }
+        .into());
     }
     let info = BootInfo {
         mem_size: boot.mem_size,
@@ -367,7 +366,7 @@ fn write_boot_info(
     ram.setup_write(mft_gpa, &mft)?;
     let mut buf = cmdline.into_bytes();
     buf.push(0);
-    ram.setup_write(cmdline_gpa, &buf)
+    Ok(ram.setup_write(cmdline_gpa, &buf)?)
 }
 
 /// What one vCPU exit asks of the tender, copied out of `kvm_run`.
@@ -462,20 +461,14 @@ fn run_loop(
                 return Ok(SOLO5_EXIT_ABORT);
             }
             Exit::BadPort(port) => {
-                return Err(TenderError::GuestExit(format!(
-                    "Invalid guest port access: port=0x{port:x}"
-                )));
+                return Err(GuestFault::InvalidPort { port }.into());
             }
             Exit::Translation => {
                 let rip = machine.vcpu.get_regs().map_or(0, |r| r.rip);
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: host/guest translation fault: rip=0x{rip:x}"
-                )));
+                return Err(GuestFault::TranslationFault { rip }.into());
             }
             Exit::FailEntry(reason) => {
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: entry failure: hw_entry_failure_reason=0x{reason:x}"
-                )));
+                return Err(GuestFault::EntryFailure { reason }.into());
             }
             Exit::Internal => {
                 if let Some(debugger) = debugger.as_deref_mut() {
@@ -486,16 +479,12 @@ fn run_loop(
                 let run = machine.vcpu.get_kvm_run();
                 // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel filled `internal`.
                 let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: internal error exit: suberror=0x{suberror:x}"
-                )));
+                return Err(GuestFault::InternalError { suberror }.into());
             }
             Exit::Other => {
                 let reason = machine.vcpu.get_kvm_run().exit_reason;
                 let rip = machine.vcpu.get_regs().map_or(0, |r| r.rip);
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: unhandled exit: exit_reason=0x{reason:x}, rip=0x{rip:x}"
-                )));
+                return Err(GuestFault::UnhandledExit { reason, rip }.into());
             }
         }
     }

@@ -32,7 +32,7 @@ use ringtender_abi::hvt_ring::{
 use ringtender_abi::solo5::{SOLO5_NET_HLEN, SOLO5_R_AGAIN, SOLO5_R_EINVAL, SOLO5_R_OK};
 use vmm_sys_util::eventfd::EventFd;
 
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::seccomp::{self, NetRingFds};
 
@@ -66,7 +66,7 @@ impl UpstreamNetRing {
         ring_gpa: u64,
         nets: Vec<RingNet>,
     ) -> Result<Self, TenderError> {
-        let kick = EventFd::new(0).map_err(|e| TenderError::Setup(format!("eventfd: {e}")))?;
+        let kick = EventFd::new(0).map_err(syscall("eventfd"))?;
         vm.register_ioevent(
             &kick,
             &IoEventAddress::Pio(u64::from(HVT_RING_KICK_PIO_BASE)),

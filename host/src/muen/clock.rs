@@ -16,6 +16,7 @@ use kvm_bindings::{kvm_msr_entry, Msrs};
 use kvm_ioctls::VcpuFd;
 use ringtender_muen_compat::subject::{SchedulingInfo, TimeInfo, SOLO5_MIN_TICK_RATE_HZ};
 
+use super::Error;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -43,15 +44,13 @@ impl GuestTsc {
     /// (KVM_GET_TSC_KHZ), which Solo5's muen clock needs above 1 GHz.
     pub fn measure(vcpu: &VcpuFd, hz: u64) -> Result<Self, TenderError> {
         if hz < SOLO5_MIN_TICK_RATE_HZ {
-            return Err(TenderError::Setup(format!(
-                "TSC rate {hz} Hz is too low for Solo5's muen clock (needs more than 1 GHz)"
-            )));
+            return Err(Error::TscTooSlow { hz }.into());
         }
         let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
             index: MSR_IA32_TSC,
             ..Default::default()
         }])
-        .map_err(|e| TenderError::Setup(format!("KVM_GET_MSRS: {e:?}")))?;
+        .map_err(Error::MsrList)?;
         let before = host_tsc();
         let read = vcpu
             .get_msrs(&mut msrs)
@@ -61,7 +60,7 @@ impl GuestTsc {
             })?;
         let after = host_tsc();
         if read != 1 {
-            return Err(TenderError::Setup("KVM: cannot read the guest TSC".into()));
+            return Err(Error::GuestTscUnreadable.into());
         }
         let guest = msrs.as_slice()[0].data;
         let host = before + (after - before) / 2;

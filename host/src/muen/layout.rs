@@ -21,6 +21,7 @@ use ringtender_muen_compat::subject::{
     TIMED_EVENT_REGION_SIZE, TIMED_EVENT_VA, TIME_INFO_REGION_SIZE, TIME_INFO_VA,
 };
 
+use super::Error;
 use crate::elf::ElfImage;
 use crate::error::TenderError;
 use crate::manifest::Manifest;
@@ -394,9 +395,7 @@ impl SubjectLayout {
 }
 
 fn ram_error(ram_size: u64) -> TenderError {
-    TenderError::Setup(format!(
-        "ram of {ram_size} bytes and the channels do not fit below 0x{LOW_REGIONS_END:x}"
-    ))
+    Error::RamTooSmall { ram_size }.into()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 pub mod clock;
 pub mod console;
+mod error;
 pub mod layout;
 pub mod page_tables;
 pub mod peers;
@@ -22,6 +23,8 @@ pub mod subject_info;
 pub mod vcpu;
 pub mod watchdog;
 
+pub use error::Error;
+
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
@@ -29,7 +32,7 @@ use ringtender_abi::elf_note::RING3_FLAG_RINGS;
 use ringtender_muen_compat::subject::sinfo_format_for_abi;
 
 use crate::cli::{self, RunArgs, Tender};
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::kvm::Machine;
 use crate::rings::GuestRegion;
@@ -113,7 +116,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         rx_mode,
         |text| eprintln!("{}: {text}", cli::program()),
     )?;
-    signals::install().map_err(|e| TenderError::Setup(format!("sigaction: {e}")))?;
+    signals::install().map_err(syscall("sigaction"))?;
     let scheduler = clock::Scheduler::start(ram.clone(), tsc, scheduling_gpa)?;
     let watchdog = watchdog::Watchdog::start()?;
     let events = run_loop::Events {

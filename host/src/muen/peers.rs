@@ -18,8 +18,9 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use std::os::fd::{AsRawFd, RawFd};
 
+use super::Error;
 use crate::attach::{Device, DeviceFds};
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
 use crate::muen::layout::{Region, Role, SubjectLayout};
@@ -62,15 +63,11 @@ fn channel<'a>(
 ) -> Result<(GuestRegion, &'a Region), TenderError> {
     let region = layout
         .device_region(role, handle)
-        .ok_or_else(|| TenderError::Setup(format!("device {handle} has no {role:?} region")))?;
+        .ok_or(Error::NoDeviceRegion { handle, role })?;
     Ok((
         GuestRegion::new(ram.clone(), region.gpa, region.size as usize),
         region,
     ))
-}
-
-fn channel_err(e: ringtender_muen_compat::ChannelError) -> TenderError {
-    TenderError::Setup(format!("peer channel: {e:?}"))
 }
 
 /// The muenblock server of one device: reads `request`, initialises and
@@ -83,15 +80,15 @@ fn block_peer(
     file: u32,
     (capacity, block_size): (u64, u64),
 ) -> Result<BlockRing, TenderError> {
-    let requests =
-        Reader::new(request, BLOCK_PROTOCOL, size_of::<BlockRequest>()).map_err(channel_err)?;
+    let requests = Reader::new(request, BLOCK_PROTOCOL, size_of::<BlockRequest>())
+        .map_err(Error::PeerChannel)?;
     let responses = Writer::init(
         response,
         BLOCK_PROTOCOL,
         size_of::<BlockResponse>(),
         PEER_EPOCH,
     )
-    .map_err(channel_err)?;
+    .map_err(Error::PeerChannel)?;
     Ok(BlockRing::new(
         BlockFlow::Muen { buffer },
         file,
@@ -140,10 +137,10 @@ pub fn start(
             Device::Net(net) => {
                 let (out, _) = channel(ram, layout, Role::NetOut, handle)?;
                 let (input, _) = channel(ram, layout, Role::NetIn, handle)?;
-                let tx =
-                    Reader::new(out, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE).map_err(channel_err)?;
+                let tx = Reader::new(out, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE)
+                    .map_err(Error::PeerChannel)?;
                 let rx = Writer::init(input, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE, PEER_EPOCH)
-                    .map_err(channel_err)?;
+                    .map_err(Error::PeerChannel)?;
                 let pacing = match rx_mode {
                     NetRxMode::Paced => MuenRx::new(PEER_EPOCH + 1),
                     NetRxMode::Overwrite => MuenRx::overwriting(),
@@ -183,13 +180,12 @@ pub fn start(
     if files.is_empty() {
         return Ok(None);
     }
-    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
     // No subject rings it: it is how the runner stops the worker.
-    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
-    let epoll = worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?;
+    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
+    let epoll = worker_epoll(&doorbell).map_err(syscall("epoll"))?;
     let shared = Arc::new(RingShared {
         waiting: GuestWaiting::Polling(POLL_TICK),
-        guest_wake: EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?,
+        guest_wake: EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?,
     });
     let engine = engine::build(choice, &files, notice)?;
     if let Some(uring) = engine.ring_fd() {

@@ -11,7 +11,7 @@
 
 use kvm_ioctls::VcpuFd;
 
-use crate::error::TenderError;
+use crate::error::{kvm_err, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::muen::layout::SubjectLayout;
 use crate::muen::run_loop::Events;
@@ -36,10 +36,6 @@ pub enum TrapOutcome {
     ExitEvent,
     /// Any other trap: upstream's report of it (the subject aborted).
     Fatal(String),
-}
-
-fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
-    move |source| TenderError::Kvm { what, source }
 }
 
 /// The `N` bytes of subject code at `va`, or None where a byte is not

@@ -8,7 +8,8 @@ use std::io::Write;
 use kvm_ioctls::{VcpuExit, VcpuFd};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
-use crate::error::TenderError;
+use crate::error::{kvm_err, TenderError};
+use crate::guest_fault::GuestFault;
 use crate::guest_memory::GuestRam;
 use crate::muen::console::Console;
 use crate::muen::layout::SubjectLayout;
@@ -40,10 +41,6 @@ enum Exit {
     FailEntry(u64),
     Internal,
     Other,
-}
-
-fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
-    move |source| TenderError::Kvm { what, source }
 }
 
 fn rip(vcpu: &VcpuFd) -> u64 {
@@ -127,39 +124,33 @@ pub fn run(
             }
             Exit::Shutdown => {
                 console.drain();
-                return Err(TenderError::GuestExit(format!(
-                    "subject shut down (triple fault): rip=0x{:x}",
-                    rip(vcpu)
-                )));
+                return Err(GuestFault::TripleFault { rip: rip(vcpu) }.into());
             }
             Exit::Translation => {
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: host/guest translation fault: rip=0x{:x}",
-                    rip(vcpu)
-                )));
+                return Err(GuestFault::TranslationFault { rip: rip(vcpu) }.into());
             }
             Exit::FailEntry(reason) => {
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: entry failure: hw_entry_failure_reason=0x{reason:x}"
-                )));
+                return Err(GuestFault::EntryFailure { reason }.into());
             }
             Exit::Internal => {
                 console.drain();
                 let run = vcpu.get_kvm_run();
                 // SAFETY: exit_reason is KVM_EXIT_INTERNAL_ERROR, so the kernel filled `internal`.
                 let suberror = unsafe { run.__bindgen_anon_1.internal.suberror };
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: internal error exit: suberror=0x{suberror:x}, rip=0x{:x}",
-                    rip(vcpu)
-                )));
+                return Err(GuestFault::InternalErrorAt {
+                    suberror,
+                    rip: rip(vcpu),
+                }
+                .into());
             }
             Exit::Other => {
                 console.drain();
                 let reason = vcpu.get_kvm_run().exit_reason;
-                return Err(TenderError::GuestExit(format!(
-                    "KVM: unhandled exit: exit_reason=0x{reason:x}, rip=0x{:x}",
-                    rip(vcpu)
-                )));
+                return Err(GuestFault::UnhandledExit {
+                    reason,
+                    rip: rip(vcpu),
+                }
+                .into());
             }
         }
     }

@@ -7,6 +7,7 @@ use ringtender_muen_compat::sinfo::layout::SINFO_SIZE;
 use ringtender_muen_compat::sinfo::{MemoryFlags, MemoryRegion, SinfoFormat, SinfoWriter};
 use ringtender_muen_compat::subject::{names, write_boot_info};
 
+use super::Error;
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::muen::layout::{Role, SubjectLayout};
@@ -16,10 +17,6 @@ use crate::muen::layout::{Role, SubjectLayout};
 pub const SUBJECT_NAME: &[u8] = b"unikernel";
 /// Event number of "solo5_exit" when published (the mirage policy's vmcall id 0).
 pub const EXIT_EVENT_NUMBER: u8 = 0;
-
-fn sinfo_error(e: ringtender_muen_compat::sinfo::SinfoError) -> TenderError {
-    TenderError::Setup(format!("subject info: {e}"))
-}
 
 /// The subject info page for `layout`: every region in policy order, then
 /// the "solo5_exit" event if `exit_event`.
@@ -31,7 +28,7 @@ pub fn sinfo_page(
 ) -> Result<Box<[u8; SINFO_SIZE]>, TenderError> {
     let mut page = Box::new([0u8; SINFO_SIZE]);
     let mut writer =
-        SinfoWriter::new(&mut page, format, SUBJECT_NAME, tsc_khz).map_err(sinfo_error)?;
+        SinfoWriter::new(&mut page, format, SUBJECT_NAME, tsc_khz).map_err(Error::SubjectInfo)?;
     for region in &layout.regions {
         let mut flags = MemoryFlags::READ_ONLY.0;
         if region.writable {
@@ -50,12 +47,12 @@ pub fn sinfo_page(
         }
         writer
             .add_memory(region.name.as_bytes(), memory)
-            .map_err(sinfo_error)?;
+            .map_err(Error::SubjectInfo)?;
     }
     if exit_event {
         writer
             .add_event(names::EXIT_EVENT.as_bytes(), EXIT_EVENT_NUMBER)
-            .map_err(sinfo_error)?;
+            .map_err(Error::SubjectInfo)?;
     }
     Ok(page)
 }
@@ -74,8 +71,8 @@ pub fn write_boot_page(
         layout.binary_end - 1,
         cmdline.as_bytes(),
     )
-    .map_err(|e| TenderError::Setup(format!("boot info: {e}")))?;
-    ram.setup_write(region.gpa, &page)
+    .map_err(Error::BootInfo)?;
+    Ok(ram.setup_write(region.gpa, &page)?)
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use kvm_ioctls::VcpuFd;
 use ringtender_abi::elf_note::RING3_FLAG_CPL3;
 use ringtender_muen_compat::subject::BOOT_INFO_VA;
 
-use crate::error::TenderError;
+use crate::error::{kvm_err, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{
     segment, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT,
@@ -101,10 +101,6 @@ pub fn address_space(layout: &SubjectLayout, ring3_flags: u32) -> (Privilege, Pa
     let mut tables = PageTables::build(regions_end + AREA_SIZE, &layout.regions, PageOwner::User);
     tables.map_ring3_area(&area);
     (Privilege::Cpl3(area), tables)
-}
-
-fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> TenderError {
-    move |source| TenderError::Kvm { what, source }
 }
 
 /// Sets `vcpu` (and, at CPL 3, the ring-3 area in `ram`) to enter `entry` at `privilege` with page tables at `cr3`

@@ -12,6 +12,7 @@
 use std::io;
 use std::time::Duration;
 
+use super::Error;
 use crate::error::TenderError;
 
 /// How often KVM_RUN is interrupted.
@@ -21,11 +22,12 @@ pub const VMCALL: [u8; 3] = [0x0f, 0x01, 0xc1];
 
 extern "C" fn on_tick(_: libc::c_int) {}
 
-fn setup_error(what: &str) -> TenderError {
-    TenderError::Setup(format!(
-        "vmcall watchdog: {what}: {}",
-        io::Error::last_os_error()
-    ))
+fn setup_error(call: &'static str) -> TenderError {
+    Error::Watchdog {
+        call,
+        source: io::Error::last_os_error(),
+    }
+    .into()
 }
 
 /// The periodic signal to the calling thread; stopped when dropped.

@@ -109,7 +109,7 @@ impl Ring3Area {
             stubs.resize(((vector + 1) * STUB_STRIDE) as usize, 0xcc);
         }
         ram.setup_write(self.gpa + IDT_OFFSET, bytemuck::cast_slice(&idt))?;
-        ram.setup_write(self.gpa + STUBS_OFFSET, &stubs)
+        Ok(ram.setup_write(self.gpa + STUBS_OFFSET, &stubs)?)
     }
 
     /// The TSS: trap stack for RSP0 and IST1, and an I/O permission bitmap

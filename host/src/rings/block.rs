@@ -19,6 +19,7 @@ use ringtender_muen_compat::{ReadResult, Reader, Writer};
 use super::engine::{IoEngine, IoKind, IoOp};
 use super::region::GuestRegion;
 use crate::error::TenderError;
+use crate::guest_fault::GuestFault;
 use crate::guest_memory::GuestRam;
 
 /// Largest single request (bytes); larger ones get EINVAL.
@@ -292,7 +293,7 @@ impl BlockRing {
             };
             self.responses
                 .try_write(bytemuck::bytes_of(&resp), guest_rc)
-                .map_err(|_| TenderError::GuestExit("block ring: response slot vanished".into()))?;
+                .map_err(|_| GuestFault::ResponseSlotVanished)?;
         }
         if let BlockFlow::Area { area } = self.flow {
             ram.store_u64(

@@ -7,6 +7,7 @@
 
 mod block;
 pub mod engine;
+mod error;
 mod net;
 mod region;
 mod worker;
@@ -27,6 +28,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 pub use self::block::{BlockFlow, BlockRing};
 use self::engine::{EngineChoice, EngineFile, PortableEngine};
+pub use self::error::Error;
 pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
 use self::worker::{lock_net, tap_set, watch_tap_set, TAP_SET_EVENT};
@@ -34,7 +36,7 @@ pub use self::worker::{
     worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
 };
 use crate::attach::{Device, DeviceFds};
-use crate::error::TenderError;
+use crate::error::{kvm_err, syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
 use crate::poll::WaitSet;
@@ -258,7 +260,6 @@ pub fn build(
                 (CHANNEL_HEADER_SIZE + size * elements) as usize,
             )
         };
-        let channel_err = |e| TenderError::Setup(format!("ring channel: {e:?}"));
         match dev {
             Device::Net(net) => {
                 let element = net_element_size(u64::from(net.tap.mtu));
@@ -267,14 +268,14 @@ pub fn build(
                     NET_PROTOCOL,
                     element as usize,
                 )
-                .map_err(channel_err)?;
+                .map_err(Error::Channel)?;
                 let rx_writer = Writer::init_zeroed(
                     region(entry.h2g_offset, element),
                     NET_PROTOCOL,
                     element as usize,
                     HOST_EPOCH,
                 )
-                .map_err(channel_err)?;
+                .map_err(Error::Channel)?;
                 let flow = NetFlow::Area {
                     area: entry.area,
                     lossy: options.net_lossy,
@@ -301,14 +302,14 @@ pub fn build(
                     BLOCK_PROTOCOL,
                     BLOCK_REQUEST_SIZE as usize,
                 )
-                .map_err(channel_err)?;
+                .map_err(Error::Channel)?;
                 let responses = Writer::init_zeroed(
                     region(entry.h2g_offset, BLOCK_RESPONSE_SIZE),
                     BLOCK_PROTOCOL,
                     BLOCK_RESPONSE_SIZE as usize,
                     HOST_EPOCH,
                 )
-                .map_err(channel_err)?;
+                .map_err(Error::Channel)?;
                 blocks.push(BlockRing::new(
                     BlockFlow::Area { area: entry.area },
                     files.len() as u32,
@@ -347,7 +348,6 @@ pub fn start(
     wait_set: &mut WaitSet,
     notice: impl Fn(&str),
 ) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
-    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
     let RingDevices {
         nets,
         blocks,
@@ -355,30 +355,27 @@ pub fn start(
         files,
         rx,
     } = build(&ram, plan, devices, options)?;
-    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
+    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     vm.register_ioevent(
         &doorbell,
         &IoEventAddress::Pio(u64::from(RT_RING_DOORBELL_PIO)),
         NoDatamatch,
     )
-    .map_err(|source| TenderError::Kvm {
-        what: "KVM_IOEVENTFD",
-        source,
-    })?;
+    .map_err(kvm_err("KVM_IOEVENTFD"))?;
     let vcpu_polling = Arc::new(AtomicBool::new(false));
     let shared = Arc::new(RingShared {
         waiting: GuestWaiting::VcpuThread(vcpu_polling.clone()),
-        guest_wake: EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?,
+        guest_wake: EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?,
     });
     wait_set
         .add_internal(shared.guest_wake.as_raw_fd(), GUEST_WAKE_EVENT)
-        .map_err(|e| setup("epoll", e))?;
+        .map_err(syscall("epoll"))?;
     let engine = engine::build(options.engine, &files, notice)?;
-    let epoll = Arc::new(worker_epoll(&doorbell).map_err(|e| setup("epoll", e))?);
-    let taps = Arc::new(tap_set(&epoll).map_err(|e| setup("epoll", e))?);
+    let epoll = Arc::new(worker_epoll(&doorbell).map_err(syscall("epoll"))?);
+    let taps = Arc::new(tap_set(&epoll).map_err(syscall("epoll"))?);
     wait_set
         .add_internal(taps.as_raw_fd(), TAP_SET_EVENT)
-        .map_err(|e| setup("epoll", e))?;
+        .map_err(syscall("epoll"))?;
     let device_fds = DeviceFds::of(devices);
     let fds = RingFds {
         doorbell: doorbell.as_raw_fd(),

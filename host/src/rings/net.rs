@@ -283,10 +283,11 @@ impl NetRing {
                 });
             }
             if result != i64::from(op.len) {
-                return Err(TenderError::GuestExit(format!(
-                    "Fatal error: wrote only {result} out of {} bytes",
-                    op.len
-                )));
+                return Err(TenderError::ShortTransfer {
+                    verb: "wrote",
+                    done: result as u64,
+                    len: u64::from(op.len),
+                });
             }
         }
         if let NetFlow::Area { area, .. } = self.flow {

@@ -27,7 +27,7 @@ use vmm_sys_util::eventfd::EventFd;
 use super::block::BlockRing;
 use super::engine::IoEngine;
 use super::net::NetRing;
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 
 /// How long an idle worker keeps polling the rings before it sleeps.
@@ -210,7 +210,7 @@ impl WorkerState {
                 libc::EPOLLIN as u32,
                 i as u64,
             )
-            .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+            .map_err(syscall("epoll"))?;
             net.armed = true;
         }
         loop {
@@ -355,7 +355,7 @@ impl WorkerState {
                 if want != net.armed {
                     let events = if want { libc::EPOLLIN as u32 } else { 0 };
                     epoll_ctl(taps, libc::EPOLL_CTL_MOD, net.tap_fd, events, i as u64)
-                        .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                        .map_err(syscall("epoll"))?;
                     net.armed = want;
                 }
             }

@@ -10,8 +10,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use ringtender_abi::spt::SPT_HOST_MEM_BASE;
 
+use super::Error;
 use crate::elf::{ElfImage, SegmentProt};
-use crate::error::TenderError;
 
 /// The guest's mapping.
 pub struct GuestSpace {
@@ -35,27 +35,24 @@ fn prot_bits(prot: SegmentProt) -> libc::c_int {
 impl GuestSpace {
     /// Maps `[SPT_HOST_MEM_BASE, mem_size)` read-write (and executable with
     /// `exec_heap`), failing rather than replacing anything already there.
-    pub fn map(mem_size: u64, exec_heap: bool) -> Result<Self, TenderError> {
+    pub fn map(mem_size: u64, exec_heap: bool) -> Result<Self, Error> {
         let len = mem_size
             .checked_sub(SPT_HOST_MEM_BASE)
             .filter(|&len| len > 0)
-            .ok_or_else(|| TenderError::Setup("Guest memory size too small".into()))?;
+            .ok_or(Error::MemoryTooSmall)?;
         let mut prot = libc::PROT_READ | libc::PROT_WRITE;
         if exec_heap {
             prot |= libc::PROT_EXEC;
         }
-        map_fixed(SPT_HOST_MEM_BASE, len, prot, None).map_err(|err| {
-            TenderError::Setup(if err.raw_os_error() == Some(libc::EEXIST) {
-                format!(
-                    "Maximum guest memory size ({} MB) exceeded.",
-                    mem_size >> 20
-                )
+        map_fixed(SPT_HOST_MEM_BASE, len, prot, None).map_err(|source| {
+            if source.raw_os_error() == Some(libc::EEXIST) {
+                Error::MemoryTooLarge {
+                    mb: mem_size >> 20,
+                    source,
+                }
             } else {
-                format!(
-                    "Error allocating guest memory: {}",
-                    crate::error::strerror(&err)
-                )
-            })
+                Error::AllocateMemory(source)
+            }
         })?;
         Ok(Self { size: mem_size })
     }
@@ -66,12 +63,10 @@ impl GuestSpace {
     }
 
     /// Copies `bytes` to guest address `addr`, inside the mapping.
-    pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), TenderError> {
+    pub fn write(&self, addr: u64, bytes: &[u8]) -> Result<(), Error> {
         let end = addr.checked_add(bytes.len() as u64);
         if addr < SPT_HOST_MEM_BASE || end.is_none_or(|end| end > self.size) {
-            return Err(TenderError::Setup(format!(
-                "guest address 0x{addr:x} outside guest memory"
-            )));
+            return Err(Error::OutsideMemory { addr });
         }
         // SAFETY: `addr..addr + len` lies inside our writable mapping (checked
         // above); no guest code runs yet, so nothing else touches it.
@@ -83,7 +78,7 @@ impl GuestSpace {
 
     /// Copies each segment's file bytes to its address and gives it its
     /// protection, as upstream's loader does with `mprotect`.
-    pub fn load(&self, file: &[u8], image: &ElfImage) -> Result<(), TenderError> {
+    pub fn load(&self, file: &[u8], image: &ElfImage) -> Result<(), Error> {
         for seg in &image.segments {
             let from = seg.file_offset as usize;
             self.write(seg.vaddr, &file[from..from + seg.filesz as usize])?;
@@ -100,10 +95,7 @@ impl GuestSpace {
                 )
             };
             if rc != 0 {
-                return Err(TenderError::Setup(format!(
-                    "mprotect: {}",
-                    crate::error::strerror(&io::Error::last_os_error())
-                )));
+                return Err(Error::Protect(io::Error::last_os_error()));
             }
         }
         Ok(())
@@ -165,12 +157,10 @@ pub struct SharedRings {
 
 impl SharedRings {
     /// Creates a zero-filled memfd of `len` bytes for rings at `base`.
-    pub fn create(base: u64, len: u64) -> Result<Self, TenderError> {
-        let fail = |what: &str| {
-            TenderError::Setup(format!(
-                "ring memory: {what}: {}",
-                crate::error::strerror(&io::Error::last_os_error())
-            ))
+    pub fn create(base: u64, len: u64) -> Result<Self, Error> {
+        let fail = |call| Error::RingMemory {
+            call,
+            source: io::Error::last_os_error(),
         };
         // SAFETY: memfd_create with a static NUL-terminated name; the result
         // is checked and owned.
@@ -199,14 +189,13 @@ impl SharedRings {
 
     /// Maps the rings shared and read-write at their guest address, in the
     /// guest process (refusing to replace anything mapped there).
-    pub fn map_for_guest(&self) -> Result<(), TenderError> {
+    pub fn map_for_guest(&self) -> Result<(), Error> {
         let prot = libc::PROT_READ | libc::PROT_WRITE;
-        map_fixed(self.base, self.len, prot, Some(self.memfd.as_raw_fd())).map_err(|err| {
-            TenderError::Setup(format!(
-                "Could not map ring memory at 0x{:x}: {}",
-                self.base,
-                crate::error::strerror(&err)
-            ))
+        map_fixed(self.base, self.len, prot, Some(self.memfd.as_raw_fd())).map_err(|source| {
+            Error::MapRings {
+                base: self.base,
+                source,
+            }
         })
     }
 }

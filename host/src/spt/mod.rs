@@ -11,11 +11,14 @@
 //! that shares only the ring memory with it; the guest keeps no tap or
 //! block descriptor.
 
+mod error;
 pub mod launch;
 pub mod memory;
 pub mod seccomp;
 pub mod supervisor;
 pub mod worker;
+
+pub use error::Error;
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 use crate::attach::{Device, DeviceFds};
 use crate::cli::{self, RunArgs, Tender};
 use crate::elf::{self, ElfImage};
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
@@ -58,9 +61,7 @@ fn check_personality() -> Result<(), TenderError> {
     // SAFETY: 0xffffffff queries the personality without changing it.
     let persona = unsafe { libc::personality(0xffff_ffff) };
     if persona >= 0 && persona & READ_IMPLIES_EXEC != 0 {
-        return Err(TenderError::Setup(
-            "Refusing to run with READ_IMPLIES_EXEC personality".into(),
-        ));
+        return Err(Error::ReadImpliesExec.into());
     }
     Ok(())
 }
@@ -78,10 +79,10 @@ fn write_boot_info(
 ) -> Result<(), TenderError> {
     let cmdline = guest_args.join(" ");
     if cmdline.len() >= SPT_CMDLINE_SIZE {
-        return Err(TenderError::Setup(format!(
-            "Guest command line too long (max={} characters)",
-            SPT_CMDLINE_SIZE - 1
-        )));
+        return Err(Error::CmdlineTooLong {
+            max: SPT_CMDLINE_SIZE - 1,
+        }
+        .into());
     }
     let mft = manifest.to_bytes();
     let ext_addr = SPT_BOOT_INFO_BASE + size_of::<SptBootInfo>() as u64;
@@ -105,7 +106,7 @@ fn write_boot_info(
     space.write(mft_addr, &mft)?;
     let mut buf = cmdline.into_bytes();
     buf.push(0);
-    space.write(cmdline_addr, &buf)
+    Ok(space.write(cmdline_addr, &buf)?)
 }
 
 /// The rings of a guest that asked for them, set up by the tender: the
@@ -123,20 +124,19 @@ fn setup_rings(
     options: RingOptions,
     wait_set: &mut WaitSet,
 ) -> Result<SptRings, TenderError> {
-    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
     let layout = rings::layout(devices, mem_size, SPT_BLOCK_DATA_BYTES);
     let shared = SharedRings::create(layout.dir_gpa, layout.bytes)?;
     let ram = Arc::new(GuestRam::shared(
         layout.dir_gpa,
         layout.bytes,
-        shared.file().map_err(|e| setup("memfd", e))?,
+        shared.file().map_err(syscall("memfd"))?,
     )?);
     let devices = rings::build(&ram, &layout, devices, options)?;
-    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
-    let wake = EventFd::new(EFD_NONBLOCK).map_err(|e| setup("eventfd", e))?;
+    let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
+    let wake = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     wait_set
         .add_edge_triggered(wake.as_raw_fd(), GUEST_WAKE_EVENT)
-        .map_err(|e| setup("epoll", e))?;
+        .map_err(syscall("epoll"))?;
     Ok(SptRings {
         shared,
         doorbell_fd: doorbell.as_raw_fd(),
@@ -169,7 +169,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let has_device = att.devices.iter().any(|d| !matches!(d, Device::None));
     let want_rings = elf::ring3_flags(&file) & RING3_FLAG_RINGS != 0 && has_device && !att.classic;
 
-    let mut wait_set = WaitSet::new().map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+    let mut wait_set = WaitSet::new().map_err(syscall("epoll"))?;
     let mut rings = match want_rings {
         true => Some(setup_rings(
             &att.devices,
@@ -197,7 +197,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             Device::Net(net) => {
                 wait_set
                     .add(net.raw_fd(), index as u64)
-                    .map_err(|e| TenderError::Setup(format!("epoll: {e}")))?;
+                    .map_err(syscall("epoll"))?;
                 fds.taps.push(net.raw_fd());
             }
             Device::Block(block) => fds.blocks.push(BlockLimits {

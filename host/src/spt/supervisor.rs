@@ -48,10 +48,7 @@ pub fn fork() -> Result<Fork, TenderError> {
     // SAFETY: the tender is single-threaded here (spt starts no threads), so
     // the child may run any code.
     match unsafe { libc::fork() } {
-        -1 => Err(TenderError::Setup(format!(
-            "fork: {}",
-            crate::error::strerror(&io::Error::last_os_error())
-        ))),
+        -1 => Err(super::Error::Fork(io::Error::last_os_error()).into()),
         0 => Ok(Fork::Child),
         pid => Ok(Fork::Parent(pid)),
     }
@@ -159,10 +156,7 @@ pub fn wait(guest: libc::pid_t, worker: Option<libc::pid_t>) -> Result<Verdict, 
         // SAFETY: waits for one of the blocked signals in `set`.
         let sig = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
         if sig < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return Err(TenderError::Setup(format!(
-                "sigwaitinfo: {}",
-                io::Error::last_os_error()
-            )));
+            return Err(super::Error::WaitSignal(io::Error::last_os_error()).into());
         }
         if FORWARDED.contains(&sig) && guest_end.is_none() {
             kill(guest, sig);

@@ -17,7 +17,7 @@ use vmm_sys_util::eventfd::EventFd;
 use super::seccomp::{self, WorkerFds};
 use super::supervisor;
 use crate::cli;
-use crate::error::TenderError;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::rings::engine;
 use crate::rings::{worker_epoll, GuestWaiting, RingDevices, RingOptions, RingShared, WorkerState};
@@ -52,7 +52,7 @@ fn install_signals(doorbell: RawFd) -> Result<(), TenderError> {
         action.sa_sigaction = on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t;
         libc::sigemptyset(&mut action.sa_mask);
         if libc::sigaction(libc::SIGTERM, &action, std::ptr::null_mut()) != 0 {
-            return Err(TenderError::Setup("sigaction".into()));
+            return Err(syscall("sigaction")(std::io::Error::last_os_error()));
         }
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
@@ -78,7 +78,6 @@ pub struct WorkerPlan {
 pub const WORKER_NAME: &std::ffi::CStr = c"solo5-spt-io";
 
 fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
-    let setup = |what: &str, e: std::io::Error| TenderError::Setup(format!("{what}: {e}"));
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
     unsafe { libc::prctl(libc::PR_SET_NAME, WORKER_NAME.as_ptr()) };
     install_signals(plan.doorbell.as_raw_fd())?;
@@ -88,7 +87,7 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
         eprintln!("{}: {msg}", cli::program())
     })?;
-    let epoll = worker_epoll(&plan.doorbell).map_err(|e| setup("epoll", e))?;
+    let epoll = worker_epoll(&plan.doorbell).map_err(syscall("epoll"))?;
     let fds = WorkerFds {
         devices: plan.devices.files.iter().map(|f| f.fd).collect(),
         eventfds: vec![plan.doorbell.as_raw_fd(), plan.wake.as_raw_fd()],

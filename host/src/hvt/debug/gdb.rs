@@ -45,7 +45,8 @@ use kvm_bindings::{
 };
 use kvm_ioctls::VcpuFd;
 
-use crate::error::TenderError;
+use super::Error;
+use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::GuestMode;
 use crate::hvt::debug::paging::{self, page_pieces};
@@ -93,10 +94,7 @@ fn install_kick(vcpu: &mut VcpuFd) -> Result<(), TenderError> {
         libc::sigaction(kick_signal(), &action, std::ptr::null_mut())
     };
     if rc != 0 {
-        return Err(TenderError::Setup(format!(
-            "sigaction: {}",
-            io::Error::last_os_error()
-        )));
+        return Err(syscall("sigaction")(io::Error::last_os_error()));
     }
     Ok(())
 }
@@ -326,7 +324,7 @@ impl Connection for Wire {
 type StateMachine = GdbStubStateMachine<'static, GuestTarget, Wire>;
 
 fn protocol_error(e: GdbStubError<TenderError, io::Error>) -> TenderError {
-    TenderError::Debugger(format!("GDB: {e}"))
+    Error::Protocol(Box::new(e)).into()
 }
 
 fn warn(msg: &str) {
@@ -359,7 +357,7 @@ impl GdbSession {
         ram: Arc<GuestRam>,
         mode: GuestMode,
     ) -> Result<Self, TenderError> {
-        let setup = |what: &str, e: io::Error| TenderError::Setup(format!("GDB: {what}: {e}"));
+        let setup = |step, source| Error::Socket { step, source };
         let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
             .map_err(|e| setup("bind failed", e))?;
         let port = listener
@@ -507,10 +505,7 @@ impl GdbSession {
             state = match state {
                 GdbStubStateMachine::Idle(idle) => {
                     let Ok(byte) = self.incoming.recv() else {
-                        return Err(TenderError::Debugger(
-                            "GDB: Exiting as we could not receive the next command from the debugger."
-                                .into(),
-                        ));
+                        return Err(Error::ConnectionLost.into());
                     };
                     idle.incoming_data(&mut self.target, byte)
                         .map_err(protocol_error)?
@@ -526,9 +521,7 @@ impl GdbSession {
                 }
                 GdbStubStateMachine::Disconnected(gone) => {
                     return match gone.get_reason() {
-                        DisconnectReason::Kill => {
-                            Err(TenderError::Debugger("Debugger asked us to quit".into()))
-                        }
+                        DisconnectReason::Kill => Err(Error::Quit.into()),
                         _ => {
                             warn("Debugger detached");
                             self.target.stepping = false;
@@ -601,9 +594,7 @@ impl Drop for GdbSession {
 /// returned channel, kicking the vCPU thread (this one) when bytes arrive
 /// while the guest runs.
 fn start_reader(stream: &TcpStream, running: Arc<AtomicBool>) -> Result<Receiver<u8>, TenderError> {
-    let mut reader = stream
-        .try_clone()
-        .map_err(|e| TenderError::Setup(format!("GDB: {e}")))?;
+    let mut reader = stream.try_clone().map_err(Error::CloneSocket)?;
     // SAFETY: getpid and gettid only return this process's and thread's ids.
     let (pid, vcpu_tid) = unsafe { (libc::getpid(), libc::gettid()) };
     let filter = hvt_seccomp::gdb_reader_filter(&GdbReaderFds {

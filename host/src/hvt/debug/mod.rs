@@ -7,8 +7,11 @@
 //! options, so it never listens on a socket nor widens its vCPU thread's
 //! seccomp filter ([`Debugger::vcpu_filter`] is the debug one).
 
+mod error;
 pub mod gdb;
 pub mod paging;
+
+pub use error::Error;
 
 use std::sync::Arc;
 
@@ -71,9 +74,7 @@ impl DebugOptions {
                 match port.parse::<u16>() {
                     Ok(port) => found.gdb_port = port,
                     Err(_) => {
-                        error.get_or_insert_with(|| {
-                            TenderError::Setup("Malformed argument to --gdb-port".into())
-                        });
+                        error.get_or_insert_with(|| TenderError::from(Error::MalformedPort));
                     }
                 }
             } else if let Some(dir) = arg.strip_prefix("--dumpcore=") {

@@ -104,11 +104,9 @@ pub fn build(
 ) -> Result<Box<dyn IoEngine>, TenderError> {
     match choice {
         EngineChoice::Portable => Ok(Box::new(PortableEngine::new(files))),
-        EngineChoice::Uring => {
-            Ok(Box::new(UringEngine::new(files).map_err(|e| {
-                TenderError::Setup(format!("io_uring unavailable: {e}"))
-            })?))
-        }
+        EngineChoice::Uring => Ok(Box::new(
+            UringEngine::new(files).map_err(super::Error::UringUnavailable)?,
+        )),
         EngineChoice::Auto => match UringEngine::new(files) {
             Ok(engine) => Ok(Box::new(engine)),
             Err(e) => {

@@ -156,7 +156,7 @@ impl UringEngine {
         // stays mapped for the tender's whole life and the batch is
         // complete (all CQEs reaped) before this function returns.
         unsafe { self.ring.submission().push_multiple(&self.entries) }
-            .map_err(|_| TenderError::Setup("io_uring queue full".into()))?;
+            .map_err(|_| crate::rings::Error::QueueFull)?;
         let mut done = 0;
         while done < ops.len() {
             match self.ring.submit_and_wait(ops.len() - done) {
