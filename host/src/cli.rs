@@ -108,7 +108,7 @@ pub fn main(
 
 /// The environment variable whose words `solo5-hvt` and `solo5-spt` take as
 /// options before the command line's, for orchestrators that build the
-/// command line themselves (`docs/deploy.md`). Only ringtender's own
+/// command line themselves (`docs/deployment.md`). Only ringtender's own
 /// options: `--classic`, `--engine=`, `--net-lossy`.
 pub const OPTIONS_ENV: &str = "RINGTENDER_OPTIONS";
 
