@@ -13,7 +13,11 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
 use bytemuck::Pod;
-use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::mmap::MmapRegionBuilder;
+use vm_memory::{
+    Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
+    MmapRegion,
+};
 
 use crate::error::TenderError;
 
@@ -37,6 +41,18 @@ impl fmt::Display for GuestAccessError {
 }
 
 impl std::error::Error for GuestAccessError {}
+
+/// A file mapped shared into [`GuestRam::with_files`]'s memory.
+pub struct SharedFile {
+    /// Where its first byte lies in guest memory.
+    pub gpa: u64,
+    /// The file, mapped for its whole length.
+    pub file: std::fs::File,
+    /// Mapped writable; else read-only, and nothing may write there (a
+    /// write would fault the process): the channels a peer only reads,
+    /// which a Muen Linux subject gets as read-only files.
+    pub writable: bool,
+}
 
 /// Guest RAM, mapped at guest physical address 0.
 pub struct GuestRam {
@@ -80,17 +96,79 @@ impl GuestRam {
         })
     }
 
+    /// Maps `size` bytes of guest memory from 0 in which each of `files`
+    /// (page-aligned, sorted, not overlapping) backs its own range, mapped
+    /// shared for the file's whole length, and zero-filled anonymous memory
+    /// fills the gaps: the muen runner's subject with its channels in files
+    /// another process serves, or `solo5-muen-peer`'s view of the channel
+    /// files it maps. The guest may access nothing until
+    /// [`GuestRam::set_guest_access`].
+    pub fn with_files(size: u64, files: Vec<SharedFile>) -> Result<Self, TenderError> {
+        let err = |e: &dyn fmt::Display| {
+            TenderError::Setup(format!("Could not allocate guest memory: {e}"))
+        };
+        let region = |gpa: u64, mapping: Result<MmapRegion<()>, _>| {
+            let mapping = mapping.map_err(|e: vm_memory::mmap::MmapRegionError| err(&e))?;
+            GuestRegionMmap::new(mapping, GuestAddress(gpa))
+                .ok_or_else(|| err(&format_args!("no region at 0x{gpa:x}")))
+        };
+        let mut regions = Vec::new();
+        let mut cursor = 0;
+        for shared in files {
+            let (gpa, len) = (
+                shared.gpa,
+                shared.file.metadata().map_err(|e| err(&e))?.len(),
+            );
+            if gpa < cursor || gpa.checked_add(len).is_none_or(|end| end > size) || len == 0 {
+                return Err(err(&format_args!("file range at 0x{gpa:x} misplaced")));
+            }
+            if gpa > cursor {
+                regions.push(region(cursor, MmapRegion::new((gpa - cursor) as usize))?);
+            }
+            let prot = if shared.writable {
+                libc::PROT_READ | libc::PROT_WRITE
+            } else {
+                libc::PROT_READ
+            };
+            let mapping = MmapRegionBuilder::new(len as usize)
+                .with_file_offset(vm_memory::FileOffset::new(shared.file, 0))
+                .with_mmap_prot(prot)
+                .with_mmap_flags(libc::MAP_NORESERVE | libc::MAP_SHARED)
+                .build();
+            regions.push(region(gpa, mapping)?);
+            cursor = gpa + len;
+        }
+        if cursor < size {
+            regions.push(region(cursor, MmapRegion::new((size - cursor) as usize))?);
+        }
+        let mem = GuestMemoryMmap::from_regions(regions).map_err(|e| err(&e))?;
+        Ok(Self {
+            mem,
+            size,
+            guest_readable: Vec::new(),
+            guest_writable: Vec::new(),
+        })
+    }
+
     /// Guest address just past the mapped memory: the size of guest RAM,
     /// which starts at 0 (for shared ring memory, the end of the rings).
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// Host address of guest physical address 0 (for the KVM memory slot).
-    pub fn host_base(&self) -> u64 {
+    /// The mappings that make up guest memory, one KVM memory slot each:
+    /// `(guest address, size, host address)`, in address order.
+    pub fn slots(&self) -> Vec<(u64, u64, u64)> {
         self.mem
-            .get_host_address(GuestAddress(0))
-            .expect("guest RAM starts at 0") as u64
+            .iter()
+            .map(|region| {
+                let host = self
+                    .mem
+                    .get_host_address(region.start_addr())
+                    .expect("a region's start is mapped");
+                (region.start_addr().0, region.len(), host as u64)
+            })
+            .collect()
     }
 
     /// Sets the ranges the guest may make the host read from and write to.

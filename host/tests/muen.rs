@@ -682,7 +682,7 @@ fn upstream_net_answers_pings_through_the_net_peer() {
         &log,
     );
     wait_for_log(&log, "Serving ping on 10.0.0.2");
-    let ping = ping_until_answered(&ns, "10.0.0.2", 3);
+    let ping = common::ping_until_answered(&ns, "10.0.0.2", 3);
     let _ = child.kill();
     let out = wait(child);
     assert!(
@@ -690,25 +690,6 @@ fn upstream_net_answers_pings_through_the_net_peer() {
         "{ping}\n{out:#?}\n{}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-}
-
-/// Pings `addr` from `ns` until `count` replies came back, however slow
-/// the subject is: each ping waits up to [`LIMIT`] for its replies, and a
-/// ping that gave up (a neighbour resolution that took too long) is run
-/// again. The last ping's output.
-fn ping_until_answered(ns: &NetNs, addr: &str, count: u32) -> String {
-    let start = std::time::Instant::now();
-    let deadline = LIMIT.as_secs().to_string();
-    loop {
-        let ping = ns
-            .command("ping")
-            .args(["-c", &count.to_string(), "-i", "0.2", "-w", &deadline, addr])
-            .output()
-            .unwrap();
-        if ping.status.success() || start.elapsed() > LIMIT {
-            return String::from_utf8_lossy(&ping.stdout).into_owned();
-        }
-    }
 }
 
 #[test]
@@ -904,7 +885,7 @@ fn our_net_answers_pings_through_the_net_peer() {
         &["limit", "20"],
         "Serving",
     );
-    let ping = ping_until_answered(&ns, "10.0.0.2", 20);
+    let ping = common::ping_until_answered(&ns, "10.0.0.2", 20);
     let out = wait(child);
     let stdout = std::fs::read_to_string(&log).unwrap();
     assert!(ping.contains(" 20 received"), "{ping}\n{stdout}");
@@ -930,8 +911,8 @@ fn our_net_2if_answers_on_both_interfaces() {
         &["limit", "20"],
         "Serving",
     );
-    let ping0 = ping_until_answered(&ns, "10.0.0.2", 10);
-    let ping1 = ping_until_answered(&ns, "10.1.0.2", 10);
+    let ping0 = common::ping_until_answered(&ns, "10.0.0.2", 10);
+    let ping1 = common::ping_until_answered(&ns, "10.1.0.2", 10);
     let out = wait(child);
     let stdout = std::fs::read_to_string(&log).unwrap();
     assert!(

@@ -1,4 +1,5 @@
-//! KVM: the VM, its one memory slot and its one vCPU.
+//! KVM: the VM, its memory slots (one per mapping of guest RAM) and its
+//! one vCPU.
 
 use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
@@ -6,7 +7,7 @@ use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
-/// A KVM virtual machine with guest RAM in slot 0 and vCPU 0.
+/// A KVM virtual machine with guest RAM in its slots and vCPU 0.
 pub struct Machine {
     /// The VM (kept for ioeventfd registration).
     pub vm: VmFd,
@@ -39,18 +40,20 @@ impl Machine {
             ));
         }
         let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
-        let region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: ram.size(),
-            userspace_addr: ram.host_base(),
-        };
-        // SAFETY: the region is guest RAM's own mapping, which lives as long as
-        // the tender process (GuestRam is never dropped before exit), and no
-        // other slot overlaps it.
-        unsafe { vm.set_user_memory_region(region) }
-            .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
+        for (slot, (gpa, size, host)) in ram.slots().into_iter().enumerate() {
+            let region = kvm_userspace_memory_region {
+                slot: slot as u32,
+                flags: 0,
+                guest_phys_addr: gpa,
+                memory_size: size,
+                userspace_addr: host,
+            };
+            // SAFETY: the region is one of guest RAM's own mappings, which
+            // live as long as the tender process (GuestRam is never dropped
+            // before exit), and the slots do not overlap.
+            unsafe { vm.set_user_memory_region(region) }
+                .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
+        }
         let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)

@@ -10,6 +10,7 @@
 //! runner's descriptor tables, which carries out the privileged
 //! instructions they trap on (`privileged`). `docs/muen-runner.md` describes it.
 
+pub mod channel_files;
 pub mod clock;
 pub mod console;
 pub mod layout;
@@ -18,6 +19,7 @@ pub mod peers;
 pub mod privileged;
 pub mod run_loop;
 pub mod seccomp;
+pub mod standalone_peer;
 pub mod subject_info;
 pub mod vcpu;
 pub mod watchdog;
@@ -27,12 +29,13 @@ use std::sync::Arc;
 
 use ringtender_muen_compat::subject::sinfo_format_for_abi;
 
+use crate::attach::{self, Device};
 use crate::cli::{self, RunArgs, Tender};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 use crate::hvt::kvm::Machine;
 use crate::rings::GuestRegion;
-use crate::{attach, elf, seccomp_rules, signals, unikernel};
+use crate::{elf, seccomp_rules, signals, unikernel};
 
 use self::layout::{devices_of, Role, SubjectLayout, BINARY_MIN_VA, LOW_REGIONS_END};
 
@@ -60,12 +63,25 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let ram_size = att.mem_mb.unwrap_or(DEFAULT_RAM_MB).saturating_mul(MIB);
     let image = elf::parse_image(&uk.file, LOW_REGIONS_END, BINARY_MIN_VA)
         .map_err(unikernel::kernel_error(kernel))?;
-    attach::complete_manifest(&mut manifest, &mut att)?;
+    match &att.channel_files {
+        None => attach::complete_manifest(&mut manifest, &mut att)?,
+        Some(_) if att.devices.iter().any(|d| !matches!(d, Device::None)) => {
+            return Err(TenderError::Device(
+                "--channel-files: solo5-muen-peer serves the devices, not --net or --block".into(),
+            ))
+        }
+        Some(_) => {}
+    }
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
     let (privilege, tables) = vcpu::address_space(&layout, elf::ring3_flags(&uk.file));
-    let mut ram = GuestRam::new(tables.root() + tables.bytes())?;
-    let (readable, writable) = peers::io_ranges(&layout);
+    let memory_size = tables.root() + tables.bytes();
+    let mut ram = match &att.channel_files {
+        None => GuestRam::new(memory_size)?,
+        Some(dir) => GuestRam::with_files(memory_size, channel_files::create(dir, &layout)?)?,
+    };
+    let peer_regions = peers::subject_regions(&layout);
+    let (readable, writable) = peers::io_ranges(&peer_regions);
     ram.set_guest_access(readable, writable);
     let mut machine = Machine::new(&ram)?;
     for copy in layout.binary_copies(&image) {
@@ -95,9 +111,10 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     let ram = Arc::new(ram);
     let mut console = console::Console::new(region_memory(&ram, &layout, Role::Debuglog));
+    // With --channel-files, solo5-muen-peer serves the channels.
     let peers = peers::start(
         &ram,
-        &layout,
+        &peer_regions,
         &att.devices,
         att.ring_options.engine,
         |text| eprintln!("{}: {text}", cli::program()),

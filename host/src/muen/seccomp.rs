@@ -1,6 +1,8 @@
 //! The runner's seccomp filters, one per thread role besides the peers'
 //! worker (which runs under hvt's ring worker filter, `peers`): the vCPU
-//! thread (the runner's main thread) and the scheduler thread (`clock`).
+//! thread (the runner's main thread) and the scheduler thread (`clock`);
+//! and `solo5-muen-peer`'s main thread (`standalone_peer`), whose worker
+//! runs under the same filter as the runner's peers.
 //! Each thread installs its own filter on itself, the vCPU thread right
 //! before the subject runs; anything else kills the process (SIGSYS).
 
@@ -61,5 +63,19 @@ pub fn scheduler_filter() -> Result<BpfProgram, FilterError> {
     let mut rules = Rules::new();
     rules.allow(&[libc::SYS_clock_nanosleep, libc::SYS_nanosleep])?;
     rules.allow_thread_runtime()?;
+    rules.compile()
+}
+
+/// `solo5-muen-peer`'s main thread's filter: it waits for SIGINT or
+/// SIGTERM, whose handler (`crate::signals`) writes its line to stderr,
+/// drops the registered files of io_uring `uring` (if the worker has one)
+/// and exits.
+pub fn peer_main_filter(uring: Option<RawFd>) -> Result<BpfProgram, FilterError> {
+    let mut rules = Rules::new();
+    rules.allow(&[libc::SYS_pause, libc::SYS_exit_group])?;
+    rules.allow_arg_in(libc::SYS_write, 0, &words(&[2]))?;
+    if let Some(ring) = uring {
+        rules.allow_io_uring_unregister(ring)?;
+    }
     rules.compile()
 }
