@@ -4,8 +4,8 @@
 //! with its own page tables (`page_tables`), writes the subject info and
 //! boot info pages (`subject_info`), starts the vCPU as Muen does
 //! (`vcpu`), plays the scheduler for the clock (`clock`), prints the debug
-//! log (`console`), and completes `vmcall`s, which this host's KVM does not
-//! (`watchdog`, `run_loop`). Each of its threads runs under a seccomp
+//! log (`console`), and completes `vmcall`s as its host's KVM allows, which
+//! it probes at start-up (`vmcall_probe`, `watchdog`, `run_loop`). Each of its threads runs under a seccomp
 //! filter of its own (`seccomp`). Our own binaries run at CPL 3 under the
 //! runner's descriptor tables, which carries out the privileged
 //! instructions they trap on (`privileged`). `docs/muen-runner.md` describes it.
@@ -22,6 +22,7 @@ pub mod seccomp;
 pub mod standalone_peer;
 pub mod subject_info;
 pub mod vcpu;
+pub mod vmcall_probe;
 pub mod watchdog;
 
 use std::os::fd::AsRawFd;
@@ -84,6 +85,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let (readable, writable) = peers::io_ranges(&peer_regions);
     ram.set_guest_access(readable, writable);
     let mut machine = Machine::new(&ram)?;
+    let vmcall = vmcall_probe::set_up(&machine, att.exit_event)?;
     for copy in layout.binary_copies(&image) {
         ram.setup_write(copy.gpa, &uk.file[copy.file])?;
     }
@@ -124,6 +126,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let watchdog = watchdog::Watchdog::start()?;
     let events = run_loop::Events {
         exit_event: att.exit_event,
+        vmcall,
     };
     let vcpu_filter = seccomp::vcpu_filter(&seccomp::VcpuFds {
         vcpu: machine.vcpu.as_raw_fd(),

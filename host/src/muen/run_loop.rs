@@ -5,6 +5,7 @@
 
 use std::io::Write;
 
+use kvm_bindings::{KVM_EXIT_XEN, KVM_EXIT_XEN_HCALL};
 use kvm_ioctls::{VcpuExit, VcpuFd};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
@@ -15,13 +16,16 @@ use crate::muen::layout::SubjectLayout;
 use crate::muen::privileged::{self, code_bytes, TrapOutcome};
 use crate::muen::subject_info::EXIT_EVENT_NUMBER;
 use crate::muen::vcpu::Privilege;
+use crate::muen::vmcall_probe::VmcallHandling;
 use crate::muen::watchdog::VMCALL;
 use crate::ring3::TRAP_PORT;
 
-/// What the subject's events do.
+/// What the subject's events do, and how its `vmcall`s reach the runner.
 pub struct Events {
     /// "solo5_exit" is published: its event ends the run.
     pub exit_event: bool,
+    /// How the runner completes the subject's `vmcall`s on this host.
+    pub vmcall: VmcallHandling,
 }
 
 impl Events {
@@ -34,6 +38,7 @@ impl Events {
 enum Exit {
     Halt,
     Tick,
+    XenHypercall,
     Trap(u8),
     Shutdown,
     Translation,
@@ -71,6 +76,30 @@ fn handle_vmcall(
     Ok(false)
 }
 
+/// A `vmcall` KVM handed over as `KVM_EXIT_XEN`: whether its event ends
+/// the run; any other is completed as Muen does, RAX untouched (KVM sets
+/// RAX to the result and steps over the instruction when the vCPU runs
+/// again).
+fn complete_xen_hypercall(vcpu: &mut VcpuFd, events: &Events) -> Result<bool, TenderError> {
+    let run = vcpu.get_kvm_run();
+    // SAFETY: exit_reason is KVM_EXIT_XEN, so the kernel filled `xen`.
+    let xen = unsafe { &mut run.__bindgen_anon_1.xen };
+    if xen.type_ != KVM_EXIT_XEN_HCALL {
+        return Err(TenderError::GuestExit(format!(
+            "KVM: unhandled Xen exit: type={}",
+            xen.type_
+        )));
+    }
+    // SAFETY: the type is KVM_EXIT_XEN_HCALL, so `hcall` is the member the
+    // kernel filled.
+    let hcall = unsafe { &mut xen.u.hcall };
+    if events.ends_run(hcall.input) {
+        return Ok(true);
+    }
+    hcall.result = hcall.input;
+    Ok(false)
+}
+
 /// Runs the subject to its end; returns its exit status.
 pub fn run(
     vcpu: &mut VcpuFd,
@@ -86,6 +115,11 @@ pub fn run(
             Ok(VcpuExit::Hlt) => Exit::Halt,
             Ok(VcpuExit::IoOut(TRAP_PORT, &[vector])) if cpl3 => Exit::Trap(vector),
             Ok(VcpuExit::Shutdown) => Exit::Shutdown,
+            Ok(VcpuExit::Unsupported(KVM_EXIT_XEN))
+                if events.vmcall == VmcallHandling::XenIntercept =>
+            {
+                Exit::XenHypercall
+            }
             Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
             Ok(VcpuExit::InternalError) => Exit::Internal,
             Ok(_) => Exit::Other,
@@ -102,7 +136,14 @@ pub fn run(
             Exit::Halt => return Ok(console.exit_status()),
             Exit::Tick => {
                 console.drain();
-                if handle_vmcall(vcpu, ram, layout, events)? {
+                if events.vmcall == VmcallHandling::CompleteOnTick
+                    && handle_vmcall(vcpu, ram, layout, events)?
+                {
+                    return Ok(console.exit_status());
+                }
+            }
+            Exit::XenHypercall => {
+                if complete_xen_hypercall(vcpu, events)? {
                     return Ok(console.exit_status());
                 }
             }
