@@ -16,8 +16,8 @@ use std::process::{Command, Stdio};
 use common::{unikernel_for, NetNs, Target, TempDir};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ringtender_host::hvt::seccomp::{
-    self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_RUN, KVM_SET_REGS,
-    KVM_SET_SREGS,
+    self as hvt, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_REGS, KVM_GET_VCPU_EVENTS, KVM_RUN,
+    KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_VCPU_EVENTS,
 };
 use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
@@ -484,6 +484,16 @@ fn muen_runner_vcpu() {
             ("KVM_GET_REGS", &|| ioctl(vcpu, KVM_GET_REGS), REACHED_KVM),
             ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REACHED_KVM),
             ("KVM_SET_SREGS", &|| ioctl(vcpu, KVM_SET_SREGS), REACHED_KVM),
+            (
+                "KVM_GET_VCPU_EVENTS",
+                &|| ioctl(vcpu, KVM_GET_VCPU_EVENTS),
+                REACHED_KVM,
+            ),
+            (
+                "KVM_SET_VCPU_EVENTS",
+                &|| ioctl(vcpu, KVM_SET_VCPU_EVENTS),
+                REACHED_KVM,
+            ),
             ("stopping the peers", &|| write8(doorbell), PASSED),
             (
                 "the signal handler's IORING_UNREGISTER_FILES",

@@ -10,7 +10,7 @@
 
 use std::os::fd::RawFd;
 
-use kvm_bindings::{kvm_regs, kvm_sregs};
+use kvm_bindings::{kvm_regs, kvm_sregs, kvm_vcpu_events};
 use seccompiler::BpfProgram;
 
 use crate::seccomp_rules::{words, FilterError, Rules};
@@ -26,6 +26,11 @@ pub const KVM_SET_REGS: u64 = kvm_iow(0x82, size_of::<kvm_regs>());
 pub const KVM_GET_SREGS: u64 = kvm_ior(0x83, size_of::<kvm_sregs>());
 /// `_IOW(KVMIO, 0x84, struct kvm_sregs)`.
 pub const KVM_SET_SREGS: u64 = kvm_iow(0x84, size_of::<kvm_sregs>());
+
+/// `_IOR(KVMIO, 0x9f, struct kvm_vcpu_events)`.
+pub const KVM_GET_VCPU_EVENTS: u64 = kvm_ior(0x9f, size_of::<kvm_vcpu_events>());
+/// `_IOW(KVMIO, 0xa0, struct kvm_vcpu_events)`.
+pub const KVM_SET_VCPU_EVENTS: u64 = kvm_iow(0xa0, size_of::<kvm_vcpu_events>());
 
 /// `_IOR(KVMIO, nr, size)`.
 const fn kvm_ior(nr: u64, size: usize) -> u64 {

@@ -21,6 +21,7 @@ pub mod run_loop;
 pub mod seccomp;
 pub mod standalone_peer;
 pub mod subject_info;
+pub mod text_write;
 pub mod vcpu;
 pub mod vmcall_probe;
 pub mod watchdog;
@@ -84,7 +85,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let peer_regions = peers::subject_regions(&layout);
     let (readable, writable) = peers::io_ranges(&peer_regions);
     ram.set_guest_access(readable, writable);
-    let mut machine = Machine::new(&ram)?;
+    let mut machine = Machine::with_read_only(&ram, &vcpu::text_slots(&layout, privilege))?;
     let vmcall = vmcall_probe::set_up(&machine, att.exit_event)?;
     for copy in layout.binary_copies(&image) {
         ram.setup_write(copy.gpa, &uk.file[copy.file])?;

@@ -1,7 +1,9 @@
 //! The vCPU loop: a halted subject ends the run with the status its log
 //! announced; a watchdog tick drains the log and completes a pending
-//! `vmcall` as a Muen event; a CPL-3 subject's trap is carried out or
-//! reported (`privileged`); anything else ends the run with one line.
+//! `vmcall` as a Muen event, as does a `KVM_EXIT_XEN` (`vmcall_probe`);
+//! a CPL-0 subject's write to its text is a `vmcall` or a page fault
+//! (`text_write`); a CPL-3 subject's trap is carried out or reported
+//! (`privileged`); anything else ends the run with one line.
 
 use std::io::Write;
 
@@ -15,6 +17,7 @@ use crate::muen::console::Console;
 use crate::muen::layout::SubjectLayout;
 use crate::muen::privileged::{self, code_bytes, TrapOutcome};
 use crate::muen::subject_info::EXIT_EVENT_NUMBER;
+use crate::muen::text_write::{self, TextWrite};
 use crate::muen::vcpu::Privilege;
 use crate::muen::vmcall_probe::VmcallHandling;
 use crate::muen::watchdog::VMCALL;
@@ -39,6 +42,7 @@ enum Exit {
     Halt,
     Tick,
     XenHypercall,
+    TextWrite(u64, [u8; 8], usize),
     Trap(u8),
     Shutdown,
     Translation,
@@ -115,6 +119,11 @@ pub fn run(
             Ok(VcpuExit::Hlt) => Exit::Halt,
             Ok(VcpuExit::IoOut(TRAP_PORT, &[vector])) if cpl3 => Exit::Trap(vector),
             Ok(VcpuExit::Shutdown) => Exit::Shutdown,
+            Ok(VcpuExit::MmioWrite(gpa, data)) if !cpl3 && data.len() <= 8 => {
+                let mut bytes = [0u8; 8];
+                bytes[..data.len()].copy_from_slice(data);
+                Exit::TextWrite(gpa, bytes, data.len())
+            }
             Ok(VcpuExit::Unsupported(KVM_EXIT_XEN))
                 if events.vmcall == VmcallHandling::XenIntercept =>
             {
@@ -140,6 +149,12 @@ pub fn run(
                     && handle_vmcall(vcpu, ram, layout, events)?
                 {
                     return Ok(console.exit_status());
+                }
+            }
+            Exit::TextWrite(gpa, bytes, len) => {
+                match text_write::handle(vcpu, layout, events, gpa, &bytes[..len])? {
+                    TextWrite::Resumed => {}
+                    TextWrite::ExitEvent => return Ok(console.exit_status()),
                 }
             }
             Exit::XenHypercall => {

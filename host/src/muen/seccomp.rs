@@ -10,7 +10,10 @@ use std::os::fd::RawFd;
 
 use seccompiler::BpfProgram;
 
-use crate::hvt::seccomp::{KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS};
+use crate::hvt::seccomp::{
+    KVM_GET_REGS, KVM_GET_SREGS, KVM_GET_VCPU_EVENTS, KVM_RUN, KVM_SET_REGS, KVM_SET_SREGS,
+    KVM_SET_VCPU_EVENTS,
+};
 use crate::seccomp_rules::{words, FilterError, Rules};
 
 /// What the vCPU thread touches while the subject runs and at the end.
@@ -27,6 +30,7 @@ pub struct VcpuFds {
 
 /// The vCPU thread's filter: `KVM_RUN` and the register reads and writes of
 /// `vmcall`s, trap reports and the privileged instructions it carries out,
+/// the page fault it injects for a write to the text (`text_write`),
 /// on its vCPU only; the debug log on stdout and errors on stderr; the
 /// watchdog's tick and the signal handler's return; and the end: deleting
 /// the watchdog's timer, stopping the peers' worker and joining the threads.
@@ -42,6 +46,8 @@ pub fn vcpu_filter(fds: &VcpuFds) -> Result<BpfProgram, FilterError> {
             KVM_SET_REGS,
             KVM_GET_SREGS,
             KVM_SET_SREGS,
+            KVM_GET_VCPU_EVENTS,
+            KVM_SET_VCPU_EVENTS,
         ],
     )?;
     let writers = [&[1, 2][..], fds.worker_doorbell.as_slice()].concat();
