@@ -37,7 +37,7 @@ cargo test -p ringtender-abi -p ringtender-muen-compat -p ringtender-host --lib
 echo "== the guest tests again on the portable I/O engine"
 RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests
 echo "== the muen runner's and solo5-muen-peer's tests again on the portable I/O engine"
-RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test muen --test muen_peer
+RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test muen --test muen_peer --test muen_peer_hostile
 echo "== the guest, ring and hostile-guest tests again on solo5-spt, with the unikernels built for spt"
 RINGTENDER_TEST_TARGET=spt cargo test --release -p ringtender-host --test guests --test rings --test hostile
 echo "== the guest tests on solo5-spt on the portable I/O engine"
