@@ -36,8 +36,8 @@ echo "== the unit tests of abi, muen-compat and host again in debug mode (overfl
 cargo test -p ringtender-abi -p ringtender-muen-compat -p ringtender-host --lib
 echo "== the guest and TCP tests again on the portable I/O engine"
 RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test guests --test tcp
-echo "== the muen runner's tests again on the portable I/O engine"
-RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test muen --test muen_devices
+echo "== the muen runner's and solo5-muen-peer's tests again on the portable I/O engine"
+RINGTENDER_TEST_ENGINE=portable cargo test --release -p ringtender-host --test muen --test muen_devices --test muen_peer --test muen_peer_hostile
 echo "== the guest, ring, hostile-guest and TCP tests again on solo5-spt, with the unikernels built for spt"
 RINGTENDER_TEST_TARGET=spt cargo test --release -p ringtender-host --test guests --test rings --test hostile --test tcp
 echo "== the guest tests on solo5-spt on the portable I/O engine"

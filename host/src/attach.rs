@@ -65,6 +65,8 @@ pub struct Attachments {
     pub exit_event: bool,
     /// `--strict` (muen): the subject at CPL 0 whatever its RNG3 note says.
     pub strict: bool,
+    /// `--channel-files=DIR` (muen).
+    pub channel_files: Option<String>,
     macs: Vec<Option<[u8; 6]>>,
     sector_sizes: Vec<Option<u16>>,
 }
@@ -89,6 +91,7 @@ pub fn apply_options(
         exec_heap: false,
         exit_event: false,
         strict: false,
+        channel_files: None,
         macs: vec![None; n],
         sector_sizes: vec![None; n],
     };
@@ -105,17 +108,15 @@ pub fn apply_options(
             TenderOption::XExecHeap => att.exec_heap = true,
             TenderOption::ExitEvent => att.exit_event = true,
             TenderOption::Strict => att.strict = true,
+            TenderOption::ChannelFiles(dir) => att.channel_files = Some(dir),
+            TenderOption::PeerChannel { .. } => {
+                return Err(TenderError::Usage(format!("Invalid option: `{arg}'")))
+            }
             TenderOption::Net { name, iface } => {
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_NET_BASIC)
                     .ok_or_else(|| not_declared(&name))?;
-                let tap = Tap::attach(&iface).map_err(|e| {
-                    TenderError::Device(format!(
-                        "Could not attach interface: {iface}: {}",
-                        strerror(&e)
-                    ))
-                })?;
-                att.devices[index] = Device::Net(NetDevice { tap, mac: [0; 6] });
+                att.devices[index] = Device::Net(attach_tap(&iface)?);
             }
             TenderOption::NetMac { name, mac } => {
                 let index = manifest
@@ -127,13 +128,7 @@ pub fn apply_options(
                 let index = manifest
                     .find_by_name(&name, MFT_DEV_BLOCK_BASIC)
                     .ok_or_else(|| not_declared(&name))?;
-                let dev = BlockDevice::open(&path).map_err(|e| {
-                    TenderError::Device(format!(
-                        "Could not open block device: {path}: {}",
-                        strerror(&e)
-                    ))
-                })?;
-                att.devices[index] = Device::Block(dev);
+                att.devices[index] = Device::Block(open_block(&path)?);
             }
             TenderOption::BlockSectorSize { name, size } => {
                 let index = manifest
@@ -144,6 +139,27 @@ pub fn apply_options(
         }
     }
     Ok(att)
+}
+
+/// Attaches tap `iface` (a name or `@FD`), with upstream's message.
+pub fn attach_tap(iface: &str) -> Result<NetDevice, TenderError> {
+    let tap = Tap::attach(iface).map_err(|e| {
+        TenderError::Device(format!(
+            "Could not attach interface: {iface}: {}",
+            strerror(&e)
+        ))
+    })?;
+    Ok(NetDevice { tap, mac: [0; 6] })
+}
+
+/// Opens the block file at `path`, with upstream's message.
+pub fn open_block(path: &str) -> Result<BlockDevice, TenderError> {
+    BlockDevice::open(path).map_err(|e| {
+        TenderError::Device(format!(
+            "Could not open block device: {path}: {}",
+            strerror(&e)
+        ))
+    })
 }
 
 /// `fdatasync`s the backing file of every block device (at the guest's

@@ -16,6 +16,10 @@ pub enum Tender {
     /// `solo5-muen-runner`: a Muen environment on KVM for one Solo5 muen
     /// subject (not Muen itself, hence "runner").
     Muen,
+    /// `solo5-muen-peer`: the net and block peers of a Solo5 muen subject
+    /// as a process of their own, over channel files it maps (in a Linux
+    /// subject of a Muen system, or beside the runner's `--channel-files`).
+    MuenPeer,
 }
 
 impl Tender {
@@ -26,17 +30,31 @@ impl Tender {
             Self::HvtDebug => "solo5-hvt-debug",
             Self::Spt => "solo5-spt",
             Self::Muen => "solo5-muen-runner",
+            Self::MuenPeer => "solo5-muen-peer",
         }
     }
 
     /// Whether `option` is one of this tender's.
     fn accepts(self, option: &TenderOption) -> bool {
+        if self == Self::MuenPeer {
+            return matches!(
+                option,
+                TenderOption::Engine(_)
+                    | TenderOption::Net { .. }
+                    | TenderOption::Block { .. }
+                    | TenderOption::BlockSectorSize { .. }
+                    | TenderOption::PeerChannel { .. }
+            );
+        }
         match option {
             TenderOption::XExecHeap => self == Self::Spt,
             TenderOption::Classic | TenderOption::NetLossy | TenderOption::NetMac { .. } => {
                 self != Self::Muen
             }
-            TenderOption::ExitEvent | TenderOption::Strict => self == Self::Muen,
+            TenderOption::ExitEvent | TenderOption::Strict | TenderOption::ChannelFiles(_) => {
+                self == Self::Muen
+            }
+            TenderOption::PeerChannel { .. } => false,
             TenderOption::Mem(_)
             | TenderOption::Engine(_)
             | TenderOption::Net { .. }
@@ -205,7 +223,33 @@ pub enum TenderOption {
     /// also when it is one of our own binaries (which run at CPL 3 by
     /// default).
     Strict,
+    /// `--channel-files=DIR` (muen): back each device's channels and
+    /// buffer with a file the runner creates in DIR, and leave serving them
+    /// to `solo5-muen-peer`.
+    ChannelFiles(String),
+    /// `--net-in:NAME=FILE` and the like (`solo5-muen-peer`): the file of
+    /// one of device NAME's channels or its buffer.
+    PeerChannel {
+        /// Device name.
+        name: String,
+        /// Which channel or buffer (by the subject's region it is).
+        role: crate::muen::layout::Role,
+        /// The file to map.
+        path: String,
+    },
 }
+
+/// `solo5-muen-peer`'s channel options, with the subject region each names.
+pub const PEER_CHANNEL_OPTIONS: [(&str, crate::muen::layout::Role); 5] = {
+    use crate::muen::layout::Role;
+    [
+        ("--net-in:", Role::NetIn),
+        ("--net-out:", Role::NetOut),
+        ("--block-request:", Role::BlockRequest),
+        ("--block-response:", Role::BlockResponse),
+        ("--block-buffer:", Role::BlockBuffer),
+    ]
+};
 
 /// An option the tender could not accept.
 #[derive(Debug, PartialEq, Eq)]
@@ -291,6 +335,22 @@ fn parse_any_option(arg: &str) -> Result<TenderOption, OptionError> {
     }
     if arg == "--strict" {
         return Ok(TenderOption::Strict);
+    }
+    if let Some(dir) = arg.strip_prefix("--channel-files=") {
+        if dir.is_empty() {
+            return Err(OptionError::Invalid);
+        }
+        return Ok(TenderOption::ChannelFiles(dir.into()));
+    }
+    for (prefix, role) in PEER_CHANNEL_OPTIONS {
+        if let Some(parsed) = name_value(arg, prefix) {
+            let (name, path) = parsed?;
+            return Ok(TenderOption::PeerChannel {
+                name: name.into(),
+                role,
+                path: path.into(),
+            });
+        }
     }
     if arg == "--net-lossy" {
         return Ok(TenderOption::NetLossy);
@@ -396,6 +456,7 @@ pub fn usage(tender: Tender) -> &'static str {
         ),
         Tender::Spt => spt_usage(),
         Tender::Muen => muen_usage(),
+        Tender::MuenPeer => muen_peer_usage(),
     }
 }
 
@@ -409,6 +470,7 @@ Core options:
   [ --strict ] (start the subject at CPL 0 as Muen does, also one built with ringtender's
       bindings, which otherwise runs at CPL 3; slow where ring-0 code is emulated)
   [ --engine=uring|portable ] (I/O engine of the net and block peers; default io_uring if available)
+  [ --channel-files=DIR ] (create the devices' channels as files in DIR, served by solo5-muen-peer)
     --help (display this help)
     --version (display version information)
 Compiled-in modules: net block
@@ -416,6 +478,26 @@ Compiled-in module options:
   [ --net:NAME=IFACE | @NN ] (serve the channels of network NAME from tap IFACE or fd @NN)
   [ --block:NAME=PATH ] (serve muenblock device NAME from the file at PATH)
   [ --block-sector-size:NAME=SIZE ] (set the block length of device NAME)
+"
+}
+
+fn muen_peer_usage() -> &'static str {
+    "usage: solo5-muen-peer [ --engine=uring|portable ] DEVICE OPTIONS...
+Serves the net and block channels of a Solo5 muen subject, mapped from files
+(a Muen Linux subject's channel files, or solo5-muen-runner --channel-files).
+Runs until SIGINT or SIGTERM.
+Net device NAME (all three options):
+    --net:NAME=IFACE | @NN (tap the frames go to and come from)
+    --net-in:NAME=FILE (the subject's NAME|in channel: the peer writes it)
+    --net-out:NAME=FILE (the subject's NAME|out channel: the peer reads it)
+Block device NAME (all four options):
+    --block:NAME=PATH (the file served as the device)
+  [ --block-sector-size:NAME=SIZE ] (its block length; default 512)
+    --block-request:NAME=FILE (the subject's NAME|request channel)
+    --block-response:NAME=FILE (the subject's NAME|response channel)
+    --block-buffer:NAME=FILE (the subject's NAME|buffer region)
+    --help (display this help)
+    --version (display version information)
 "
 }
 
@@ -447,7 +529,7 @@ pub fn version(tender: Tender) -> String {
     let (abi, kind) = match tender {
         Tender::Hvt | Tender::HvtDebug => (ringtender_abi::hvt::HVT_ABI_VERSION, " tender"),
         Tender::Spt => (ringtender_abi::spt::SPT_ABI_VERSION, " tender"),
-        Tender::Muen => (ringtender_muen_compat::subject::MUEN_ABI_VERSION, ""),
+        Tender::Muen | Tender::MuenPeer => (ringtender_muen_compat::subject::MUEN_ABI_VERSION, ""),
     };
     format!(
         "{}{kind}, version ringtender-{}\nABI version {abi}\n",
@@ -596,5 +678,32 @@ mod tests {
             })
         );
         assert!(version(Tender::Muen).starts_with("solo5-muen-runner, version"));
+        assert_eq!(
+            parse_option(Tender::Muen, "--channel-files=/run/x"),
+            Ok(TenderOption::ChannelFiles("/run/x".into()))
+        );
+        assert_eq!(
+            parse_option(Tender::Hvt, "--channel-files=/run/x"),
+            Err(OptionError::Invalid)
+        );
+        assert_eq!(
+            parse_option(Tender::MuenPeer, "--block-response:storage=/muenfs/r"),
+            Ok(TenderOption::PeerChannel {
+                name: "storage".into(),
+                role: crate::muen::layout::Role::BlockResponse,
+                path: "/muenfs/r".into()
+            })
+        );
+        for not_the_peers in ["--net-in:service0=/f", "--mem=16", "--exit-event"] {
+            let tender = if not_the_peers.starts_with("--net-in") {
+                Tender::Muen
+            } else {
+                Tender::MuenPeer
+            };
+            assert_eq!(
+                parse_option(tender, not_the_peers),
+                Err(OptionError::Invalid)
+            );
+        }
     }
 }

@@ -56,6 +56,19 @@ pub enum GuestFault {
         /// The guest's instruction pointer.
         rip: u64,
     },
+    /// A CPL-0 subject wrote to guest-physical memory outside every region
+    /// of its layout (muen runner, read-only text slot).
+    #[error("KVM: write outside the subject: gpa=0x{gpa:x}")]
+    WriteOutsideSubject {
+        /// The address written.
+        gpa: u64,
+    },
+    /// A Xen exit other than a hypercall (muen runner's vmcall interception).
+    #[error("KVM: unhandled Xen exit: type={kind}")]
+    UnhandledXenExit {
+        /// KVM's Xen exit type.
+        kind: u32,
+    },
     /// The guest moved the block response ring's counters while the worker
     /// was writing a response into a slot it had found free.
     #[error("block ring: response slot vanished")]

@@ -13,7 +13,11 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
 use bytemuck::Pod;
-use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::mmap::MmapRegionBuilder;
+use vm_memory::{
+    Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap, GuestMemoryRegion, GuestRegionMmap,
+    MmapRegion,
+};
 
 /// Guest or ring memory could not be set up by the tender.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,21 @@ pub enum MemoryError {
     /// `mprotect` refused.
     #[error("mprotect: {0}")]
     Protect(#[source] io::Error),
+    /// A mapping of memory backed by files could not be made.
+    #[error("Could not allocate guest memory: {0}")]
+    MapFile(#[source] vm_memory::mmap::MmapRegionError),
+    /// A file to back guest memory could not be sized.
+    #[error("Could not allocate guest memory: {0}")]
+    FileSize(#[source] io::Error),
+    /// A file's range is out of order, empty or beyond the memory's end.
+    #[error("Could not allocate guest memory: file range at 0x{gpa:x} misplaced")]
+    FileMisplaced {
+        /// Where the file was to be mapped.
+        gpa: u64,
+    },
+    /// The mappings do not form one guest memory.
+    #[error("Could not allocate guest memory: {0}")]
+    Regions(#[source] vm_memory::GuestRegionCollectionError),
 }
 
 /// An access the guest asked for that falls outside what it may touch.
@@ -60,6 +79,18 @@ impl fmt::Display for GuestAccessError {
 }
 
 impl std::error::Error for GuestAccessError {}
+
+/// A file mapped shared into [`GuestRam::with_files`]'s memory.
+pub struct SharedFile {
+    /// Where its first byte lies in guest memory.
+    pub gpa: u64,
+    /// The file, mapped for its whole length.
+    pub file: std::fs::File,
+    /// Mapped writable; else read-only, and nothing may write there (a
+    /// write would fault the process): the channels a peer only reads,
+    /// which a Muen Linux subject gets as read-only files.
+    pub writable: bool,
+}
 
 /// Guest RAM, mapped at guest physical address 0.
 pub struct GuestRam {
@@ -103,17 +134,76 @@ impl GuestRam {
         })
     }
 
+    /// Maps `size` bytes of guest memory from 0 in which each of `files`
+    /// (page-aligned, sorted, not overlapping) backs its own range, mapped
+    /// shared for the file's whole length, and zero-filled anonymous memory
+    /// fills the gaps: the muen runner's subject with its channels in files
+    /// another process serves, or `solo5-muen-peer`'s view of the channel
+    /// files it maps. The guest may access nothing until
+    /// [`GuestRam::set_guest_access`].
+    pub fn with_files(size: u64, files: Vec<SharedFile>) -> Result<Self, MemoryError> {
+        let region = |gpa: u64, mapping: Result<MmapRegion<()>, _>| {
+            let mapping = mapping.map_err(MemoryError::MapFile)?;
+            GuestRegionMmap::new(mapping, GuestAddress(gpa))
+                .ok_or(MemoryError::FileMisplaced { gpa })
+        };
+        let mut regions = Vec::new();
+        let mut cursor = 0;
+        for shared in files {
+            let (gpa, len) = (
+                shared.gpa,
+                shared.file.metadata().map_err(MemoryError::FileSize)?.len(),
+            );
+            if gpa < cursor || gpa.checked_add(len).is_none_or(|end| end > size) || len == 0 {
+                return Err(MemoryError::FileMisplaced { gpa });
+            }
+            if gpa > cursor {
+                regions.push(region(cursor, MmapRegion::new((gpa - cursor) as usize))?);
+            }
+            let prot = if shared.writable {
+                libc::PROT_READ | libc::PROT_WRITE
+            } else {
+                libc::PROT_READ
+            };
+            let mapping = MmapRegionBuilder::new(len as usize)
+                .with_file_offset(vm_memory::FileOffset::new(shared.file, 0))
+                .with_mmap_prot(prot)
+                .with_mmap_flags(libc::MAP_NORESERVE | libc::MAP_SHARED)
+                .build();
+            regions.push(region(gpa, mapping)?);
+            cursor = gpa + len;
+        }
+        if cursor < size {
+            regions.push(region(cursor, MmapRegion::new((size - cursor) as usize))?);
+        }
+        let mem = GuestMemoryMmap::from_regions(regions).map_err(MemoryError::Regions)?;
+        Ok(Self {
+            mem,
+            size,
+            guest_readable: Vec::new(),
+            guest_writable: Vec::new(),
+        })
+    }
+
     /// Guest address just past the mapped memory: the size of guest RAM,
     /// which starts at 0 (for shared ring memory, the end of the rings).
     pub fn size(&self) -> u64 {
         self.size
     }
 
-    /// Host address of guest physical address 0 (for the KVM memory slot).
-    pub fn host_base(&self) -> u64 {
+    /// The mappings that make up guest memory, one KVM memory slot each:
+    /// `(guest address, size, host address)`, in address order.
+    pub fn slots(&self) -> Vec<(u64, u64, u64)> {
         self.mem
-            .get_host_address(GuestAddress(0))
-            .expect("guest RAM starts at 0") as u64
+            .iter()
+            .map(|region| {
+                let host = self
+                    .mem
+                    .get_host_address(region.start_addr())
+                    .expect("a region's start is mapped");
+                (region.start_addr().0, region.len(), host as u64)
+            })
+            .collect()
     }
 
     /// Sets the ranges the guest may make the host read from and write to.

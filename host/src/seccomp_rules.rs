@@ -244,6 +244,13 @@ impl Rules {
                 arg_without(3, libc::MAP_FIXED as u64)?,
             ]],
         )?;
+        // glibc grows a thread's malloc arena by making more of its
+        // reserved heap writable (seen killing the muen peers' worker under
+        // a flood of requests); never executable.
+        self.allow_when(
+            libc::SYS_mprotect,
+            vec![vec![arg_without(2, libc::PROT_EXEC as u64)?]],
+        )?;
         self.allow_arg_in(libc::SYS_mremap, 3, &[libc::MREMAP_MAYMOVE as u64])?;
         self.allow_arg_in(libc::SYS_madvise, 2, &[libc::MADV_DONTNEED as u64])?;
         self.allow_arg_in(libc::SYS_futex, 1, &words(&FUTEX_OPS))?;

@@ -84,7 +84,7 @@ pub fn read_unikernel(tender: Tender, kernel: &str) -> Result<Unikernel, TenderE
     let (target, versions): (AbiTarget, &[u32]) = match tender {
         Tender::Hvt | Tender::HvtDebug => (AbiTarget::Hvt, &[ringtender_abi::hvt::HVT_ABI_VERSION]),
         Tender::Spt => (AbiTarget::Spt, &[ringtender_abi::spt::SPT_ABI_VERSION]),
-        Tender::Muen => (
+        Tender::Muen | Tender::MuenPeer => (
             AbiTarget::Muen,
             &[MUEN_ABI_VERSION, MUEN_ABI_VERSION_SINFO_04],
         ),

@@ -18,7 +18,8 @@ use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 use ringtender_host::hvt::dumpcore::{CoreFds, CORE_OPEN_FLAGS};
 use ringtender_host::hvt::seccomp::{
     self as hvt, DebugFds, GdbReaderFds, NetRingFds, RingWorkerFds, VcpuFds, KVM_GET_FPU,
-    KVM_GET_REGS, KVM_RUN, KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
+    KVM_GET_REGS, KVM_GET_VCPU_EVENTS, KVM_RUN, KVM_SET_GUEST_DEBUG, KVM_SET_REGS, KVM_SET_SREGS,
+    KVM_SET_VCPU_EVENTS,
 };
 use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
@@ -672,6 +673,16 @@ fn muen_runner_vcpu() {
             ("KVM_GET_REGS", &|| ioctl(vcpu, KVM_GET_REGS), REACHED_KVM),
             ("KVM_SET_REGS", &|| ioctl(vcpu, KVM_SET_REGS), REACHED_KVM),
             ("KVM_SET_SREGS", &|| ioctl(vcpu, KVM_SET_SREGS), REACHED_KVM),
+            (
+                "KVM_GET_VCPU_EVENTS",
+                &|| ioctl(vcpu, KVM_GET_VCPU_EVENTS),
+                REACHED_KVM,
+            ),
+            (
+                "KVM_SET_VCPU_EVENTS",
+                &|| ioctl(vcpu, KVM_SET_VCPU_EVENTS),
+                REACHED_KVM,
+            ),
             ("stopping the peers", &|| write8(doorbell), PASSED),
             (
                 "the signal handler's IORING_UNREGISTER_FILES",
@@ -752,6 +763,63 @@ fn muen_runner_scheduler() {
             ("KVM_RUN", &|| ioctl(fds.vcpu_fd(), KVM_RUN), REFUSED),
             ("open", &open_file, REFUSED),
         ],
+    );
+}
+
+/// `solo5-muen-peer`'s main thread only waits for the signal whose handler
+/// writes its line, drops the io_uring's files and exits. (Its `pause` is
+/// shown by the live peer below, whose main thread waits in it.)
+#[test]
+fn muen_peer_main() {
+    let fds = Fds::new();
+    let ring = fds.uring.as_raw_fd();
+    let filter = muen::peer_main_filter(Some(ring)).unwrap();
+    let empty_write = |fd: RawFd| {
+        // SAFETY: writes nothing.
+        unsafe { libc::write(fd, [0u8; 0].as_ptr().cast(), 0) as i64 }
+    };
+    check(
+        "muen peer main",
+        &filter,
+        &[
+            ("write to stderr", &|| empty_write(2), PASSED),
+            (
+                "drop the io_uring's files",
+                &|| uring_register(ring, IORING_UNREGISTER_FILES),
+                Ending::Exited(libc::ENXIO),
+            ),
+            ("write to stdout", &|| empty_write(1), REFUSED),
+            (
+                "write to the worker's doorbell",
+                &|| write8(fds.doorbell.as_raw_fd()),
+                REFUSED,
+            ),
+            ("io_uring_enter", &|| uring_enter(ring), REFUSED),
+            (
+                "io_uring_register, another opcode",
+                &|| uring_register(ring, 0),
+                REFUSED,
+            ),
+            (
+                "pwrite on the block file",
+                &|| pwrite_block(fds.block.as_raw_fd(), 0),
+                REFUSED,
+            ),
+            ("nanosleep", &nanosleep, REFUSED),
+            ("mmap", &mmap_exec, REFUSED),
+            ("open", &open_file, REFUSED),
+            ("kill", &|| kill(1), REFUSED),
+        ],
+    );
+    let without_uring = muen::peer_main_filter(None).unwrap();
+    check(
+        "muen peer main, portable engine",
+        &without_uring,
+        &[(
+            "io_uring_register",
+            &|| uring_register(ring, IORING_UNREGISTER_FILES),
+            REFUSED,
+        )],
     );
 }
 
@@ -1096,4 +1164,45 @@ fn every_thread_of_a_live_muen_runner_is_filtered() {
     common::wait_for_text(&log, "acked 10");
     // The thread name is the program's, cut to 15 bytes.
     assert_every_thread_filtered(child, "solo5-muen-runn", &["rings", "muen-scheduler"]);
+}
+
+/// A live `solo5-muen-peer` serving a subject's block channels from the
+/// runner's channel files: its main thread and its worker both run under a
+/// filter while the subject writes blocks.
+#[test]
+fn every_thread_of_a_live_muen_peer_is_filtered() {
+    let dir = TempDir::new();
+    let image = dir.zero_file("storage.img", 1 << 20);
+    let channels = dir.join("channels");
+    fs::create_dir(&channels).unwrap();
+    let log = dir.join("stdout");
+    let kernel = common::built_unikernel("test_blkseq.muen");
+    let mut runner = Command::new(env!("CARGO_BIN_EXE_solo5-muen-runner"))
+        .args([
+            "--mem=16",
+            &format!("--channel-files={}", channels.display()),
+            "--",
+            kernel.to_str().unwrap(),
+            "100000000",
+        ])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::poll_until(|| channels.join("storage.buffer").exists());
+    let file = |name: &str| channels.join(name).display().to_string();
+    let peer = Command::new(env!("CARGO_BIN_EXE_solo5-muen-peer"))
+        .args([
+            format!("--block:storage={}", image.display()),
+            format!("--block-request:storage={}", file("storage.request")),
+            format!("--block-response:storage={}", file("storage.response")),
+            format!("--block-buffer:storage={}", file("storage.buffer")),
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_for_text(&log, "acked 10");
+    let _ = runner.kill();
+    let _ = runner.wait();
+    assert_every_thread_filtered(peer, "solo5-muen-peer", &["rings"]);
 }

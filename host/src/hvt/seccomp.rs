@@ -12,7 +12,7 @@
 
 use std::os::fd::RawFd;
 
-use kvm_bindings::{kvm_fpu, kvm_guest_debug, kvm_regs, kvm_sregs};
+use kvm_bindings::{kvm_fpu, kvm_guest_debug, kvm_regs, kvm_sregs, kvm_vcpu_events};
 use seccompiler::BpfProgram;
 
 use crate::hvt::dumpcore::{CoreFds, CORE_OPEN_FLAGS};
@@ -34,6 +34,10 @@ pub const KVM_SET_SREGS: u64 = kvm_iow(0x84, size_of::<kvm_sregs>());
 pub const KVM_GET_FPU: u64 = kvm_ior(0x8c, size_of::<kvm_fpu>());
 /// `_IOW(KVMIO, 0x9b, struct kvm_guest_debug)`.
 pub const KVM_SET_GUEST_DEBUG: u64 = kvm_iow(0x9b, size_of::<kvm_guest_debug>());
+/// `_IOR(KVMIO, 0x9f, struct kvm_vcpu_events)`.
+pub const KVM_GET_VCPU_EVENTS: u64 = kvm_ior(0x9f, size_of::<kvm_vcpu_events>());
+/// `_IOW(KVMIO, 0xa0, struct kvm_vcpu_events)`.
+pub const KVM_SET_VCPU_EVENTS: u64 = kvm_iow(0xa0, size_of::<kvm_vcpu_events>());
 
 /// `_IOR(KVMIO, nr, size)`.
 const fn kvm_ior(nr: u64, size: usize) -> u64 {

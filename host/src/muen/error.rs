@@ -54,6 +54,35 @@ pub enum Error {
     /// A peer's channel could not be set up.
     #[error("peer channel: {0}")]
     PeerChannel(#[source] ChannelError),
+    /// The start-up probe of the host's `vmcall` stopped somewhere else.
+    #[error("vmcall probe: the vCPU stopped at 0x{rip:x}")]
+    ProbeStopped {
+        /// Where the probe's vCPU stopped.
+        rip: u64,
+    },
+    /// The start-up probe of the host's `vmcall` met an exit it cannot read.
+    #[error("vmcall probe: unexpected exit: exit_reason=0x{reason:x}")]
+    ProbeExit {
+        /// KVM's exit reason.
+        reason: u32,
+    },
+    /// KVM refused the Xen hypercall interception the runner asked for.
+    #[error("KVM_XEN_HVM_CONFIG: {}", crate::error::strerror(.0))]
+    XenHvmConfig(#[source] io::Error),
+    /// A channel file could not be created, opened or sized.
+    #[error("{}: {}", .path.display(), crate::error::strerror(.source))]
+    ChannelFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// A channel file given to the peer is empty.
+    #[error("{}: channel file is empty", .0.display())]
+    EmptyChannelFile(std::path::PathBuf),
+    /// The channel files do not fit in the peer's address space.
+    #[error("channel files too large")]
+    ChannelFilesTooLarge,
 }
 
 #[cfg(test)]

@@ -4,12 +4,13 @@
 //! with its own page tables (`page_tables`), writes the subject info and
 //! boot info pages (`subject_info`), starts the vCPU as Muen does
 //! (`vcpu`), plays the scheduler for the clock (`clock`), prints the debug
-//! log (`console`), and completes `vmcall`s, which this host's KVM does not
-//! (`watchdog`, `run_loop`). Each of its threads runs under a seccomp
+//! log (`console`), and completes `vmcall`s as its host's KVM allows, which
+//! it probes at start-up (`vmcall_probe`, `watchdog`, `run_loop`). Each of its threads runs under a seccomp
 //! filter of its own (`seccomp`). Our own binaries run at CPL 3 under the
 //! runner's descriptor tables, which carries out the privileged
 //! instructions they trap on (`privileged`). `docs/muen-runner.md` describes it.
 
+pub mod channel_files;
 pub mod clock;
 pub mod console;
 mod error;
@@ -19,8 +20,11 @@ pub mod peers;
 pub mod privileged;
 pub mod run_loop;
 pub mod seccomp;
+pub mod standalone_peer;
 pub mod subject_info;
+pub mod text_write;
 pub mod vcpu;
+pub mod vmcall_probe;
 pub mod watchdog;
 
 pub use error::Error;
@@ -31,12 +35,13 @@ use std::sync::Arc;
 use ringtender_abi::elf_note::RING3_FLAG_RINGS;
 use ringtender_muen_compat::subject::sinfo_format_for_abi;
 
+use crate::attach::{self, Device};
 use crate::cli::{self, RunArgs, Tender};
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::kvm::Machine;
 use crate::rings::GuestRegion;
-use crate::{attach, elf, seccomp_rules, signals, unikernel};
+use crate::{elf, seccomp_rules, signals, unikernel};
 
 use self::layout::{devices_of, Role, SubjectLayout, BINARY_MIN_VA, LOW_REGIONS_END};
 
@@ -64,7 +69,15 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let ram_size = att.mem_mb.unwrap_or(DEFAULT_RAM_MB).saturating_mul(MIB);
     let image = elf::parse_image(&uk.file, LOW_REGIONS_END, BINARY_MIN_VA)
         .map_err(unikernel::kernel_error(kernel))?;
-    attach::complete_manifest(&mut manifest, &mut att)?;
+    match &att.channel_files {
+        None => attach::complete_manifest(&mut manifest, &mut att)?,
+        Some(_) if att.devices.iter().any(|d| !matches!(d, Device::None)) => {
+            return Err(TenderError::Device(
+                "--channel-files: solo5-muen-peer serves the devices, not --net or --block".into(),
+            ))
+        }
+        Some(_) => {}
+    }
 
     let layout = SubjectLayout::new(&image, ram_size, &devices_of(&manifest))?;
     let note_flags = elf::ring3_flags(&uk.file);
@@ -77,10 +90,16 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     } else {
         peers::NetRxMode::Paced
     };
-    let mut ram = GuestRam::new(tables.root() + tables.bytes())?;
-    let (readable, writable) = peers::io_ranges(&layout);
+    let memory_size = tables.root() + tables.bytes();
+    let mut ram = match &att.channel_files {
+        None => GuestRam::new(memory_size)?,
+        Some(dir) => GuestRam::with_files(memory_size, channel_files::create(dir, &layout)?)?,
+    };
+    let peer_regions = peers::subject_regions(&layout);
+    let (readable, writable) = peers::io_ranges(&peer_regions);
     ram.set_guest_access(readable, writable);
-    let mut machine = Machine::new(&ram)?;
+    let mut machine = Machine::with_read_only(&ram, &vcpu::text_slots(&layout, privilege))?;
+    let vmcall = vmcall_probe::set_up(&machine, att.exit_event)?;
     for copy in layout.binary_copies(&image) {
         ram.setup_write(copy.gpa, &uk.file[copy.file])?;
     }
@@ -108,9 +127,10 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     let ram = Arc::new(ram);
     let mut console = console::Console::new(region_memory(&ram, &layout, Role::Debuglog));
+    // With --channel-files, solo5-muen-peer serves the channels.
     let peers = peers::start(
         &ram,
-        &layout,
+        &peer_regions,
         &att.devices,
         att.ring_options.engine,
         rx_mode,
@@ -121,6 +141,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
     let watchdog = watchdog::Watchdog::start()?;
     let events = run_loop::Events {
         exit_event: att.exit_event,
+        vmcall,
     };
     let vcpu_filter = seccomp::vcpu_filter(&seccomp::VcpuFds {
         vcpu: machine.vcpu.as_raw_fd(),

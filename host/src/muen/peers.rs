@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use ringtender_muen_compat::block::{BlockRequest, BlockResponse};
 use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
-use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
+use ringtender_muen_compat::{
+    Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL, OFFSET_EPOCH,
+};
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use std::os::fd::{AsRawFd, RawFd};
@@ -23,7 +25,7 @@ use crate::attach::{Device, DeviceFds};
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
-use crate::muen::layout::{Region, Role, SubjectLayout};
+use crate::muen::layout::{Role, SubjectLayout};
 use crate::rings::engine::{self, EngineChoice, EngineFile};
 use crate::rings::{
     worker_epoll, BlockFlow, BlockRing, GuestRegion, GuestWaiting, MuenRx, NetFlow, NetRing,
@@ -34,16 +36,53 @@ use crate::rings::{
 /// never notifies them (Solo5's muen bindings raise no events), and 1 ms is
 /// the runner's minor frame (`clock.rs`).
 pub const POLL_TICK: Duration = Duration::from_millis(1);
-/// Epoch of the channels the peers write, from the start.
-const PEER_EPOCH: u64 = 1;
+/// The epoch the peers give a channel they write, from the start: one past
+/// the epoch it holds (1 for fresh memory), never 0. A restarted
+/// `solo5-muen-peer` thus starts a new epoch, at which the subject's reader
+/// resynchronises, rather than reuse the one it had.
+fn fresh_epoch(channel: &GuestRegion) -> u64 {
+    channel.load_acquire(OFFSET_EPOCH).wrapping_add(1).max(1)
+}
 
-/// Guest memory the peers' I/O may read (what the subject sends, the block
+/// One device's channel or buffer in the peers' memory: in the runner a
+/// region of the subject's memory, in `solo5-muen-peer` a channel file it
+/// maps (`channel_files`). The peers reach it only through [`GuestRam`]
+/// (vm-memory's volatile and atomic access).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerRegion {
+    /// What the region is for the device.
+    pub role: Role,
+    /// The device's handle (its index among the devices the peers serve).
+    pub device: usize,
+    /// Its address in the peers' memory.
+    pub gpa: u64,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// The channels and buffers of every device of `layout`, where they lie in
+/// the subject's memory.
+pub fn subject_regions(layout: &SubjectLayout) -> Vec<PeerRegion> {
+    layout
+        .regions
+        .iter()
+        .filter_map(|r| {
+            Some(PeerRegion {
+                role: r.role,
+                device: r.device?,
+                gpa: r.gpa,
+                size: r.size,
+            })
+        })
+        .collect()
+}
+
+/// Memory the peers' I/O may read (what the subject sends, the block
 /// buffer) and write (what it receives, the block buffer): the ranges for
 /// [`GuestRam::set_guest_access`].
-pub fn io_ranges(layout: &SubjectLayout) -> (Vec<Range<u64>>, Vec<Range<u64>>) {
+pub fn io_ranges(regions: &[PeerRegion]) -> (Vec<Range<u64>>, Vec<Range<u64>>) {
     let ranges = |roles: &[Role]| {
-        layout
-            .regions
+        regions
             .iter()
             .filter(|r| roles.contains(&r.role))
             .map(|r| r.gpa..r.gpa + r.size)
@@ -57,12 +96,13 @@ pub fn io_ranges(layout: &SubjectLayout) -> (Vec<Range<u64>>, Vec<Range<u64>>) {
 
 fn channel<'a>(
     ram: &Arc<GuestRam>,
-    layout: &'a SubjectLayout,
+    regions: &'a [PeerRegion],
     role: Role,
     handle: usize,
-) -> Result<(GuestRegion, &'a Region), TenderError> {
-    let region = layout
-        .device_region(role, handle)
+) -> Result<(GuestRegion, &'a PeerRegion), TenderError> {
+    let region = regions
+        .iter()
+        .find(|r| r.role == role && r.device == handle)
         .ok_or(Error::NoDeviceRegion { handle, role })?;
     Ok((
         GuestRegion::new(ram.clone(), region.gpa, region.size as usize),
@@ -82,13 +122,9 @@ fn block_peer(
 ) -> Result<BlockRing, TenderError> {
     let requests = Reader::new(request, BLOCK_PROTOCOL, size_of::<BlockRequest>())
         .map_err(Error::PeerChannel)?;
-    let responses = Writer::init(
-        response,
-        BLOCK_PROTOCOL,
-        size_of::<BlockResponse>(),
-        PEER_EPOCH,
-    )
-    .map_err(Error::PeerChannel)?;
+    let epoch = fresh_epoch(&response);
+    let responses = Writer::init(response, BLOCK_PROTOCOL, size_of::<BlockResponse>(), epoch)
+        .map_err(Error::PeerChannel)?;
     Ok(BlockRing::new(
         BlockFlow::Muen { buffer },
         file,
@@ -119,11 +155,12 @@ pub enum NetRxMode {
 }
 
 /// Initialises the channels the peers write and starts the peers' worker
-/// on the I/O engine `choice`, net peers writing as `rx_mode` says; `None`
-/// when the subject has no devices.
+/// on the I/O engine `choice`, serving `devices` (by handle) over their
+/// `regions` in `ram`, net peers writing as `rx_mode` says; `None` when
+/// there are no devices.
 pub fn start(
     ram: &Arc<GuestRam>,
-    layout: &SubjectLayout,
+    regions: &[PeerRegion],
     devices: &[Device],
     choice: EngineChoice,
     rx_mode: NetRxMode,
@@ -135,14 +172,15 @@ pub fn start(
     for (handle, dev) in devices.iter().enumerate() {
         match dev {
             Device::Net(net) => {
-                let (out, _) = channel(ram, layout, Role::NetOut, handle)?;
-                let (input, _) = channel(ram, layout, Role::NetIn, handle)?;
+                let (out, _) = channel(ram, regions, Role::NetOut, handle)?;
+                let (input, _) = channel(ram, regions, Role::NetIn, handle)?;
                 let tx = Reader::new(out, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE)
                     .map_err(Error::PeerChannel)?;
-                let rx = Writer::init(input, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE, PEER_EPOCH)
+                let epoch = fresh_epoch(&input);
+                let rx = Writer::init(input, NET_PROTOCOL, MUEN_NET_ELEMENT_SIZE, epoch)
                     .map_err(Error::PeerChannel)?;
                 let pacing = match rx_mode {
-                    NetRxMode::Paced => MuenRx::new(PEER_EPOCH + 1),
+                    NetRxMode::Paced => MuenRx::new(epoch.wrapping_add(1).max(1)),
                     NetRxMode::Overwrite => MuenRx::overwriting(),
                 };
                 nets.push(Arc::new(Mutex::new(NetRing::new(
@@ -159,9 +197,9 @@ pub fn start(
                 });
             }
             Device::Block(block) => {
-                let (request, _) = channel(ram, layout, Role::BlockRequest, handle)?;
-                let (response, _) = channel(ram, layout, Role::BlockResponse, handle)?;
-                let (_, buffer) = channel(ram, layout, Role::BlockBuffer, handle)?;
+                let (request, _) = channel(ram, regions, Role::BlockRequest, handle)?;
+                let (response, _) = channel(ram, regions, Role::BlockResponse, handle)?;
+                let (_, buffer) = channel(ram, regions, Role::BlockBuffer, handle)?;
                 blocks.push(block_peer(
                     request,
                     response,

@@ -1,10 +1,13 @@
 //! The vCPU loop: a halted subject ends the run with the status its log
 //! announced; a watchdog tick drains the log and completes a pending
-//! `vmcall` as a Muen event; a CPL-3 subject's trap is carried out or
-//! reported (`privileged`); anything else ends the run with one line.
+//! `vmcall` as a Muen event, as does a `KVM_EXIT_XEN` (`vmcall_probe`);
+//! a CPL-0 subject's write to its text is a `vmcall` or a page fault
+//! (`text_write`); a CPL-3 subject's trap is carried out or reported
+//! (`privileged`); anything else ends the run with one line.
 
 use std::io::Write;
 
+use kvm_bindings::{KVM_EXIT_XEN, KVM_EXIT_XEN_HCALL};
 use kvm_ioctls::{VcpuExit, VcpuFd};
 use ringtender_abi::solo5::SOLO5_EXIT_ABORT;
 
@@ -15,14 +18,18 @@ use crate::muen::console::Console;
 use crate::muen::layout::SubjectLayout;
 use crate::muen::privileged::{self, code_bytes, TrapOutcome};
 use crate::muen::subject_info::EXIT_EVENT_NUMBER;
+use crate::muen::text_write::{self, TextWrite};
 use crate::muen::vcpu::Privilege;
+use crate::muen::vmcall_probe::VmcallHandling;
 use crate::muen::watchdog::VMCALL;
 use crate::ring3::TRAP_PORT;
 
-/// What the subject's events do.
+/// What the subject's events do, and how its `vmcall`s reach the runner.
 pub struct Events {
     /// "solo5_exit" is published: its event ends the run.
     pub exit_event: bool,
+    /// How the runner completes the subject's `vmcall`s on this host.
+    pub vmcall: VmcallHandling,
 }
 
 impl Events {
@@ -35,6 +42,8 @@ impl Events {
 enum Exit {
     Halt,
     Tick,
+    XenHypercall,
+    TextWrite(u64, [u8; 8], usize),
     Trap(u8),
     Shutdown,
     Translation,
@@ -68,6 +77,27 @@ fn handle_vmcall(
     Ok(false)
 }
 
+/// A `vmcall` KVM handed over as `KVM_EXIT_XEN`: whether its event ends
+/// the run; any other is completed as Muen does, RAX untouched (KVM sets
+/// RAX to the result and steps over the instruction when the vCPU runs
+/// again).
+fn complete_xen_hypercall(vcpu: &mut VcpuFd, events: &Events) -> Result<bool, TenderError> {
+    let run = vcpu.get_kvm_run();
+    // SAFETY: exit_reason is KVM_EXIT_XEN, so the kernel filled `xen`.
+    let xen = unsafe { &mut run.__bindgen_anon_1.xen };
+    if xen.type_ != KVM_EXIT_XEN_HCALL {
+        return Err(GuestFault::UnhandledXenExit { kind: xen.type_ }.into());
+    }
+    // SAFETY: the type is KVM_EXIT_XEN_HCALL, so `hcall` is the member the
+    // kernel filled.
+    let hcall = unsafe { &mut xen.u.hcall };
+    if events.ends_run(hcall.input) {
+        return Ok(true);
+    }
+    hcall.result = hcall.input;
+    Ok(false)
+}
+
 /// Runs the subject to its end; returns its exit status.
 pub fn run(
     vcpu: &mut VcpuFd,
@@ -83,6 +113,16 @@ pub fn run(
             Ok(VcpuExit::Hlt) => Exit::Halt,
             Ok(VcpuExit::IoOut(TRAP_PORT, &[vector])) if cpl3 => Exit::Trap(vector),
             Ok(VcpuExit::Shutdown) => Exit::Shutdown,
+            Ok(VcpuExit::MmioWrite(gpa, data)) if !cpl3 && data.len() <= 8 => {
+                let mut bytes = [0u8; 8];
+                bytes[..data.len()].copy_from_slice(data);
+                Exit::TextWrite(gpa, bytes, data.len())
+            }
+            Ok(VcpuExit::Unsupported(KVM_EXIT_XEN))
+                if events.vmcall == VmcallHandling::XenIntercept =>
+            {
+                Exit::XenHypercall
+            }
             Ok(VcpuExit::FailEntry(reason, _)) => Exit::FailEntry(reason),
             Ok(VcpuExit::InternalError) => Exit::Internal,
             Ok(_) => Exit::Other,
@@ -99,7 +139,20 @@ pub fn run(
             Exit::Halt => return Ok(console.exit_status()),
             Exit::Tick => {
                 console.drain();
-                if handle_vmcall(vcpu, ram, layout, events)? {
+                if events.vmcall == VmcallHandling::CompleteOnTick
+                    && handle_vmcall(vcpu, ram, layout, events)?
+                {
+                    return Ok(console.exit_status());
+                }
+            }
+            Exit::TextWrite(gpa, bytes, len) => {
+                match text_write::handle(vcpu, layout, events, gpa, &bytes[..len])? {
+                    TextWrite::Resumed => {}
+                    TextWrite::ExitEvent => return Ok(console.exit_status()),
+                }
+            }
+            Exit::XenHypercall => {
+                if complete_xen_hypercall(vcpu, events)? {
                     return Ok(console.exit_status());
                 }
             }

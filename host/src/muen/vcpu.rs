@@ -12,6 +12,8 @@
 //! subject, and carries out the privileged instructions the bindings still
 //! execute (`super::privileged`).
 
+use std::ops::Range;
+
 use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs};
 use kvm_ioctls::VcpuFd;
 use ringtender_abi::elf_note::RING3_FLAG_CPL3;
@@ -23,7 +25,7 @@ use crate::hvt::cpu::{
     segment, CR0_ET, CR0_MP, CR0_NE, CR0_PE, CR0_PG, CR0_WP, CR4_MCE, CR4_OSFXSR, CR4_OSXMMEXCPT,
     CR4_PAE, EFER_LMA, EFER_LME, EFER_NXE, RFLAGS_RESERVED,
 };
-use crate::muen::layout::SubjectLayout;
+use crate::muen::layout::{Region, Role, SubjectLayout};
 use crate::muen::page_tables::{PageOwner, PageTables};
 use crate::ring3::{Ring3Area, AREA_SIZE};
 
@@ -85,13 +87,45 @@ fn muen_segments(sregs: &mut kvm_sregs) {
     sregs.idt.limit = 0;
 }
 
+/// Whether `region` is read-only text: part of the binary, executable, not
+/// writable (where a `vmcall` can be).
+fn read_only_text(region: &Region) -> bool {
+    region.role == Role::Binary && region.executable && !region.writable
+}
+
+/// The guest-physical ranges of a CPL-0 subject's read-only text, which the
+/// runner puts in read-only memory slots (`text_write`); none at CPL 3.
+pub fn text_slots(layout: &SubjectLayout, privilege: Privilege) -> Vec<Range<u64>> {
+    if privilege != Privilege::Cpl0 {
+        return Vec::new();
+    }
+    layout
+        .regions
+        .iter()
+        .filter(|r| read_only_text(r))
+        .map(|r| r.gpa..r.gpa + r.size)
+        .collect()
+}
+
 /// The subject's privilege (CPL 3 for binaries whose RNG3 note says so)
 /// and its page tables. A CPL-3 subject's ring-3 area sits in GPA space
-/// right after the regions, the tables after it.
+/// right after the regions, the tables after it. At CPL 0 the read-only
+/// text is writable in the page tables and read-only in its memory slot
+/// instead ([`text_slots`]), so that this host's KVM reports its rewrite
+/// of a `vmcall` there and the runner sees the subject's other writes
+/// there, which it turns into the page fault Muen gives (`text_write`).
 pub fn address_space(layout: &SubjectLayout, ring3_flags: u32) -> (Privilege, PageTables) {
     let regions_end = layout.regions_gpa_end;
     if ring3_flags & RING3_FLAG_CPL3 == 0 {
-        let tables = PageTables::build(regions_end, &layout.regions, PageOwner::Supervisor);
+        let regions: Vec<Region> = layout
+            .regions
+            .iter()
+            .map(|r| Region {
+                writable: r.writable || read_only_text(r),
+                ..r.clone()
+            })
+            .collect();
+        let tables = PageTables::build(regions_end, &regions, PageOwner::Supervisor);
         return (Privilege::Cpl0, tables);
     }
     let area = Ring3Area {

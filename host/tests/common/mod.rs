@@ -993,3 +993,22 @@ pub fn without_cpl3(dir: &TempDir, file: &str) -> PathBuf {
     std::fs::write(&path, bytes).unwrap();
     path
 }
+
+/// Pings `addr` from `ns` until `count` replies came back, however slow
+/// the subject is: each ping waits up to [`HANG_GUARD`] for its replies, and a
+/// ping that gave up (a neighbour resolution that took too long) is run
+/// again. The last ping's output.
+pub fn ping_until_answered(ns: &NetNs, addr: &str, count: u32) -> String {
+    let start = std::time::Instant::now();
+    let deadline = HANG_GUARD.as_secs().to_string();
+    loop {
+        let ping = ns
+            .command("ping")
+            .args(["-c", &count.to_string(), "-i", "0.2", "-w", &deadline, addr])
+            .output()
+            .unwrap();
+        if ping.status.success() || start.elapsed() > HANG_GUARD {
+            return String::from_utf8_lossy(&ping.stdout).into_owned();
+        }
+    }
+}
