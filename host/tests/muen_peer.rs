@@ -13,7 +13,6 @@ use std::process::{Child, Command, Stdio};
 use common::{wait, NetNs, Outcome, TempDir};
 
 const RUNNER: &str = env!("CARGO_BIN_EXE_solo5-muen-runner");
-const PEER: &str = env!("CARGO_BIN_EXE_solo5-muen-peer");
 
 /// The runner's channel files for our `test_NAME.muen` run with `args`,
 /// in `dir/channels`; its stdout goes to `dir/log`.
@@ -62,23 +61,6 @@ impl Subject {
     }
 }
 
-/// Starts the peer with `args` (and the engine `RINGTENDER_TEST_ENGINE`
-/// names), inside `ns` if given.
-fn start_peer(ns: Option<&NetNs>, args: &[String]) -> Child {
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut command = match ns {
-        Some(ns) => ns.command(PEER),
-        None => Command::new(PEER),
-    };
-    command
-        .args(common::engine_option(&argv))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// Ends a peer that serves until told: SIGTERM, upstream's line in its own
 /// name, status 1.
 fn stop_peer(peer: Child) {
@@ -97,7 +79,7 @@ fn our_net_answers_pings_through_the_standalone_peer() {
     ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
     let dir = TempDir::new();
     let subject = Subject::start(&dir, "net", &["limit", "20"], "service0.out");
-    let peer = start_peer(
+    let peer = start_peer_with(
         Some(&ns),
         &[
             "--net:service0=tap0".into(),
@@ -121,7 +103,7 @@ fn our_blk_succeeds_through_the_standalone_peer() {
     let dir = TempDir::new();
     let image = dir.zero_file("storage.img", 4 << 20);
     let subject = Subject::start(&dir, "blk", &[], "storage.buffer");
-    let peer = start_peer(
+    let peer = start_peer_with(
         None,
         &[
             format!("--block:storage={}", image.display()),
@@ -139,7 +121,7 @@ fn our_blk_succeeds_through_the_standalone_peer() {
 
 fn run_peer(args: &[&str]) -> Outcome {
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    wait(start_peer(None, &args))
+    wait(start_peer_with(None, &args))
 }
 
 /// A file of `size` zero bytes named `name` in `dir`, as a path string.
@@ -232,4 +214,9 @@ fn the_runners_channel_files_are_its_own_and_new() {
         existing.display()
     ));
     assert_eq!(std::fs::read(existing).unwrap(), b"keep");
+}
+
+/// Starts the peer with `args`, inside `ns` if given.
+fn start_peer_with(ns: Option<&NetNs>, args: &[String]) -> Child {
+    common::start_muen_peer(ns, args, Stdio::piped())
 }

@@ -12,7 +12,7 @@ mod common;
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{NetNs, PacketSocket, TempDir, HANG_GUARD};
@@ -27,7 +27,6 @@ use ringtender_muen_compat::{
     OFFSET_WSC,
 };
 
-const PEER: &str = env!("CARGO_BIN_EXE_solo5-muen-peer");
 const BLOCK: u64 = 512;
 const BLOCKS: u64 = 64;
 const BUFFER_SIZE: usize = 0x10000;
@@ -80,22 +79,6 @@ impl Drop for Mapped {
     }
 }
 
-/// Starts the peer with `args`, inside `ns` if given.
-fn start_peer(ns: Option<&NetNs>, args: &[String]) -> Child {
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut command = match ns {
-        Some(ns) => ns.command(PEER),
-        None => Command::new(PEER),
-    };
-    command
-        .args(common::engine_option(&argv))
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
 /// Gives the peer, which polls the channels every millisecond when idle,
 /// the chance to meet what the subject just wrote. Nothing depends on it
 /// having done so: the checks that follow wait as long as they must.
@@ -141,7 +124,7 @@ impl BlockSubject {
         let buffer = Mapped::new(&dir.join("buffer"), BUFFER_SIZE);
         let option =
             |name: &str, file: &str| format!("--block-{name}:storage={}", dir.join(file).display());
-        let peer = start_peer(
+        let peer = start_peer_with(
             None,
             &[
                 format!("--block:storage={}", image.display()),
@@ -507,7 +490,7 @@ fn hostile_net_elements_leave_the_peer_serving() {
     let size = MUEN_NET_CHANNEL_DEFAULT_SIZE;
     let input = Mapped::new(&dir.join("in"), size);
     let output = Mapped::new(&dir.join("out"), size);
-    let peer = start_peer(
+    let peer = start_peer_with(
         Some(&ns),
         &[
             "--net:service0=tap0".into(),
@@ -568,4 +551,9 @@ fn hostile_net_elements_leave_the_peer_serving() {
         }
     }
     assert_alive_then_stop(peer);
+}
+
+/// Starts the peer with `args`, inside `ns` if given.
+fn start_peer_with(ns: Option<&NetNs>, args: &[String]) -> Child {
+    common::start_muen_peer(ns, args, Stdio::null())
 }

@@ -1012,3 +1012,22 @@ pub fn ping_until_answered(ns: &NetNs, addr: &str, count: u32) -> String {
         }
     }
 }
+
+/// Starts `solo5-muen-peer` with `args` (and the engine
+/// `RINGTENDER_TEST_ENGINE` names), inside `ns` if given, its stdout to
+/// `stdout` and its stderr piped.
+pub fn start_muen_peer(ns: Option<&NetNs>, args: &[String], stdout: Stdio) -> Child {
+    const PEER: &str = env!("CARGO_BIN_EXE_solo5-muen-peer");
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = match ns {
+        Some(ns) => ns.command(PEER),
+        None => Command::new(PEER),
+    };
+    command
+        .args(engine_option(&argv))
+        .args(args)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
