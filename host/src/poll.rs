@@ -1,84 +1,90 @@
 //! The POLL hypercall's wait set: an epoll instance holding every tap and a
-//! monotonic timerfd, as upstream's core module has it.
+//! monotonic timerfd, as upstream's core module has it; and [`wait`], the
+//! one epoll wait of every host thread.
+//!
+//! The epoll instances and the timer are `vmm-sys-util`'s. Waiting is ours:
+//! `Epoll::wait` calls libc's `epoll_wait`, which is the `epoll_wait`
+//! system call on x86_64 and `epoll_pwait` elsewhere, while the spt guest
+//! calls `epoll_pwait` itself (upstream's bindings do). Waiting with
+//! `epoll_pwait` everywhere keeps one wait system call in every seccomp
+//! filter and in the container allow-lists (`docs/deployment.md`).
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
 
 use ringtender_abi::spt::SPT_INTERNAL_TIMERFD;
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
+use vmm_sys_util::timerfd::TimerFd;
 
-const NSEC_PER_SEC: u64 = 1_000_000_000;
+/// Most events one [`WaitSet::wait`] takes: 64 handles and the timer.
+const MAX_EVENTS: usize = 65;
+
+/// Waits up to `timeout_ms` (-1: without limit) for the events of `epoll`
+/// and stores them in `events`; returns how many it stored. `epoll_pwait`
+/// with no signal mask: `epoll_wait` as the seccomp filters allow it.
+pub fn wait(epoll: &Epoll, timeout_ms: i32, events: &mut [EpollEvent]) -> io::Result<usize> {
+    let max = libc::c_int::try_from(events.len()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `EpollEvent` is a transparent `epoll_event`, and `events` has
+    // room for `max` of them; a null signal mask leaves the mask alone.
+    let rc = unsafe {
+        libc::epoll_pwait(
+            epoll.as_raw_fd(),
+            events.as_mut_ptr().cast::<libc::epoll_event>(),
+            max,
+            timeout_ms,
+            std::ptr::null(),
+        )
+    };
+    usize::try_from(rc).map_err(|_| io::Error::last_os_error())
+}
 
 /// Waits for input on registered descriptors or a timeout.
 pub struct WaitSet {
-    epoll: OwnedFd,
-    timer: OwnedFd,
+    epoll: Epoll,
+    timer: TimerFd,
     members: usize,
 }
 
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
 impl WaitSet {
-    /// Creates the epoll instance and its timer.
+    /// Creates the epoll instance and its timer (`CLOCK_MONOTONIC`; nobody
+    /// reads it: arming it again clears its expiry).
     pub fn new() -> io::Result<Self> {
-        // SAFETY: plain epoll_create1; the result is checked and owned.
-        let epoll =
-            unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) };
-        // SAFETY: plain timerfd_create; the result is checked and owned.
-        let timer = unsafe {
-            OwnedFd::from_raw_fd(check(libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            ))?)
-        };
         let set = Self {
-            epoll,
-            timer,
+            epoll: Epoll::new()?,
+            timer: TimerFd::new()?,
             members: 0,
         };
-        set.add_raw(set.timer.as_raw_fd(), SPT_INTERNAL_TIMERFD)?;
+        set.watch(set.timer.as_raw_fd(), EventSet::IN, SPT_INTERNAL_TIMERFD)?;
         Ok(set)
     }
 
-    fn add_raw(&self, fd: RawFd, data: u64) -> io::Result<()> {
-        self.add_with(fd, libc::EPOLLIN as u32, data)
+    fn watch(&self, fd: RawFd, events: EventSet, data: u64) -> io::Result<()> {
+        self.epoll
+            .ctl(ControlOperation::Add, fd, EpollEvent::new(events, data))
     }
 
-    fn add_with(&self, fd: RawFd, events: u32, data: u64) -> io::Result<()> {
-        let mut event = libc::epoll_event { events, u64: data };
-        // SAFETY: `event` is a valid epoll_event for the duration of the call.
-        check(unsafe {
-            libc::epoll_ctl(self.epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut event)
-        })?;
+    fn add_member(&mut self, fd: RawFd, events: EventSet, data: u64) -> io::Result<()> {
+        self.watch(fd, events, data)?;
+        self.members += 1;
         Ok(())
     }
 
     /// Adds `fd`, reported as `handle` when readable.
     pub fn add(&mut self, fd: RawFd, handle: u64) -> io::Result<()> {
-        self.add_raw(fd, handle)?;
-        self.members += 1;
-        Ok(())
+        self.add_member(fd, EventSet::IN, handle)
     }
 
     /// Adds an internal descriptor (a wake-up eventfd) that ends a wait
     /// without being reported as a ready handle; `data` must be >= 64.
     pub fn add_internal(&mut self, fd: RawFd, data: u64) -> io::Result<()> {
-        self.add_raw(fd, data)?;
-        self.members += 1;
-        Ok(())
+        self.add_member(fd, EventSet::IN, data)
     }
 
     /// Adds an eventfd that nobody drains (the spt guest only waits on it),
     /// edge-triggered so that each write ends one wait; `data` must be >= 64.
     pub fn add_edge_triggered(&mut self, fd: RawFd, data: u64) -> io::Result<()> {
-        self.add_with(fd, (libc::EPOLLIN | libc::EPOLLET) as u32, data)?;
-        self.members += 1;
-        Ok(())
+        self.add_member(fd, EventSet::IN | EventSet::EDGE_TRIGGERED, data)
     }
 
     /// Descriptor of the epoll instance (for the seccomp filter).
@@ -93,37 +99,16 @@ impl WaitSet {
 
     /// Waits up to `timeout_ns` for input; returns the set of ready handles
     /// and how many there are.
-    pub fn wait(&self, timeout_ns: u64) -> io::Result<(u64, i32)> {
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: (timeout_ns / NSEC_PER_SEC) as libc::time_t,
-                // Never zero: a zero it_value would disarm the timer.
-                tv_nsec: ((timeout_ns % NSEC_PER_SEC) | 1) as libc::c_long,
-            },
-        };
-        // SAFETY: `spec` is valid; the old value is not requested.
-        check(unsafe {
-            libc::timerfd_settime(self.timer.as_raw_fd(), 0, &spec, std::ptr::null_mut())
-        })?;
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 65];
-        let max = (self.members + 1).min(events.len());
+    pub fn wait(&mut self, timeout_ns: u64) -> io::Result<(u64, i32)> {
+        // Never zero: a zero expiry would disarm the timer. Setting the
+        // lowest bit changes only the nanoseconds, as upstream's `ns |= 1`.
+        self.timer
+            .reset(Duration::from_nanos(timeout_ns | 1), None)?;
+        let mut events = [EpollEvent::default(); MAX_EVENTS];
+        let max = (self.members + 1).min(MAX_EVENTS);
         let n = loop {
-            // SAFETY: `events` has room for `max` entries.
-            let rc = unsafe {
-                libc::epoll_pwait(
-                    self.epoll.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    max as i32,
-                    -1,
-                    std::ptr::null(),
-                )
-            };
-            match check(rc) {
-                Ok(n) => break n as usize,
+            match wait(&self.epoll, -1, &mut events[..max]) {
+                Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
@@ -131,12 +116,45 @@ impl WaitSet {
         let mut ready = 0u64;
         let mut count = 0;
         for event in &events[..n] {
-            let data = event.u64;
+            let data = event.data();
             if data != SPT_INTERNAL_TIMERFD && data < 64 {
                 ready |= 1 << data;
                 count += 1;
             }
         }
         Ok((ready, count))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
+
+    use super::*;
+
+    #[test]
+    fn a_wait_reports_readable_handles_and_ends_on_its_timer() {
+        let mut set = WaitSet::new().unwrap();
+        let (quiet, loud) = (
+            EventFd::new(EFD_NONBLOCK).unwrap(),
+            EventFd::new(EFD_NONBLOCK).unwrap(),
+        );
+        set.add(quiet.as_raw_fd(), 3).unwrap();
+        set.add(loud.as_raw_fd(), 5).unwrap();
+        loud.write(1).unwrap();
+        assert_eq!(set.wait(u64::MAX).unwrap(), (1 << 5, 1));
+        loud.read().unwrap();
+        // A zero timeout still arms the timer (its lowest bit is set).
+        assert_eq!(set.wait(0).unwrap(), (0, 0));
+        assert_eq!(set.wait(1_000_000).unwrap(), (0, 0));
+    }
+
+    #[test]
+    fn internal_descriptors_end_a_wait_without_a_handle() {
+        let mut set = WaitSet::new().unwrap();
+        let wake = EventFd::new(EFD_NONBLOCK).unwrap();
+        set.add_edge_triggered(wake.as_raw_fd(), 64).unwrap();
+        wake.write(1).unwrap();
+        assert_eq!(set.wait(u64::MAX).unwrap(), (0, 0));
     }
 }

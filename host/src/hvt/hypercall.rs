@@ -78,7 +78,7 @@ impl Hypercalls {
             Hypercall::Poll => {
                 let mut arg: HcPoll = ram.read_pod(gpa)?;
                 let (ready, count) = match &mut self.rings {
-                    Some(rings) => rings.poll(&self.wait_set, arg.timeout_nsecs)?,
+                    Some(rings) => rings.poll(&mut self.wait_set, arg.timeout_nsecs)?,
                     None => self
                         .wait_set
                         .wait(arg.timeout_nsecs)

@@ -2,6 +2,8 @@
 
 use ringtender_muen_compat::ChannelError;
 
+use crate::error::strerror;
+
 /// A failure of the ring worker, its channels or its I/O engine.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -9,7 +11,7 @@ pub enum Error {
     #[error("ring channel: {0}")]
     Channel(#[from] ChannelError),
     /// `--io-engine=uring` was asked for and io_uring could not be set up.
-    #[error("io_uring unavailable: {0}")]
+    #[error("io_uring unavailable: {}", strerror(.0))]
     UringUnavailable(#[source] std::io::Error),
     /// More operations were pushed than the submission queue holds.
     #[error("io_uring queue full")]
@@ -37,7 +39,7 @@ mod tests {
         let err = Error::UringUnavailable(std::io::Error::from_raw_os_error(libc::EPERM));
         assert_eq!(
             err.to_string(),
-            "io_uring unavailable: Operation not permitted (os error 1)"
+            "io_uring unavailable: Operation not permitted"
         );
         assert!(err.source().unwrap().is::<std::io::Error>());
     }

@@ -12,7 +12,7 @@ mod net;
 mod region;
 mod worker;
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +24,7 @@ use ringtender_abi::rings::{
     RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
 };
 use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
+use vmm_sys_util::epoll::Epoll;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 pub use self::block::{BlockFlow, BlockRing};
@@ -106,8 +107,8 @@ pub struct RingPoll {
     engine: PortableEngine,
     /// The worker's epoll set, and the tap set in it that POLL takes out
     /// of the worker's wait (and keeps in its own wait set).
-    worker_epoll: Arc<OwnedFd>,
-    tap_set: Arc<OwnedFd>,
+    worker_epoll: Arc<Epoll>,
+    tap_set: Arc<Epoll>,
     /// The worker's doorbell, for tx frames left after the send port's batch.
     doorbell: Arc<EventFd>,
 }
@@ -142,7 +143,11 @@ impl RingPoll {
     /// set out of the worker's wait, and on waking reads what the taps hold
     /// into the rx rings itself (one batch per device), so a frame for a
     /// waiting guest takes one wake-up, this thread's.
-    pub fn poll(&mut self, wait_set: &WaitSet, timeout_ns: u64) -> Result<(u64, i32), TenderError> {
+    pub fn poll(
+        &mut self,
+        wait_set: &mut WaitSet,
+        timeout_ns: u64,
+    ) -> Result<(u64, i32), TenderError> {
         let ready = self.ready();
         if ready.1 > 0 || timeout_ns == 0 {
             return Ok(ready);

@@ -12,7 +12,7 @@
 //! thread takes out of the worker's wait for that time
 //! (`docs/architecture.md`, "An idle guest on hvt").
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -22,6 +22,7 @@ use ringtender_abi::rings::{
     AREA_GUEST_WAITING, AREA_HOST_SLEEPING, HOST_SLEEPING, HOST_SLEEPING_RX_FULL,
 };
 use seccompiler::BpfProgram;
+use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::EventFd;
 
 use super::block::BlockRing;
@@ -88,52 +89,35 @@ pub struct WorkerState {
     pub engine: Box<dyn IoEngine>,
     /// The worker's epoll instance: the doorbell, and the taps or the set
     /// that holds them.
-    pub epoll: Arc<OwnedFd>,
+    pub epoll: Arc<Epoll>,
     /// hvt: the nested epoll set the taps are in, itself in `epoll`
     /// ([`tap_set`]); None: the taps are in `epoll` itself.
-    pub tap_set: Option<Arc<OwnedFd>>,
+    pub tap_set: Option<Arc<Epoll>>,
     /// The guest's doorbell (KVM ioeventfd).
     pub doorbell: Arc<EventFd>,
     /// Shared with the vCPU thread.
     pub shared: Arc<RingShared>,
 }
 
-fn check(rc: libc::c_int) -> std::io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-fn new_epoll() -> std::io::Result<OwnedFd> {
-    // SAFETY: plain epoll_create1; the result is checked and owned.
-    Ok(unsafe { OwnedFd::from_raw_fd(check(libc::epoll_create1(libc::EPOLL_CLOEXEC))?) })
-}
-
 /// Creates the worker's epoll instance watching `doorbell`.
-pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<OwnedFd> {
-    let epoll = new_epoll()?;
-    epoll_ctl(
-        epoll.as_raw_fd(),
-        libc::EPOLL_CTL_ADD,
+pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<Epoll> {
+    let epoll = Epoll::new()?;
+    epoll.ctl(
+        ControlOperation::Add,
         doorbell.as_raw_fd(),
-        libc::EPOLLIN as u32,
-        DOORBELL_EVENT,
+        EpollEvent::new(EventSet::IN, DOORBELL_EVENT),
     )?;
     Ok(epoll)
 }
 
 /// Creates the (empty) epoll set the worker puts its taps in, watched from
 /// `worker_epoll` as [`TAP_SET_EVENT`].
-pub fn tap_set(worker_epoll: &OwnedFd) -> std::io::Result<OwnedFd> {
-    let set = new_epoll()?;
-    epoll_ctl(
-        worker_epoll.as_raw_fd(),
-        libc::EPOLL_CTL_ADD,
+pub fn tap_set(worker_epoll: &Epoll) -> std::io::Result<Epoll> {
+    let set = Epoll::new()?;
+    worker_epoll.ctl(
+        ControlOperation::Add,
         set.as_raw_fd(),
-        libc::EPOLLIN as u32,
-        TAP_SET_EVENT,
+        EpollEvent::new(EventSet::IN, TAP_SET_EVENT),
     )?;
     Ok(set)
 }
@@ -141,28 +125,21 @@ pub fn tap_set(worker_epoll: &OwnedFd) -> std::io::Result<OwnedFd> {
 /// Makes the worker's epoll set report the tap set's input (`watch`) or
 /// ignore it (the vCPU thread, around a POLL; the worker may be asleep in
 /// that set meanwhile, which epoll allows).
-pub fn watch_tap_set(worker_epoll: &OwnedFd, set: &OwnedFd, watch: bool) -> std::io::Result<()> {
-    let events = if watch { libc::EPOLLIN as u32 } else { 0 };
-    epoll_ctl(
-        worker_epoll.as_raw_fd(),
-        libc::EPOLL_CTL_MOD,
+pub fn watch_tap_set(worker_epoll: &Epoll, set: &Epoll, watch: bool) -> std::io::Result<()> {
+    worker_epoll.ctl(
+        ControlOperation::Modify,
         set.as_raw_fd(),
-        events,
-        TAP_SET_EVENT,
+        EpollEvent::new(readable_if(watch), TAP_SET_EVENT),
     )
 }
 
-fn epoll_ctl(
-    epoll: RawFd,
-    op: libc::c_int,
-    fd: RawFd,
-    events: u32,
-    data: u64,
-) -> std::io::Result<()> {
-    let mut event = libc::epoll_event { events, u64: data };
-    // SAFETY: `event` is a valid epoll_event for the duration of the call.
-    check(unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) })?;
-    Ok(())
+/// The events of a descriptor watched for input (`watch`) or not.
+fn readable_if(watch: bool) -> EventSet {
+    if watch {
+        EventSet::IN
+    } else {
+        EventSet::empty()
+    }
 }
 
 impl RingWorker {
@@ -203,12 +180,10 @@ impl WorkerState {
         let taps = self.taps_epoll();
         for (i, net) in self.nets.iter().enumerate() {
             let mut net = lock_net(net);
-            epoll_ctl(
-                taps,
-                libc::EPOLL_CTL_ADD,
+            taps.ctl(
+                ControlOperation::Add,
                 net.tap_fd,
-                libc::EPOLLIN as u32,
-                i as u64,
+                EpollEvent::new(EventSet::IN, i as u64),
             )
             .map_err(syscall("epoll"))?;
             net.armed = true;
@@ -324,8 +299,8 @@ impl WorkerState {
     }
 
     /// The epoll set the taps are in.
-    fn taps_epoll(&self) -> RawFd {
-        self.tap_set.as_ref().unwrap_or(&self.epoll).as_raw_fd()
+    fn taps_epoll(&self) -> &Epoll {
+        self.tap_set.as_ref().unwrap_or(&self.epoll)
     }
 
     /// Publishes `host_sleeping` (with [`HOST_SLEEPING_RX_FULL`] in the
@@ -353,8 +328,8 @@ impl WorkerState {
                 let mut net = lock_net(net);
                 let want = !net.rx_full_noted();
                 if want != net.armed {
-                    let events = if want { libc::EPOLLIN as u32 } else { 0 };
-                    epoll_ctl(taps, libc::EPOLL_CTL_MOD, net.tap_fd, events, i as u64)
+                    let event = EpollEvent::new(readable_if(want), i as u64);
+                    taps.ctl(ControlOperation::Modify, net.tap_fd, event)
                         .map_err(syscall("epoll"))?;
                     net.armed = want;
                 }
@@ -363,17 +338,9 @@ impl WorkerState {
                 GuestWaiting::Polling(tick) => tick.as_millis().clamp(1, 1000) as libc::c_int,
                 _ => -1,
             };
-            let mut events = [libc::epoll_event { events: 0, u64: 0 }; 8];
-            // SAFETY: `events` has room for 8 entries; EINTR just ends the wait.
-            unsafe {
-                libc::epoll_pwait(
-                    self.epoll.as_raw_fd(),
-                    events.as_mut_ptr(),
-                    8,
-                    timeout,
-                    std::ptr::null(),
-                );
-            }
+            let mut events = [EpollEvent::default(); 8];
+            // Whatever ended the wait (EINTR too), the loop looks again.
+            let _ = crate::poll::wait(&self.epoll, timeout, &mut events);
         }
         self.set_sleeping(0)?;
         let _ = self.doorbell.read();

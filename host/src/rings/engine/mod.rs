@@ -14,7 +14,7 @@ use std::os::fd::RawFd;
 pub use portable::PortableEngine;
 pub use uring::UringEngine;
 
-use crate::error::TenderError;
+use crate::error::{strerror, TenderError};
 use crate::guest_memory::GuestRam;
 
 /// What an operation does.
@@ -111,7 +111,8 @@ pub fn build(
             Ok(engine) => Ok(Box::new(engine)),
             Err(e) => {
                 notice(&format!(
-                    "io_uring unavailable ({e}), using the portable I/O engine"
+                    "io_uring unavailable ({}), using the portable I/O engine",
+                    strerror(&e)
                 ));
                 Ok(Box::new(PortableEngine::new(files)))
             }
