@@ -370,7 +370,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok((report, out, verdicts)) => {
-            if verdicts {
+            if verdicts && !report.checks.is_empty() {
                 print_verdicts(&report);
             }
             eprintln!(

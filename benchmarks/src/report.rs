@@ -329,9 +329,7 @@ pub fn svg(report: &Report) -> String {
     let one = left + scale(1.0);
     let mut legend = String::new();
     // Three entries a line, for the variants this run measured.
-    let shown = colours
-        .iter()
-        .filter(|(v, _)| report.variants.contains(v));
+    let shown = colours.iter().filter(|(v, _)| report.variants.contains(v));
     let mut lines = 0.0;
     for (i, (variant, colour)) in shown.enumerate() {
         let x = 20.0 + (i % 3) as f64 * 290.0;

@@ -192,7 +192,14 @@ mod tests {
             Variant::MuenRingApi,
         ];
         let rows = rows(&samples, &variants);
-        let ratio = |v| rows[0].cells.iter().find(|c| c.variant == v).unwrap().vs_classic;
+        let ratio = |v| {
+            rows[0]
+                .cells
+                .iter()
+                .find(|c| c.variant == v)
+                .unwrap()
+                .vs_classic
+        };
         assert_eq!(ratio(Variant::MuenShim), Some(0.5));
         assert_eq!(ratio(Variant::MuenRingApi), Some(0.5));
         // No classic column in a muen run: hvt's rows have no ratio.

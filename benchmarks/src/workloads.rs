@@ -418,11 +418,7 @@ impl Context {
                 max_rss_kib: None,
             }));
         }
-        let qd = if variant.ring_api() {
-            ring_qd
-        } else {
-            1
-        };
+        let qd = if variant.ring_api() { ring_qd } else { 1 };
         let args = [
             "blk",
             variant.api(),
