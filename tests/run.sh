@@ -45,3 +45,4 @@ RINGTENDER_TEST_TARGET=spt RINGTENDER_TEST_ENGINE=portable cargo test --release 
 echo "== benchmark harness smoke run (every workload and variant once, 50 ms each; figures not judged)"
 benchmarks/run.sh --smoke --out "$repo/build/bench-smoke"
 benchmarks/run.sh --target spt --smoke --out "$repo/build/bench-smoke-spt"
+benchmarks/run.sh --target muen --smoke --out "$repo/build/bench-smoke-muen"

@@ -4,11 +4,15 @@
 //! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt|BENCH.spt
 //!        --tcp-kernel RUST_TCP.hvt|RUST_TCP.spt
 //!        [--upstream-tender TENDER --upstream-kernel BENCH [--upstream-runs-tcp]]
+//!        [--muen-runner RUNNER --muen-kernel BENCH.muen]
 //!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT] [--no-verdicts]
 //!
 //! `--upstream-runs-tcp`: upstream's tender also runs the TCP workloads'
 //! unikernel (spt). `--no-verdicts` leaves out the judgement of each figure against its goal
-//! (a smoke run's figures mean nothing).
+//! (a smoke run's figures mean nothing). `--muen-runner` and `--muen-kernel`
+//! (with `--ours solo5-hvt`): the muen runner's variants beside hvt's rings,
+//! which are their reference (no classic or upstream rows, no TCP workloads,
+//! no goals judged).
 //!
 //! The tenders' names (`solo5-hvt`, `solo5-spt`) go into the report.
 
@@ -50,6 +54,7 @@ struct Options {
     tcp_kernel: PathBuf,
     upstream: Option<(String, PathBuf)>,
     upstream_runs_tcp: bool,
+    muen: Option<(String, PathBuf)>,
     runs: usize,
     length: Duration,
     out: PathBuf,
@@ -96,14 +101,34 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
             ))
         }
     };
+    let muen = match (map.get("--muen-runner"), map.get("--muen-kernel")) {
+        (Some(r), Some(k)) => Some((r.clone(), PathBuf::from(k))),
+        (None, None) => None,
+        _ => {
+            return Err(BenchError::Setup(
+                "--muen-runner and --muen-kernel go together".into(),
+            ))
+        }
+    };
+    if muen.is_some() && upstream.is_some() {
+        return Err(BenchError::Setup(
+            "--muen-runner runs without upstream rows".into(),
+        ));
+    }
     let runs = number("--runs", 5)? as usize;
     if runs == 0 {
         return Err(BenchError::Setup("--runs must be at least 1".into()));
     }
     let ours = need("--ours")?;
-    let tender = std::path::Path::new(&ours)
-        .file_name()
-        .map_or_else(|| ours.clone(), |n| n.to_string_lossy().into_owned());
+    let file_name = |path: &String| {
+        std::path::Path::new(path)
+            .file_name()
+            .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned())
+    };
+    let tender = match &muen {
+        Some((runner, _)) => format!("{} beside {}", file_name(runner), file_name(&ours)),
+        None => file_name(&ours),
+    };
     Ok(Options {
         ours,
         tender,
@@ -111,6 +136,7 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
         tcp_kernel: PathBuf::from(need("--tcp-kernel")?),
         upstream,
         upstream_runs_tcp,
+        muen,
         runs,
         length: Duration::from_millis(number("--length-ms", 1000)?),
         out: PathBuf::from(
@@ -177,16 +203,27 @@ fn run(options: Options) -> Result<Report, BenchError> {
     ns.add_tap("tap0")?;
     ns.add_tap("tap1")?;
     ns.add_address("tap1", tcp::HOST_CIDR)?;
+    let muen = options.muen.is_some();
     let mut variants = Vec::new();
     if options.upstream.is_some() {
         variants.push(Variant::Upstream);
     }
-    variants.extend([
-        Variant::Classic,
-        Variant::Shim,
-        Variant::RingApi,
-        Variant::Ceiling,
-    ]);
+    if muen {
+        variants.extend([
+            Variant::Shim,
+            Variant::RingApi,
+            Variant::MuenShim,
+            Variant::MuenRingApi,
+            Variant::Ceiling,
+        ]);
+    } else {
+        variants.extend([
+            Variant::Classic,
+            Variant::Shim,
+            Variant::RingApi,
+            Variant::Ceiling,
+        ]);
+    }
     let ctx = Context {
         binaries: Binaries {
             ours: options.ours,
@@ -194,6 +231,7 @@ fn run(options: Options) -> Result<Report, BenchError> {
             upstream: options.upstream,
             tcp_kernel: options.tcp_kernel,
             upstream_runs_tcp: options.upstream_runs_tcp,
+            muen: options.muen,
         },
         devices: Devices {
             tap: "tap0".into(),
@@ -206,10 +244,11 @@ fn run(options: Options) -> Result<Report, BenchError> {
     let selected: Vec<workloads::Workload> = workloads::ALL
         .into_iter()
         .filter(|w| {
-            options
-                .only
-                .as_ref()
-                .is_none_or(|t| w.label().contains(t.as_str()))
+            (!muen || w.on_muen())
+                && options
+                    .only
+                    .as_ref()
+                    .is_none_or(|t| w.label().contains(t.as_str()))
         })
         .collect();
     if selected.is_empty() {
@@ -277,8 +316,13 @@ fn run(options: Options) -> Result<Report, BenchError> {
     drop(ns);
     let _ = fs::remove_dir_all(&work);
     let rows = stats::rows(&samples, &variants);
-    let mut checks = report::checks(&rows);
-    checks.extend(goals::checks(&rows, options.tender.ends_with("spt")));
+    // The goals judge hvt's and spt's rings against their classic path; a
+    // muen run has no classic column and sets itself none.
+    let mut checks = Vec::new();
+    if !muen {
+        checks = report::checks(&rows);
+        checks.extend(goals::checks(&rows, options.tender.ends_with("spt")));
+    }
     Ok(Report {
         tender: options.tender,
         machine: machine::Machine::describe(),
@@ -326,7 +370,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok((report, out, verdicts)) => {
-            if verdicts {
+            if verdicts && !report.checks.is_empty() {
                 print_verdicts(&report);
             }
             eprintln!(

@@ -1,6 +1,7 @@
 //! Samples and what the report says of them: median, range, ratios against
-//! the classic variant computed pair by pair within each run, and the
-//! fraction of the host ceiling.
+//! each variant's baseline (the classic variant; hvt's counterpart for the
+//! muen runner's) computed pair by pair within each run, and the fraction
+//! of the host ceiling.
 
 use crate::variant::Variant;
 
@@ -32,7 +33,9 @@ pub struct Cell {
     pub min: f64,
     /// Largest value.
     pub max: f64,
-    /// Median of value / classic's value in the same run.
+    /// Median of value / its baseline's value in the same run
+    /// ([`Variant::baseline`]: ours, classic; for the muen runner's
+    /// variants, hvt's counterpart).
     pub vs_classic: Option<f64>,
     /// Median over median of the ceiling (figures where more is better).
     pub of_ceiling: Option<f64>,
@@ -85,7 +88,6 @@ pub fn rows(samples: &[Sample], variants: &[Variant]) -> Vec<Row> {
                 let mut values: Vec<f64> = of(Variant::Ceiling).iter().map(|s| s.value).collect();
                 (!values.is_empty()).then(|| median(&mut values))
             };
-            let classic = of(Variant::Classic);
             let cells = variants
                 .iter()
                 .filter_map(|&variant| {
@@ -97,10 +99,11 @@ pub fn rows(samples: &[Sample], variants: &[Variant]) -> Vec<Row> {
                     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
                     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
                     let med = median(&mut values);
+                    let baseline = of(variant.baseline());
                     let mut ratios: Vec<f64> = mine
                         .iter()
                         .filter_map(|s| {
-                            let c = classic.iter().find(|c| c.run == s.run)?;
+                            let c = baseline.iter().find(|c| c.run == s.run)?;
                             (c.value > 0.0).then(|| s.value / c.value)
                         })
                         .collect();
@@ -172,6 +175,35 @@ mod tests {
         assert_eq!(shim.vs_classic, Some(10.0));
         assert_eq!(shim.of_ceiling, Some(0.25));
         assert_eq!(rows[0].cells[0].vs_classic, None);
+    }
+
+    #[test]
+    fn muen_variants_are_compared_with_hvts_counterpart() {
+        let samples = vec![
+            sample(0, Variant::Shim, 100.0),
+            sample(0, Variant::RingApi, 400.0),
+            sample(0, Variant::MuenShim, 50.0),
+            sample(0, Variant::MuenRingApi, 200.0),
+        ];
+        let variants = [
+            Variant::Shim,
+            Variant::RingApi,
+            Variant::MuenShim,
+            Variant::MuenRingApi,
+        ];
+        let rows = rows(&samples, &variants);
+        let ratio = |v| {
+            rows[0]
+                .cells
+                .iter()
+                .find(|c| c.variant == v)
+                .unwrap()
+                .vs_classic
+        };
+        assert_eq!(ratio(Variant::MuenShim), Some(0.5));
+        assert_eq!(ratio(Variant::MuenRingApi), Some(0.5));
+        // No classic column in a muen run: hvt's rows have no ratio.
+        assert_eq!(ratio(Variant::Shim), None);
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub enum Variant {
     RingApi,
     /// A host program doing the same tap or file work, no guest.
     Ceiling,
+    /// `solo5-muen-runner` (fast mode) with the bench unikernel built for
+    /// muen, the classic API through the sync shim over Muen's channels.
+    MuenShim,
+    /// `solo5-muen-runner` (fast mode), the ring API over Muen's channels.
+    MuenRingApi,
 }
 
 impl Variant {
@@ -26,15 +31,38 @@ impl Variant {
             Self::Shim => "ours, rings (sync shim)",
             Self::RingApi => "ours, ring API",
             Self::Ceiling => "host ceiling",
+            Self::MuenShim => "muen runner, classic API over channels",
+            Self::MuenRingApi => "muen runner, ring API",
         }
     }
 
     /// The `API` argument of the bench unikernel.
     pub fn api(self) -> &'static str {
-        if self == Self::RingApi {
+        if self.ring_api() {
             "ring"
         } else {
             "classic"
+        }
+    }
+
+    /// Whether the bench unikernel uses the ring API.
+    pub fn ring_api(self) -> bool {
+        matches!(self, Self::RingApi | Self::MuenRingApi)
+    }
+
+    /// Whether it runs in `solo5-muen-runner`.
+    pub fn is_muen(self) -> bool {
+        matches!(self, Self::MuenShim | Self::MuenRingApi)
+    }
+
+    /// The variant its ratios are taken against: ours, classic, for hvt's
+    /// and spt's variants; hvt's counterpart (same API, hvt's rings) for the
+    /// muen runner's.
+    pub fn baseline(self) -> Self {
+        match self {
+            Self::MuenShim => Self::Shim,
+            Self::MuenRingApi => Self::RingApi,
+            _ => Self::Classic,
         }
     }
 }
@@ -52,6 +80,9 @@ pub struct Binaries {
     /// Whether upstream's tender runs `tcp_kernel` (spt: it runs our spt
     /// binaries on the classic system calls; hvt: it cannot start ours).
     pub upstream_runs_tcp: bool,
+    /// `solo5-muen-runner` and the bench unikernel built for muen
+    /// (`--target muen`).
+    pub muen: Option<(String, PathBuf)>,
 }
 
 /// The harness's devices.
@@ -86,6 +117,10 @@ impl Binaries {
             Variant::Classic | Variant::Shim | Variant::RingApi => {
                 (self.ours.clone(), self.ours_kernel.clone())
             }
+            Variant::MuenShim | Variant::MuenRingApi => {
+                let (t, k) = self.muen.as_ref()?;
+                (t.clone(), k.clone())
+            }
             Variant::Ceiling => return None,
         };
         let mut args = vec![
@@ -105,12 +140,15 @@ impl Binaries {
 
     /// The tender and its arguments running the smoltcp unikernel on `tap`
     /// under `variant` (None for the ceiling, and for upstream unless its
-    /// tender runs our binary).
+    /// tender runs our binary; and for the muen runner, which has no
+    /// smoltcp unikernel built for muen and refuses `--net-mac`).
     pub fn tcp_command(&self, variant: Variant, tap: &str) -> Option<(String, Vec<String>)> {
         let tender = match variant {
             Variant::Upstream if self.upstream_runs_tcp => self.upstream.as_ref()?.0.clone(),
             Variant::Classic | Variant::Shim | Variant::RingApi => self.ours.clone(),
-            Variant::Upstream | Variant::Ceiling => return None,
+            Variant::Upstream | Variant::Ceiling | Variant::MuenShim | Variant::MuenRingApi => {
+                return None
+            }
         };
         let mut args = vec![
             "--mem=64".to_string(),

@@ -209,6 +209,16 @@ fn open_file() -> i64 {
     i64::from(unsafe { libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY) })
 }
 
+fn poll_one(fd: RawFd, timeout_ms: i32) -> i64 {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd we own for the duration of the call.
+    i64::from(unsafe { libc::poll(&mut pollfd, 1, timeout_ms) })
+}
+
 fn kill(pid: libc::pid_t) -> i64 {
     // SAFETY: signal 0 only checks that `pid` exists.
     i64::from(unsafe { libc::kill(pid, 0) })
@@ -850,6 +860,12 @@ fn hvt_ring_worker(uring: bool) {
             ),
             ("block pwrite", &|| pwrite_block(block, 0), PASSED),
             ("fdatasync", &|| fdatasync(block), PASSED),
+            (
+                "whether a frame waits on a tap (poll, no wait)",
+                &|| poll_one(tap, 0),
+                PASSED,
+            ),
+            ("poll that waits", &|| poll_one(tap, 1), REFUSED),
             ("waking the vCPU", &|| write8(fds.wake.as_raw_fd()), PASSED),
             ("io_uring_enter", &|| uring_enter(ring), expect_uring),
             ("KVM_RUN", &|| ioctl(fds.vcpu_fd(), KVM_RUN), REFUSED),

@@ -226,6 +226,9 @@ pub fn ring_worker_filter(fds: &RingWorkerFds) -> Result<BpfProgram, FilterError
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
     // Arming and disarming a tap in the set it is in.
     rules.allow_epoll_ctl(fds.tap_set, &fds.taps)?;
+    // Whether a frame waits on a tap (`tap::frame_waiting`, the muen net
+    // peer's epoch renewal): one descriptor, no waiting.
+    rules.allow_when(libc::SYS_poll, vec![vec![arg_eq(1, 1)?, arg_eq(2, 0)?]])?;
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
     }
