@@ -953,16 +953,26 @@ fn start_ours_in_ns(
 }
 
 /// Our `test_net.muen` answers ARP and 20 pings on 10.0.0.2 through the
-/// net peer and a tap, then ends with SUCCESS.
+/// net peer and a tap, then ends with SUCCESS (fast mode).
 #[test]
 fn our_net_answers_pings_through_the_net_peer() {
+    net_answers_pings(&[]);
+}
+
+/// The same at CPL 0, as Muen starts the subject (`--strict`).
+#[test]
+fn our_net_answers_pings_in_strict_mode() {
+    net_answers_pings(&["--strict"]);
+}
+
+fn net_answers_pings(mode: &[&str]) {
     let ns = NetNs::new();
     ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
     let dir = TempDir::new();
     let (child, log) = start_ours_in_ns(
         &ns,
         &dir,
-        &["--net:service0=tap0"],
+        &[mode, &["--net:service0=tap0"]].concat(),
         "net",
         &["limit", "20"],
         "Serving",
@@ -1013,9 +1023,19 @@ fn our_net_2if_answers_on_both_interfaces() {
 const ONE_CHANNEL_OF_FRAMES: u64 = ((1 << 20) - 64) / 1516;
 
 /// Our `test_netseq.muen` sends one channel of sequence-numbered frames;
-/// the net peer puts every one on the tap.
+/// the net peer puts every one on the tap (fast mode).
 #[test]
 fn our_netseq_frames_all_reach_the_tap() {
+    netseq_frames_reach_the_tap(&[]);
+}
+
+/// The same at CPL 0 (`--strict`).
+#[test]
+fn our_netseq_frames_all_reach_the_tap_in_strict_mode() {
+    netseq_frames_reach_the_tap(&["--strict"]);
+}
+
+fn netseq_frames_reach_the_tap(mode: &[&str]) {
     let ns = NetNs::new();
     ns.add_tap("tap0", None, 1500);
     let dir = TempDir::new();
@@ -1023,7 +1043,7 @@ fn our_netseq_frames_all_reach_the_tap() {
     let (child, log) = start_ours_in_ns(
         &ns,
         &dir,
-        &["--net:service0=tap0"],
+        &[mode, &["--net:service0=tap0"]].concat(),
         "netseq",
         &["tx", &frames],
         "Ready",
@@ -1040,19 +1060,31 @@ fn our_netseq_frames_all_reach_the_tap() {
 }
 
 /// Our `test_blkseq.muen` writes 2000 sequence-numbered blocks and reads
-/// 2000 through the block peer; every acknowledged write is on the file.
+/// 2000 through the block peer; every acknowledged write is on the file
+/// (fast mode).
 #[test]
 fn our_blkseq_writes_are_all_on_the_file() {
+    blkseq_writes_kept(&[]);
+}
+
+/// The same at CPL 0 (`--strict`).
+#[test]
+fn our_blkseq_writes_are_all_on_the_file_in_strict_mode() {
+    blkseq_writes_kept(&["--strict"]);
+}
+
+fn blkseq_writes_kept(mode: &[&str]) {
     let dir = TempDir::new();
     let image = dir.zero_file("storage.img", 1 << 20);
     let block = format!("--block:storage={}", image.display());
-    let out = run_ours(&[&block], "blkseq", &["2000"]);
+    let options = [mode, &[block.as_str()]].concat();
+    let out = run_ours(&options, "blkseq", &["2000"]);
     out.assert_success();
     assert!(out.stdout.contains("acked 2000"), "{out:#?}");
     let log = dir.join("log");
     std::fs::write(&log, &out.stdout).unwrap();
     common::assert_blkseq_writes_kept(&log, &image);
-    run_ours(&[&block], "blkseq", &["read", "2000"]).assert_success();
+    run_ours(&options, "blkseq", &["read", "2000"]).assert_success();
 }
 
 /// SIGTERM ends the runner with upstream's message under the runner's own
