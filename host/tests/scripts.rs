@@ -89,7 +89,7 @@ fn benchmarks_bad_option_and_target() {
     assert_refused(
         "benchmarks/run.sh",
         &["--target", "xen"],
-        "--target must be hvt or spt",
+        "--target must be hvt, spt or muen",
     );
 }
 
