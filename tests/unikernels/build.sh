@@ -28,7 +28,9 @@ for dir in "$here"/c/*/; do
     name=$(basename "$dir")
     [ "$name" = include ] && continue
     "$elftool" gen-manifest "$dir/manifest.json" "$work/manifest_$name.c"
-    "$cc" -O2 -Wall -Werror -Wno-array-bounds -I "$here/c/include" -c "$dir/$name.c" -o "$work/$name.o"
+    cflags=()
+    [ -f "$dir/cflags" ] && read -ra cflags < "$dir/cflags"
+    "$cc" -O2 -Wall -Werror -Wno-array-bounds "${cflags[@]}" -I "$here/c/include" -c "$dir/$name.c" -o "$work/$name.o"
     "$cc" -c "$work/manifest_$name.c" -o "$work/manifest_$name.o"
     ldflags=()
     [ -f "$dir/ldflags" ] && read -ra ldflags < "$dir/ldflags"
