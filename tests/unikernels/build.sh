@@ -46,7 +46,9 @@ for crate in "$here"/rust/*/; do
     # A crate with a workspace of its own (rust-tcp) builds from its manifest.
     manifest=$repo/Cargo.toml
     grep -q '^\[workspace\]' "$crate/Cargo.toml" && manifest=$crate/Cargo.toml
-    cargo build --release --quiet --manifest-path "$manifest" -p "$bin"
+    # Into $target always: a crate with a workspace of its own would
+    # otherwise build into its own target/.
+    cargo build --release --quiet --manifest-path "$manifest" --target-dir "$target" -p "$bin"
     cp "$target/release/$bin" "$out/test_${bin//-/_}.hvt"
     cp "$target/release/$bin-spt" "$out/test_${bin//-/_}.spt"
 done
