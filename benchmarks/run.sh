@@ -84,7 +84,7 @@ done
 
 echo "== building" >&2
 cargo build --release --manifest-path "$repo/Cargo.toml" -p ringtender-host -p ringtender-bench >&2
-cargo build --release --manifest-path "$repo/tests/unikernels/rust/rust-tcp/Cargo.toml" >&2
+cargo build --release --manifest-path "$repo/tests/unikernels/rust/rust-tcp/Cargo.toml" --target-dir "$target" >&2
 # The muen run's reference is hvt: its tender, its unikernels.
 tender_abi=$abi
 [ "$abi" = muen ] && tender_abi=hvt
