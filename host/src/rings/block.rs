@@ -258,12 +258,14 @@ impl BlockRing {
     }
 
     /// Takes as many requests as there are free response slots, runs them,
-    /// and answers each; true if any were taken. At most that many reads
-    /// are tried, epoch changes included, so a guest republishing its
-    /// channel forever cannot keep the worker here.
+    /// and answers each; true if any were taken (or skipped after an
+    /// overrun). At most that many reads are tried, epoch changes included,
+    /// so a guest republishing its channel forever cannot keep the worker
+    /// here.
     pub fn pump(&mut self, ram: &GuestRam, engine: &mut dyn IoEngine) -> Result<bool, TenderError> {
         let guest_rc = self.response_rc(ram)?;
         let free = self.responses.free_slots(guest_rc);
+        let rc = self.requests.rc();
         self.batch.clear();
         for _ in 0..free {
             let mut raw = [0u8; size_of::<BlockRequest>()];
@@ -281,7 +283,13 @@ impl BlockRing {
             self.batch.push((req, planned));
         }
         if self.batch.is_empty() {
-            return Ok(false);
+            // Requests skipped after an overrun are taken too: the guest
+            // learns from the published counter that they will get no answer.
+            let skipped = self.requests.rc() != rc;
+            if skipped {
+                self.publish_read_counter(ram)?;
+            }
+            return Ok(skipped);
         }
         let status = self.execute(ram, engine)?;
         for ((req, _), status) in self.batch.iter().zip(status) {
@@ -295,6 +303,13 @@ impl BlockRing {
                 .try_write(bytemuck::bytes_of(&resp), guest_rc)
                 .map_err(|_| GuestFault::ResponseSlotVanished)?;
         }
+        self.publish_read_counter(ram)?;
+        Ok(true)
+    }
+
+    /// Publishes how far the request channel has been read, where the
+    /// guest's bindings look for room (the ring area's host read counter).
+    fn publish_read_counter(&self, ram: &GuestRam) -> Result<(), TenderError> {
         if let BlockFlow::Area { area } = self.flow {
             ram.store_u64(
                 area + AREA_HOST_READ_COUNTER,
@@ -302,6 +317,6 @@ impl BlockRing {
                 Ordering::Release,
             )?;
         }
-        Ok(true)
+        Ok(())
     }
 }
