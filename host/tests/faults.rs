@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{unikernel_for, wait, NetNs, Outcome, Target, TempDir};
+use common::{unikernel_for, wait, NetNs, Outcome, Target, TempDir, HANG_GUARD};
 
 /// The engine choices a guest with rings can run on.
 const ENGINES: [&str; 3] = ["--engine=uring", "--engine=portable", "--classic"];
@@ -72,7 +72,7 @@ fn serving(child: &mut Child, log: &PathBuf) -> bool {
             return false;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < HANG_GUARD,
             "no Serving in {}",
             log.display()
         );

@@ -20,7 +20,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{unikernel, NetNs, TempDir};
+use common::{unikernel, NetNs, TempDir, HANG_GUARD};
 
 /// Byte the block file is filled with before each run.
 const FILL: u8 = 0x5a;
@@ -68,9 +68,9 @@ impl Run {
     }
 }
 
-/// Waits for `child` with wait4 (at most `limit`, else kills it and
+/// Waits for `child` with wait4 (at most [`HANG_GUARD`], else kills it and
 /// fails); its status and peak RSS in KiB.
-fn wait_rusage(child: Child, limit: Duration) -> (ExitStatus, i64) {
+fn wait_rusage(child: Child) -> (ExitStatus, i64) {
     let pid = child.id() as libc::pid_t;
     let start = Instant::now();
     loop {
@@ -83,13 +83,13 @@ fn wait_rusage(child: Child, limit: Duration) -> (ExitStatus, i64) {
         if rc == pid {
             return (ExitStatus::from_raw(status), usage.ru_maxrss);
         }
-        if start.elapsed() > limit {
+        if start.elapsed() > HANG_GUARD {
             // SAFETY: kill and reap our own child.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, &mut status, 0);
             }
-            panic!("timed out after {limit:?}");
+            panic!("no end after {HANG_GUARD:?}");
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -117,7 +117,7 @@ fn run_with(scenario: &str, mem: u32) -> Run {
         .stderr(Stdio::from(fs::File::create(&err).unwrap()))
         .spawn()
         .unwrap();
-    let (status, max_rss_kib) = wait_rusage(child, Duration::from_secs(60));
+    let (status, max_rss_kib) = wait_rusage(child);
     Run {
         status: status.code(),
         signal: status.signal(),
