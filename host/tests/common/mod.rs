@@ -293,7 +293,9 @@ fn sh(cmd: &[&str]) {
     assert!(status.success(), "{cmd:?} failed");
 }
 
-/// A network namespace made for one test, removed (with its taps) on drop.
+/// A network namespace made for one test, removed (with its taps) on drop;
+/// whatever still runs inside it then (a tender left behind by a failed
+/// assertion) is killed first, so a failing test leaves nothing running.
 pub struct NetNs {
     /// Its name.
     pub name: String,
@@ -512,6 +514,18 @@ impl IcmpSocket {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
+        if let Ok(out) = Command::new("ip")
+            .args(["netns", "pids", &self.name])
+            .output()
+        {
+            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                if let Ok(pid) = pid.parse::<libc::pid_t>() {
+                    // SAFETY: kill has no memory effects; the pid was just
+                    // listed as a process in this test's own namespace.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
