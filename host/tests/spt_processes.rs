@@ -24,6 +24,7 @@ fn under_worker_filter(attempt: fn() -> i32) -> (Option<i32>, Option<i32>) {
         devices: vec![],
         eventfds: vec![doorbell.as_raw_fd()],
         epoll: 0,
+        tap_set: 0,
         uring: None,
     })
     .unwrap();

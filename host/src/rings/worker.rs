@@ -36,7 +36,7 @@ const SPIN: Duration = Duration::from_micros(50);
 /// epoll data of the doorbell.
 const DOORBELL_EVENT: u64 = u64::MAX;
 /// epoll data of the nested tap set in the worker's epoll set.
-pub const TAP_SET_EVENT: u64 = u64::MAX - 1;
+pub const TAP_SET_EVENT: u64 = ringtender_abi::spt::SPT_WORKER_TAP_SET_EVENT;
 
 /// A net device's rings, shared by the worker and (hvt) the vCPU thread.
 pub type SharedNet = Arc<Mutex<NetRing>>;
