@@ -174,6 +174,18 @@ impl NetRing {
         Ok(true)
     }
 
+    /// Whether the guest fills the rx ring itself now (its `rx_owner`; a
+    /// hint, read without a pass: the worker only decides by it whether
+    /// the tap set stays in its wait).
+    pub fn guest_owns_rx(&self, ram: &GuestRam) -> Result<bool, TenderError> {
+        match self.flow {
+            NetFlow::Area { area, .. } if self.guest_rx => {
+                Ok(ram.load_u64(area + AREA_GUEST_RX_OWNER, Ordering::SeqCst)? != 0)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Ends a pass [`NetRing::begin_rx_pass`] allowed.
     fn end_rx_pass(&self, ram: &GuestRam) -> Result<(), TenderError> {
         match self.flow {

@@ -130,8 +130,19 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, FilterError> {
     rules.allow_arg_in(libc::SYS_read, 0, &words(&streams))?;
     rules.allow_arg_in(libc::SYS_write, 0, &words(&[streams, vec![2]].concat()))?;
     rules.allow_block_io(&fds.devices)?;
-    // Arming and disarming a tap in the tap set.
-    rules.allow_epoll_ctl(fds.tap_set, &fds.devices)?;
+    // Arming and disarming a tap in the tap set; switching the tap set in
+    // its own set (off while the guest serves the taps).
+    let mut controls = fds
+        .devices
+        .iter()
+        .map(|&fd| Ok(vec![arg_eq(0, fds.tap_set as u64)?, arg_eq(2, fd as u64)?]))
+        .collect::<Result<Vec<_>, FilterError>>()?;
+    controls.push(vec![
+        arg_eq(0, fds.epoll as u64)?,
+        arg_eq(1, libc::EPOLL_CTL_MOD as u64)?,
+        arg_eq(2, fds.tap_set as u64)?,
+    ]);
+    rules.allow_when(libc::SYS_epoll_ctl, controls)?;
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
