@@ -224,9 +224,11 @@ impl NetRing {
     /// The worker's look before it sleeps: true if the rx ring is full and
     /// frames must wait in the tap (lossy mode never lets them wait); a
     /// full ring counts as blocked for [`NetRing::rx_unblocked`].
-    /// A ring the guest fills itself (it waits) is never full for us.
+    /// A ring the guest fills itself (it waits) is never full for us, and
+    /// its tap must stay armed: the guest waits on it through the tap set.
     pub fn note_rx_full(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
         if !self.begin_rx_pass(ram)? {
+            self.rx_blocked = false;
             return Ok(false);
         }
         let full = !self.lossy() && self.rx_free(ram)? == 0;
