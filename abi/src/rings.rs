@@ -64,6 +64,11 @@ pub const AREA_GUEST_READ_COUNTER: u64 = 0;
 /// while the guest sleeps in `solo5_yield`, so that the worker writes the
 /// wake-up eventfd when it publishes.
 pub const AREA_GUEST_WAITING: u64 = 8;
+/// Area offset of the guest-owned `rx_owner` word (u64, net, spt with
+/// [`crate::spt::SPT_FEATURE_GUEST_TAPS`]): non-zero while the guest itself
+/// fills its host→guest channel from the tap (it waits in `solo5_yield`);
+/// the worker then leaves that channel alone (`docs/ring-abi.md` §9).
+pub const AREA_GUEST_RX_OWNER: u64 = 16;
 /// Area offset of the host-owned word: the host's read counter of the
 /// guest→host channel (u64).
 pub const AREA_HOST_READ_COUNTER: u64 = 64;
@@ -80,6 +85,10 @@ pub const HOST_SLEEPING_RX_FULL: u64 = 2;
 /// Area offset of the host-owned rx drop counter (u64): frames the host
 /// dropped because the host→guest channel was full (lossy mode only).
 pub const AREA_RX_DROPPED: u64 = 80;
+/// Area offset of the host-owned `rx_pass` word (u64, net, spt): non-zero
+/// while the worker looks at or fills this device's host→guest channel; a
+/// guest taking the channel over waits until it is clear.
+pub const AREA_HOST_RX_PASS: u64 = 88;
 /// Offset of the first channel in a device area.
 pub const AREA_CHANNELS: u64 = 0x1000;
 

@@ -53,3 +53,37 @@ pub struct SptRingInfo {
     pub ring_dir: u64,
 }
 crate::assert_layout!(SptRingInfo, 16, magic => 0, doorbell_fd => 4, ring_dir => 8);
+
+/// `SptWakeInfo::magic`: "RTW1".
+pub const SPT_WAKE_INFO_MAGIC: u32 = 0x3157_5452;
+/// `SptWakeInfo::features` bit: while it waits in `solo5_yield` the guest
+/// may take its taps from the worker (fill its rx rings itself, switching
+/// the tap set off in the worker's epoll set), send its first frames after
+/// a wait straight to the tap, and ring after releasing rx slots only for
+/// `HOST_SLEEPING_RX_FULL` (`docs/ring-abi.md` §9).
+pub const SPT_FEATURE_GUEST_TAPS: u32 = 1;
+/// epoll data of the tap set in the I/O worker's epoll set (on spt the
+/// guest rewrites it when it switches the set off and on).
+pub const SPT_WORKER_TAP_SET_EVENT: u64 = u64::MAX - 1;
+/// epoll data of the worker's tap set in the guest's epoll set (the guest
+/// adds it there itself, with [`SPT_FEATURE_GUEST_TAPS`]).
+pub const SPT_TAP_SET_EVENT: u64 = 0xffff_fffc;
+
+/// ringtender's spt wake extension, right after the ring directory's
+/// entries (in the shared ring memory, so [`SptRingInfo`] and the manifest
+/// keep their places for guests that predate it; a tender that predates it
+/// leaves zeros there).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct SptWakeInfo {
+    /// [`SPT_WAKE_INFO_MAGIC`].
+    pub magic: u32,
+    /// `SPT_FEATURE_*` bits.
+    pub features: u32,
+    /// The I/O worker's epoll set, in which the guest switches the tap set
+    /// off and on (`EPOLL_CTL_MOD` only).
+    pub worker_epoll: i32,
+    /// The epoll set holding the worker's taps (`SPT_TAP_SET_EVENT`).
+    pub tap_set: i32,
+}
+crate::assert_layout!(SptWakeInfo, 16, magic => 0, features => 4, worker_epoll => 8, tap_set => 12);

@@ -346,14 +346,27 @@ pub fn yield_until(deadline: u64) -> u64 {
             return spt::wait(deadline, nets);
         }
         // The worker writes the wake-up eventfd (in the epoll set beside
-        // the timer) when it publishes while we wait.
+        // the timer) when it publishes while we wait. With the guest taps
+        // protocol the taps' input wakes us instead of the worker, and we
+        // read it into the rx rings ourselves (`rings::take_taps`).
+        let taps = rings::guest_taps();
         rings::set_waiting(true);
+        if taps {
+            rings::take_taps();
+        }
         let mut ready = ring_ready();
         if ready == 0 {
-            spt::wait(deadline, 1);
-            ready = ring_ready();
+            // Events: the timer, the wake-up eventfd and the tap set.
+            spt::wait(deadline, 2);
+        }
+        if taps {
+            rings::give_taps_back(ready == 0);
+            rings::after_poll();
         }
         rings::set_waiting(false);
+        if ready == 0 {
+            ready = ring_ready();
+        }
         return ready;
     }
     let mut arg = HcPoll {

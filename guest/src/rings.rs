@@ -19,18 +19,21 @@ use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
 use ringtender_abi::rings::{
     net_element_size, net_frame_max, RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER,
-    AREA_GUEST_WAITING, AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING, AREA_RX_DROPPED,
-    BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET,
-    CHANNEL_HEADER_SIZE, HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT,
-    RING_DIR_VERSION, RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
+    AREA_GUEST_RX_OWNER, AREA_GUEST_WAITING, AREA_HOST_READ_COUNTER, AREA_HOST_RX_PASS,
+    AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE,
+    BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, HOST_SLEEPING_RX_FULL,
+    HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION,
+    RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
+use ringtender_abi::solo5::SOLO5_R_OK;
+use ringtender_abi::spt::{SptWakeInfo, SPT_FEATURE_GUEST_TAPS, SPT_WAKE_INFO_MAGIC};
 use ringtender_muen_compat::block::{
     BlockRequest, BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, MUEN_BLOCK_STATUS_OK,
 };
 use ringtender_muen_compat::muenblock_client::{DeviceInfo, TAG_IO_BASE};
 use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
 use ringtender_muen_compat::{
-    RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL,
+    RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL, OFFSET_WC,
 };
 
 use crate::boot;
@@ -42,6 +45,9 @@ pub struct NetRings {
     handle: u64,
     /// The device area (read counters, doorbell flag); None on muen.
     area: Option<u64>,
+    /// spt with `SPT_FEATURE_GUEST_TAPS`: the tap, which we read while we
+    /// wait and write the first answers after a wait to; -1 otherwise.
+    tap_fd: i32,
     frame_max: usize,
     tx: Writer<RawRegion>,
     rx: Reader<RawRegion>,
@@ -184,8 +190,13 @@ fn store(addr: u64, value: u64) {
 
 /// hvt: the tender serves the send port (`HVT_FEATURE_RT_SEND_PORT`).
 static SEND_PORT: AtomicBool = AtomicBool::new(false);
-/// Sends left that may take the send port rather than the doorbell.
+/// spt: we serve our taps while we wait (`SPT_FEATURE_GUEST_TAPS`).
+static GUEST_TAPS: AtomicBool = AtomicBool::new(false);
+/// Sends left that may take the send port (hvt) or go straight to the tap
+/// (spt) rather than ring the doorbell.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
+/// Most frames read from one tap per wait (the worker's batch).
+const TAP_BATCH: u64 = 64;
 /// How many sends after each POLL hypercall take the send port when the
 /// worker sleeps. The guest was just woken by the vCPU thread, which has
 /// the tap at hand: one exit (~40 µs from ring 3 here) sends the answer,
@@ -194,11 +205,72 @@ static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
 /// doorbell, so the worker wakes and takes over without exits.
 const SEND_EXITS_AFTER_POLL: u32 = 4;
 
-/// Lets the next sends take the send port (after a POLL hypercall).
+/// Lets the next sends take the send port (after a POLL hypercall) or
+/// the tap (spt, after a wait in which we served the taps).
 pub fn after_poll() {
-    if SEND_PORT.load(Ordering::Relaxed) {
+    if SEND_PORT.load(Ordering::Relaxed) || GUEST_TAPS.load(Ordering::Relaxed) {
         SEND_EXITS.store(SEND_EXITS_AFTER_POLL, Ordering::Relaxed);
     }
+}
+
+/// Takes one send of the budget [`after_poll`] gave, if any is left.
+fn take_send_budget() -> bool {
+    let budget = SEND_EXITS.load(Ordering::Relaxed);
+    if budget == 0 {
+        return false;
+    }
+    SEND_EXITS.store(budget - 1, Ordering::Relaxed);
+    true
+}
+
+/// Whether we serve our taps while we wait (spt, `SPT_FEATURE_GUEST_TAPS`).
+pub fn guest_taps() -> bool {
+    GUEST_TAPS.load(Ordering::Relaxed)
+}
+
+/// The net rings we serve the taps of, as (area, ring).
+fn tap_rings() -> impl Iterator<Item = (u64, &'static mut NetRings)> {
+    // SAFETY: single thread of execution (see `Table`); each entry is
+    // lent once, and callers hold no other reference into the table.
+    let table = unsafe { &mut *TABLE.0.get() };
+    table.iter_mut().filter_map(|device| match device {
+        DeviceRings::Net(ring) if ring.tap_fd >= 0 => ring.area.map(|area| (area, ring)),
+        _ => None,
+    })
+}
+
+/// Takes the rx rings over from the worker before a wait
+/// (`docs/architecture.md`, "An idle guest on spt"): sets `rx_owner` in
+/// each net area, fences, switches the tap set off in the worker's epoll
+/// set, and waits for a pass of the worker over a ring (bounded: one
+/// batch of reads) to end. From here the worker leaves the rings and the
+/// taps wake only us.
+pub fn take_taps() {
+    for (area, _) in tap_rings() {
+        store(area + AREA_GUEST_RX_OWNER, 1);
+    }
+    fence(Ordering::SeqCst);
+    spt::watch_taps_in_worker(false);
+    for (area, _) in tap_rings() {
+        while load(area + AREA_HOST_RX_PASS) != 0 {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+/// After a wait (`fill`): reads what each tap holds into its rx ring (one
+/// batch); then gives rings and taps back to the worker: `rx_owner`
+/// cleared, the tap set switched on again in the worker's epoll set (which
+/// re-polls it: a frame left in a tap wakes the worker).
+pub fn give_taps_back(fill: bool) {
+    for (area, ring) in tap_rings() {
+        if fill {
+            ring.fill_from_tap();
+        }
+        store(area + AREA_GUEST_RX_OWNER, 0);
+    }
+    fence(Ordering::SeqCst);
+    spt::watch_taps_in_worker(true);
 }
 
 /// The host's `host_sleeping` word of `area`, after a fence (so our last
@@ -233,9 +305,7 @@ fn kick_send(area: Option<u64>, handle: u64) {
     if area.is_none_or(|area| host_sleeping(area) == 0) {
         return;
     }
-    let budget = SEND_EXITS.load(Ordering::Relaxed);
-    if budget > 0 {
-        SEND_EXITS.store(budget - 1, Ordering::Relaxed);
+    if SEND_PORT.load(Ordering::Relaxed) && take_send_budget() {
         // An exit: the vCPU thread sends the ring's frames before we resume.
         crate::hypercall::pio_out(RT_RING_SEND_PIO, handle as u32);
     } else {
@@ -243,12 +313,12 @@ fn kick_send(area: Option<u64>, handle: u64) {
     }
 }
 
-/// After releasing rx slots: with the send port's protocol, only a worker
-/// that waits for room in this rx ring needs the doorbell; otherwise any
-/// sleeping worker gets it.
+/// After releasing rx slots: with the send port's or the guest taps'
+/// protocol, only a worker that waits for room in this rx ring needs the
+/// doorbell; otherwise any sleeping worker gets it.
 fn kick_release(area: u64, handle: u64) {
     let sleeping = host_sleeping(area);
-    let wanted = if SEND_PORT.load(Ordering::Relaxed) {
+    let wanted = if SEND_PORT.load(Ordering::Relaxed) || GUEST_TAPS.load(Ordering::Relaxed) {
         sleeping & HOST_SLEEPING_RX_FULL != 0
     } else {
         sleeping != 0
@@ -323,6 +393,23 @@ fn channels(
     Some((writer, reader))
 }
 
+/// spt: reads the wake extension after the directory's `count` entries
+/// and, if the tender offers `SPT_FEATURE_GUEST_TAPS`, adds its tap set to
+/// our epoll set; [`GUEST_TAPS`] says whether that worked.
+fn adopt_taps(dir: u64, count: u32) {
+    let at = dir
+        + size_of::<RingDirHeader>() as u64
+        + u64::from(count) * size_of::<RingDirEntry>() as u64;
+    // SAFETY: the tender lays the directory out with room for the wake
+    // extension after its entries, in memory mapped for us (zeros under a
+    // tender that predates it).
+    let info = unsafe { (at as *const SptWakeInfo).read_unaligned() };
+    let offered = info.magic == SPT_WAKE_INFO_MAGIC
+        && info.features & SPT_FEATURE_GUEST_TAPS != 0
+        && spt::adopt_tap_set(info.worker_epoll, info.tap_set);
+    GUEST_TAPS.store(offered, Ordering::Relaxed);
+}
+
 /// Sets up the rings the tender offers; false if it offers none.
 pub fn init() -> bool {
     let dir = match boot::hvt_info() {
@@ -343,6 +430,9 @@ pub fn init() -> bool {
     let header = unsafe { (dir as *const RingDirHeader).read() };
     if header.version != RING_DIR_VERSION {
         return false;
+    }
+    if target() == Target::Spt {
+        adopt_taps(dir, header.count);
     }
     let epoch = crate::clock::monotonic() | 1;
     for handle in 0..(header.count as usize).min(MFT_MAX_ENTRIES) {
@@ -370,9 +460,14 @@ pub fn init() -> bool {
                 let Some((tx, rx)) = channels(&e, NET_PROTOCOL, size, size, epoch) else {
                     continue;
                 };
+                let tap_fd = match GUEST_TAPS.load(Ordering::Relaxed) {
+                    true => entry.hostfd as i32,
+                    false => -1,
+                };
                 DeviceRings::Net(NetRings {
                     handle,
                     area: Some(e.area),
+                    tap_fd,
                     frame_max,
                     tx,
                     rx,
@@ -435,6 +530,7 @@ impl NetRings {
         Self {
             handle,
             area: None,
+            tap_fd: -1,
             frame_max: MUEN_FRAME_MAX,
             tx,
             rx,
@@ -459,14 +555,26 @@ impl NetRings {
     /// On muen the ring is never full: Muen's writer overwrites what the
     /// peer has not read (at most one ring's worth is queued per call).
     pub fn send_batch<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
+        let mut frames = frames.into_iter().peekable();
+        let mut direct = 0;
+        while let Some(&frame) = frames.peek() {
+            // A failed write leaves the frame to the ring (and the worker).
+            if !self.may_send_direct(frame) || spt::net_write(self.tap_fd, frame) != SOLO5_R_OK {
+                break;
+            }
+            frames.next();
+            direct += 1;
+        }
+        if direct > 0 && frames.peek().is_none() {
+            return direct;
+        }
         let free = match self.area {
             Some(area) => self.tx.free_slots(load(area + AREA_HOST_READ_COUNTER)),
             None => self.tx.elements(),
         };
-        let mut frames = frames.into_iter().peekable();
         if free == 0 || frames.peek().is_none() {
             kick_send(self.area, self.handle);
-            return 0;
+            return direct;
         }
         // Announce every free slot before writing any (SHMStream: wsc
         // covers what is being written); publish only what was written. On
@@ -498,7 +606,57 @@ impl NetRings {
             self.tx.commit(queued);
         }
         kick_send(self.area, self.handle);
-        queued as usize
+        direct + queued as usize
+    }
+
+    /// spt, right after a wait in which we served the taps: whether
+    /// `frame` may go straight to the tap instead of the tx ring, which it
+    /// may while the send budget lasts, the worker sleeps, and the worker
+    /// has written every frame of the tx ring (`host_read_counter` equals
+    /// our write counter: it publishes after its writes), so nothing
+    /// queued before it is overtaken. Takes one send of the budget.
+    fn may_send_direct(&self, frame: &[u8]) -> bool {
+        let Some(area) = self.area.filter(|_| self.tap_fd >= 0) else {
+            return false;
+        };
+        frame.len() <= self.frame_max
+            && SEND_EXITS.load(Ordering::Relaxed) > 0
+            && host_sleeping(area) != 0
+            && load(area + AREA_HOST_READ_COUNTER) == self.tx.wc()
+            && take_send_budget()
+    }
+
+    /// spt, while we own the rx ring (between [`take_taps`] and
+    /// [`give_taps_back`]): reads up to a batch of frames from the tap
+    /// into free rx slots, as the worker would, and publishes them. We
+    /// continue at the write counter the worker left in the header.
+    fn fill_from_tap(&mut self) {
+        let mem = self.rx.memory();
+        let wc = mem.load_acquire(OFFSET_WC);
+        let size = self.frame_max + NET_LENGTH_FIELD as usize;
+        let Ok(mut writer) = Writer::attach(mem, NET_PROTOCOL, size, wc) else {
+            return;
+        };
+        let free = writer.free_slots(self.rx.rc()).min(TAP_BATCH);
+        if free == 0 {
+            return;
+        }
+        writer.begin(free);
+        let mut filled = 0;
+        while filled < free {
+            let slot = writer.slot_offset(filled);
+            let addr = mem.as_ptr() as u64 + slot as u64;
+            let Some(len) = spt::tap_read_into(self.tap_fd, addr, self.frame_max) else {
+                break;
+            };
+            mem.write_bytes(slot + self.frame_max, &(len as u16).to_le_bytes());
+            filled += 1;
+        }
+        writer.commit(filled);
+        if filled < free {
+            // wsc back to wc: it covers only what was written.
+            writer.begin(0);
+        }
     }
 
     /// The next received frame, in place in the rx ring (address, length),

@@ -1,12 +1,13 @@
 //! The spt target's primitives: raw Linux system calls (no libc, no vDSO),
 //! only those upstream's `solo5-spt` filter allows, each on the descriptors
 //! the tender handed over in the boot info and the manifest; with rings,
-//! also the write to the I/O worker's doorbell.
+//! also the write to the I/O worker's doorbell and the two `epoll_ctl`
+//! calls that take the taps from the worker while the guest waits.
 
 use core::sync::atomic::{AtomicI32, Ordering};
 
 use ringtender_abi::solo5::{Solo5Result, SOLO5_R_AGAIN, SOLO5_R_EUNSPEC, SOLO5_R_OK};
-use ringtender_abi::spt::SPT_INTERNAL_TIMERFD;
+use ringtender_abi::spt::{SPT_INTERNAL_TIMERFD, SPT_TAP_SET_EVENT, SPT_WORKER_TAP_SET_EVENT};
 
 /// x86_64 system call numbers.
 mod nr {
@@ -17,6 +18,7 @@ mod nr {
     pub const ARCH_PRCTL: u64 = 158;
     pub const CLOCK_GETTIME: u64 = 228;
     pub const EXIT_GROUP: u64 = 231;
+    pub const EPOLL_CTL: u64 = 233;
     pub const EPOLL_PWAIT: u64 = 281;
     pub const TIMERFD_SETTIME: u64 = 286;
 }
@@ -24,6 +26,9 @@ mod nr {
 const EINTR: i64 = 4;
 const EAGAIN: i64 = 11;
 const ARCH_SET_FS: u64 = 0x1002;
+const EPOLL_CTL_ADD: u64 = 1;
+const EPOLL_CTL_MOD: u64 = 3;
+const EPOLLIN: u32 = 1;
 const TFD_TIMER_ABSTIME: u64 = 1;
 /// `CLOCK_MONOTONIC`: Solo5's monotonic clock is the host's.
 pub const CLOCK_MONOTONIC: u64 = 1;
@@ -33,6 +38,8 @@ pub const CLOCK_REALTIME: u64 = 0;
 static EPOLL_FD: AtomicI32 = AtomicI32::new(-1);
 static TIMER_FD: AtomicI32 = AtomicI32::new(-1);
 static DOORBELL_FD: AtomicI32 = AtomicI32::new(-1);
+static WORKER_EPOLL_FD: AtomicI32 = AtomicI32::new(-1);
+static TAP_SET_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// Remembers the tender's epoll and timer descriptors (from the boot info)
 /// and the rings' doorbell (-1 without rings).
@@ -45,6 +52,61 @@ pub fn init(epoll_fd: i32, timer_fd: i32, doorbell_fd: i32) {
 /// The rings' doorbell eventfd (-1 without rings).
 pub fn doorbell_fd() -> i32 {
     DOORBELL_FD.load(Ordering::Relaxed)
+}
+
+/// Takes the worker's tap set into our epoll set (once, at start-up), so
+/// that `wait` wakes for tap input; remembers the worker's epoll set, in
+/// which [`watch_taps_in_worker`] switches the tap set. False if the
+/// tender refused (then the worker keeps the taps).
+pub fn adopt_tap_set(worker_epoll: i32, tap_set: i32) -> bool {
+    let event = EpollEvent {
+        events: EPOLLIN,
+        data: SPT_TAP_SET_EVENT,
+    };
+    let ret = syscall(
+        nr::EPOLL_CTL,
+        [
+            EPOLL_FD.load(Ordering::Relaxed) as u64,
+            EPOLL_CTL_ADD,
+            tap_set as u64,
+            &event as *const EpollEvent as u64,
+            0,
+            0,
+        ],
+    );
+    if ret != 0 {
+        return false;
+    }
+    WORKER_EPOLL_FD.store(worker_epoll, Ordering::Relaxed);
+    TAP_SET_FD.store(tap_set, Ordering::Relaxed);
+    true
+}
+
+/// Makes the I/O worker's epoll set report tap input (`watch`) or not
+/// (while we wait and serve the taps ourselves).
+pub fn watch_taps_in_worker(watch: bool) {
+    let event = EpollEvent {
+        events: if watch { EPOLLIN } else { 0 },
+        data: SPT_WORKER_TAP_SET_EVENT,
+    };
+    syscall(
+        nr::EPOLL_CTL,
+        [
+            WORKER_EPOLL_FD.load(Ordering::Relaxed) as u64,
+            EPOLL_CTL_MOD,
+            TAP_SET_FD.load(Ordering::Relaxed) as u64,
+            &event as *const EpollEvent as u64,
+            0,
+            0,
+        ],
+    );
+}
+
+/// Reads one frame from tap `fd` into `len` bytes at `addr` (a slot of an
+/// rx ring); its length, or None when none is waiting (or on error).
+pub fn tap_read_into(fd: i32, addr: u64, len: usize) -> Option<usize> {
+    let n = syscall(nr::READ, [fd as u64, addr, len as u64, 0, 0, 0]);
+    usize::try_from(n).ok().filter(|&n| n > 0)
 }
 
 /// Rings the I/O worker's doorbell: one eventfd write.

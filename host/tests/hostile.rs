@@ -577,6 +577,36 @@ fn host_channel_headers_overwritten() {
     );
 }
 
+/// spt's rx hand-over words scribbled: `rx_owner` held with nonsense,
+/// the host-owned `rx_pass` and the host→guest write counters overwritten.
+/// The worker waits on none of them: it serves tx and block meanwhile,
+/// puts `rx_pass` back after its pass (spt), and keeps its own write
+/// counter when the guest gives the ring back. hvt's host reads none of
+/// these words.
+#[test]
+fn rx_hand_over_words_scribbled() {
+    const BOTH: [&str; 3] = [
+        "frame taken while rx_owner was held: yes",
+        "valid frame taken: yes",
+        "write sector 7: status 0",
+    ];
+    scenario(
+        "rx-owner",
+        per_target(
+            Expect {
+                lines: &BOTH,
+                frames: 2,
+                sectors: &[ALIVE],
+            },
+            Expect {
+                lines: &[BOTH[0], BOTH[1], BOTH[2], "host cleared rx_pass: yes"],
+                frames: 2,
+                sectors: &[ALIVE],
+            },
+        ),
+    );
+}
+
 /// The ring directory overwritten after start-up: the host never reads it again.
 #[test]
 fn ring_directory_overwritten() {

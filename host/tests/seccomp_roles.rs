@@ -24,7 +24,7 @@ use ringtender_host::hvt::seccomp::{
 use ringtender_host::muen::seccomp as muen;
 use ringtender_host::rings::engine::IORING_UNREGISTER_FILES;
 use ringtender_host::seccomp_rules::{self, FilterError, Rules};
-use ringtender_host::spt::seccomp::{self as spt, BlockLimits, GuestFds, WorkerFds};
+use ringtender_host::spt::seccomp::{self as spt, BlockLimits, GuestFds, TapControl, WorkerFds};
 use seccompiler::BpfProgram;
 use vmm_sys_util::eventfd::EventFd;
 
@@ -113,6 +113,15 @@ fn epoll_add(epoll: RawFd, fd: RawFd) -> i64 {
     };
     // SAFETY: `event` is a valid epoll_event for the call.
     i64::from(unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_ADD, fd, &mut event) })
+}
+
+fn epoll_ctl(epoll: RawFd, op: libc::c_int, fd: RawFd) -> i64 {
+    let mut event = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: 0,
+    };
+    // SAFETY: `event` is a valid epoll_event for the call.
+    i64::from(unsafe { libc::epoll_ctl(epoll, op, fd, &mut event) })
 }
 
 fn ioctl(fd: RawFd, request: u64) -> i64 {
@@ -959,15 +968,17 @@ fn hvt_net_ring_worker() {
 fn spt_guest() {
     let fds = Fds::new();
     let block = fds.block.as_raw_fd();
+    let (epoll, worker_epoll, tap_set) = (
+        fds.epoll.as_raw_fd(),
+        fds.worker_epoll.as_raw_fd(),
+        fds.tap_set.as_raw_fd(),
+    );
+    let tap = fds.tap.as_raw_fd();
     let guest = |rings: bool| {
         spt::guest_filter(&GuestFds {
-            epoll: fds.epoll.as_raw_fd(),
+            epoll,
             timer: fds.timer.as_raw_fd(),
-            taps: if rings {
-                vec![]
-            } else {
-                vec![fds.tap.as_raw_fd()]
-            },
+            taps: vec![tap],
             blocks: if rings {
                 vec![]
             } else {
@@ -978,6 +989,10 @@ fn spt_guest() {
                 }]
             },
             doorbell: rings.then(|| fds.doorbell.as_raw_fd()),
+            tap_control: rings.then_some(TapControl {
+                worker_epoll,
+                tap_set,
+            }),
         })
         .unwrap()
     };
@@ -990,19 +1005,74 @@ fn spt_guest() {
             ("past the end", &|| pwrite_block(block, last + 1), REFUSED),
             (
                 "epoll_ctl on a foreign fd",
-                &|| epoll_add(fds.epoll.as_raw_fd(), fds.foreign.as_raw_fd()),
+                &|| epoll_add(epoll, fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "switching a tap set",
+                &|| epoll_ctl(worker_epoll, libc::EPOLL_CTL_MOD, tap_set),
                 REFUSED,
             ),
             ("fd 2", &|| write8(2), REFUSED),
         ],
     );
+    // The tap set is in the worker's set, as the tender puts it.
+    assert_eq!(epoll_add(worker_epoll, tap_set), 0);
+    // A frame for the guest's tap read.
+    assert_eq!(write8(fds.tap_peer.as_raw_fd()), 8);
     check(
         "spt guest, rings",
         &guest(true),
         &[
             ("its doorbell", &|| write8(fds.doorbell.as_raw_fd()), PASSED),
+            ("a tap read", &|| read8(tap), PASSED),
+            ("a tap write", &|| write8(tap), PASSED),
+            (
+                "the tap set into its wait set",
+                &|| epoll_ctl(epoll, libc::EPOLL_CTL_ADD, tap_set),
+                PASSED,
+            ),
+            (
+                "switching the tap set in the worker's set",
+                &|| epoll_ctl(worker_epoll, libc::EPOLL_CTL_MOD, tap_set),
+                PASSED,
+            ),
+            (
+                "removing the tap set from the worker's set",
+                &|| epoll_ctl(worker_epoll, libc::EPOLL_CTL_DEL, tap_set),
+                REFUSED,
+            ),
+            (
+                "adding to the worker's set",
+                &|| epoll_ctl(worker_epoll, libc::EPOLL_CTL_ADD, tap),
+                REFUSED,
+            ),
+            (
+                "switching a tap in the worker's set",
+                &|| epoll_ctl(worker_epoll, libc::EPOLL_CTL_MOD, tap),
+                REFUSED,
+            ),
+            (
+                "arming a tap in the tap set",
+                &|| epoll_ctl(tap_set, libc::EPOLL_CTL_ADD, tap),
+                REFUSED,
+            ),
+            (
+                "switching the tap set in its wait set",
+                &|| epoll_ctl(epoll, libc::EPOLL_CTL_MOD, tap_set),
+                REFUSED,
+            ),
+            (
+                "reading the doorbell",
+                &|| read8(fds.doorbell.as_raw_fd()),
+                REFUSED,
+            ),
+            (
+                "reading a foreign fd",
+                &|| read8(fds.foreign.as_raw_fd()),
+                REFUSED,
+            ),
             ("a block pwrite", &|| pwrite_block(block, 0), REFUSED),
-            ("a tap read", &|| read8(fds.tap.as_raw_fd()), REFUSED),
         ],
     );
 }
@@ -1010,11 +1080,16 @@ fn spt_guest() {
 #[test]
 fn spt_worker() {
     let fds = Fds::new();
-    let (epoll, tap) = (fds.worker_epoll.as_raw_fd(), fds.tap.as_raw_fd());
+    let (epoll, tap_set, tap) = (
+        fds.worker_epoll.as_raw_fd(),
+        fds.tap_set.as_raw_fd(),
+        fds.tap.as_raw_fd(),
+    );
     let filter = spt::worker_filter(&WorkerFds {
         devices: vec![tap, fds.block.as_raw_fd()],
         eventfds: vec![fds.doorbell.as_raw_fd(), fds.wake.as_raw_fd()],
         epoll,
+        tap_set,
         uring: Some(fds.uring.as_raw_fd()),
     })
     .unwrap();
@@ -1022,7 +1097,8 @@ fn spt_worker() {
         "spt worker",
         &filter,
         &[
-            ("arming a tap", &|| epoll_add(epoll, tap), PASSED),
+            ("arming a tap", &|| epoll_add(tap_set, tap), PASSED),
+            ("a tap into its own set", &|| epoll_add(epoll, tap), REFUSED),
             (
                 "io_uring_enter",
                 &|| uring_enter(fds.uring.as_raw_fd()),

@@ -1,6 +1,6 @@
 //! solo5-spt's processes with rings: the I/O worker's seccomp filter
 //! refuses to open files or make sockets; the live worker, guest and
-//! supervisor are confined, the guest holds no device; and killing the
+//! supervisor are confined, the guest holds no block device; and killing the
 //! worker or the guest mid-I/O ends the pair with a clear message and loses
 //! no acknowledged block write.
 
@@ -24,6 +24,7 @@ fn under_worker_filter(attempt: fn() -> i32) -> (Option<i32>, Option<i32>) {
         devices: vec![],
         eventfds: vec![doorbell.as_raw_fd()],
         epoll: 0,
+        tap_set: 0,
         uring: None,
     })
     .unwrap();
@@ -174,7 +175,7 @@ fn kill(pid: u32, sig: i32) {
 }
 
 #[test]
-fn live_processes_are_confined_and_the_guest_holds_no_device() {
+fn live_processes_are_confined_and_the_guest_holds_no_block_device() {
     let mut run = start_blkseq(100);
     let (worker, guest) = children(run.child.id());
     for pid in [worker, guest, run.child.id()] {

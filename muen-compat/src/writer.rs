@@ -68,6 +68,28 @@ impl<M: SharedMemory> Writer<M> {
         Ok(writer)
     }
 
+    /// Takes over as the writer of a channel another writer initialised,
+    /// at write counter `wc`, without touching the header: for a channel
+    /// whose two possible writers hand production to each other (spt's rx
+    /// rings, `docs/ring-abi.md` §9). Errors as [`Writer::init`].
+    pub fn attach(
+        mem: M,
+        protocol: u64,
+        element_size: usize,
+        wc: u64,
+    ) -> Result<Self, ChannelError> {
+        let mut writer = Self::new(mem, protocol, element_size, 1)?;
+        writer.wc = wc;
+        Ok(writer)
+    }
+
+    /// Continues at write counter `wc`, which the other writer of a shared
+    /// channel left (see [`Writer::attach`]). Any value is safe for the
+    /// region: slots are taken modulo the element count.
+    pub fn resume_at(&mut self, wc: u64) {
+        self.wc = wc;
+    }
+
     /// Checks the parameters and sizes the channel; writes nothing.
     fn new(mem: M, protocol: u64, element_size: usize, epoch: u64) -> Result<Self, ChannelError> {
         if protocol == 0 {

@@ -23,6 +23,7 @@ use ringtender_abi::rings::{
     BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, CHANNEL_HEADER_SIZE, NET_RING_ELEMENTS,
     RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
 };
+use ringtender_abi::spt::SptWakeInfo;
 use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
 use vmm_sys_util::epoll::Epoll;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -32,10 +33,10 @@ use self::engine::{EngineChoice, EngineFile, PortableEngine};
 pub use self::error::Error;
 pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
-use self::worker::{lock_net, tap_set, watch_tap_set, TAP_SET_EVENT};
 pub use self::worker::{
-    worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
+    lock_net, tap_set, worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
 };
+use self::worker::{watch_tap_set, TAP_SET_EVENT};
 use crate::attach::{Device, DeviceFds};
 use crate::error::{kvm_err, syscall, TenderError};
 use crate::guest_memory::GuestRam;
@@ -57,10 +58,22 @@ pub struct RingLayout {
     entries: Vec<RingDirEntry>,
 }
 
-/// Lays out the directory and one area per attached device from `base` up;
-/// each block area ends with `block_data` bytes of data slots (spt).
+impl RingLayout {
+    /// Guest address right after the directory's entries, where spt's
+    /// `SptWakeInfo` goes (the layout leaves room for it).
+    pub fn dir_trailer(&self) -> u64 {
+        self.dir_gpa
+            + (size_of::<RingDirHeader>() + self.entries.len() * size_of::<RingDirEntry>()) as u64
+    }
+}
+
+/// Lays out the directory (room for spt's `SptWakeInfo` after its entries)
+/// and one area per attached device from `base` up; each block area ends
+/// with `block_data` bytes of data slots (spt).
 pub fn layout(devices: &[Device], base: u64, block_data: u64) -> RingLayout {
-    let dir_bytes = (size_of::<RingDirHeader>() + devices.len() * size_of::<RingDirEntry>()) as u64;
+    let dir_bytes = (size_of::<RingDirHeader>()
+        + devices.len() * size_of::<RingDirEntry>()
+        + size_of::<SptWakeInfo>()) as u64;
     let mut cursor = base + dir_bytes.next_multiple_of(PAGE);
     let entries = devices
         .iter()

@@ -5,13 +5,16 @@
 //! the rx channel is paced by renewing its epoch ([`MuenRx`]).
 
 use std::os::fd::RawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
-use ringtender_abi::rings::{AREA_GUEST_READ_COUNTER, AREA_HOST_READ_COUNTER, AREA_RX_DROPPED};
+use ringtender_abi::rings::{
+    AREA_GUEST_READ_COUNTER, AREA_GUEST_RX_OWNER, AREA_HOST_READ_COUNTER, AREA_HOST_RX_PASS,
+    AREA_RX_DROPPED,
+};
 use ringtender_abi::solo5::SOLO5_NET_HLEN;
 use ringtender_muen_compat::net::{net_frame_len, net_length_offset, LENGTH_FIELD};
-use ringtender_muen_compat::{ReadResult, Reader, SharedMemory, Writer};
+use ringtender_muen_compat::{ReadResult, Reader, SharedMemory, Writer, OFFSET_WC};
 
 use super::engine::{IoEngine, IoKind, IoOp};
 use super::region::GuestRegion;
@@ -95,6 +98,9 @@ pub struct NetRing {
     pub armed: bool,
     /// Whether the last rx pass found the rx ring full (tap left unread).
     rx_blocked: bool,
+    /// spt: the guest may fill the rx ring itself while it waits
+    /// ([`NetRing::share_rx_with_guest`]).
+    guest_rx: bool,
     flow: NetFlow,
     dropped: u64,
     file: u32,
@@ -120,6 +126,7 @@ impl NetRing {
             tap_fd,
             armed: false,
             rx_blocked: false,
+            guest_rx: false,
             flow,
             dropped: 0,
             file,
@@ -128,6 +135,64 @@ impl NetRing {
             rx,
             ops: Vec::with_capacity(BATCH as usize),
             results: Vec::with_capacity(BATCH as usize),
+        }
+    }
+
+    /// Lets the guest take the rx ring over while it waits (spt, with
+    /// `SPT_FEATURE_GUEST_TAPS`): every look at or fill of the ring is
+    /// then a pass bracketed by `rx_pass`, skipped while the guest's
+    /// `rx_owner` is set (`docs/architecture.md`, "An idle guest on spt").
+    pub fn share_rx_with_guest(&mut self) {
+        self.guest_rx = true;
+    }
+
+    /// Starts a pass over the rx ring: true if the worker may touch it.
+    /// With a guest that shares it: sets `rx_pass`, fences, and reads the
+    /// guest's `rx_owner`; while the guest owns the ring the pass ends at
+    /// once. Taking the ring back, it continues at the write counter the
+    /// guest left, read once and taken only if consistent with the guest's
+    /// read counter (at most a ring ahead of it): a guest that scribbles
+    /// either keeps our own counter and loses its own input, nothing else.
+    fn begin_rx_pass(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
+        let NetFlow::Area { area, .. } = self.flow else {
+            return Ok(true);
+        };
+        if !self.guest_rx {
+            return Ok(true);
+        }
+        ram.store_u64(area + AREA_HOST_RX_PASS, 1, Ordering::SeqCst)?;
+        fence(Ordering::SeqCst);
+        if ram.load_u64(area + AREA_GUEST_RX_OWNER, Ordering::SeqCst)? != 0 {
+            ram.store_u64(area + AREA_HOST_RX_PASS, 0, Ordering::Release)?;
+            return Ok(false);
+        }
+        let wc = ram.load_u64(self.rx.memory().gpa(OFFSET_WC), Ordering::Acquire)?;
+        let guest_rc = ram.load_u64(area + AREA_GUEST_READ_COUNTER, Ordering::Acquire)?;
+        if wc.wrapping_sub(guest_rc) <= self.rx.elements() {
+            self.rx.resume_at(wc);
+        }
+        Ok(true)
+    }
+
+    /// Whether the guest fills the rx ring itself now (its `rx_owner`; a
+    /// hint, read without a pass: the worker only decides by it whether
+    /// the tap set stays in its wait).
+    pub fn guest_owns_rx(&self, ram: &GuestRam) -> Result<bool, TenderError> {
+        match self.flow {
+            NetFlow::Area { area, .. } if self.guest_rx => {
+                Ok(ram.load_u64(area + AREA_GUEST_RX_OWNER, Ordering::SeqCst)? != 0)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Ends a pass [`NetRing::begin_rx_pass`] allowed.
+    fn end_rx_pass(&self, ram: &GuestRam) -> Result<(), TenderError> {
+        match self.flow {
+            NetFlow::Area { area, .. } if self.guest_rx => {
+                Ok(ram.store_u64(area + AREA_HOST_RX_PASS, 0, Ordering::Release)?)
+            }
+            _ => Ok(()),
         }
     }
 
@@ -159,8 +224,15 @@ impl NetRing {
     /// The worker's look before it sleeps: true if the rx ring is full and
     /// frames must wait in the tap (lossy mode never lets them wait); a
     /// full ring counts as blocked for [`NetRing::rx_unblocked`].
+    /// A ring the guest fills itself (it waits) is never full for us, and
+    /// its tap must stay armed: the guest waits on it through the tap set.
     pub fn note_rx_full(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
+        if !self.begin_rx_pass(ram)? {
+            self.rx_blocked = false;
+            return Ok(false);
+        }
         let full = !self.lossy() && self.rx_free(ram)? == 0;
+        self.end_rx_pass(ram)?;
         self.rx_blocked |= full;
         Ok(full)
     }
@@ -213,7 +285,7 @@ impl NetRing {
     pub fn rx_counters(&self) -> Option<(u64, u64)> {
         match self.flow {
             NetFlow::Area { area, .. } => Some((
-                self.rx.memory().gpa(ringtender_muen_compat::OFFSET_WC),
+                self.rx.memory().gpa(OFFSET_WC),
                 area + AREA_GUEST_READ_COUNTER,
             )),
             NetFlow::Muen(_) => None,
@@ -317,11 +389,23 @@ impl NetRing {
     }
 
     /// Reads frames from the tap into free rx slots; true if any arrived.
+    /// Nothing while the guest fills the ring itself.
     pub fn pump_rx(
         &mut self,
         ram: &GuestRam,
         engine: &mut dyn IoEngine,
     ) -> Result<bool, TenderError> {
+        if !self.begin_rx_pass(ram)? {
+            self.rx_blocked = false;
+            return Ok(false);
+        }
+        let filled = self.fill_rx(ram, engine);
+        self.end_rx_pass(ram)?;
+        filled
+    }
+
+    /// One batch of tap reads into free rx slots (within a pass).
+    fn fill_rx(&mut self, ram: &GuestRam, engine: &mut dyn IoEngine) -> Result<bool, TenderError> {
         let mut free = self.rx_free(ram)?;
         if free == 0 {
             free = self.renew_muen_rx()?;

@@ -36,7 +36,7 @@ const SPIN: Duration = Duration::from_micros(50);
 /// epoll data of the doorbell.
 const DOORBELL_EVENT: u64 = u64::MAX;
 /// epoll data of the nested tap set in the worker's epoll set.
-pub const TAP_SET_EVENT: u64 = u64::MAX - 1;
+pub const TAP_SET_EVENT: u64 = ringtender_abi::spt::SPT_WORKER_TAP_SET_EVENT;
 
 /// A net device's rings, shared by the worker and (hvt) the vCPU thread.
 pub type SharedNet = Arc<Mutex<NetRing>>;
@@ -298,6 +298,39 @@ impl WorkerState {
         Ok(())
     }
 
+    /// Whether the guest fills some net ring's rx itself (spt).
+    fn guest_owns_rx(&self) -> Result<bool, TenderError> {
+        for net in &self.nets {
+            if lock_net(net).guest_owns_rx(&self.ram)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// spt, before sleeping: while the guest serves its taps (it switched
+    /// the tap set off in our set for its wait), the set stays off, so that
+    /// a guest that keeps `rx_owner` set while leaving the set on cannot
+    /// make a frame it does not read wake us over and over. Switched off,
+    /// then `rx_owner` looked at again: a guest that gave the rings back
+    /// meanwhile switches the set on after its store (so after our switch),
+    /// or we see its store and switch the set on ourselves
+    /// (`docs/architecture.md`, "An idle guest on spt").
+    fn leave_taps_to_guest(&self) -> Result<(), TenderError> {
+        let Some(set) = &self.tap_set else {
+            return Ok(());
+        };
+        if !self.guest_owns_rx()? {
+            return Ok(());
+        }
+        watch_tap_set(&self.epoll, set, false).map_err(syscall("epoll"))?;
+        fence(Ordering::SeqCst);
+        if !self.guest_owns_rx()? {
+            watch_tap_set(&self.epoll, set, true).map_err(syscall("epoll"))?;
+        }
+        Ok(())
+    }
+
     /// The epoll set the taps are in.
     fn taps_epoll(&self) -> &Epoll {
         self.tap_set.as_ref().unwrap_or(&self.epoll)
@@ -334,6 +367,7 @@ impl WorkerState {
                     net.armed = want;
                 }
             }
+            self.leave_taps_to_guest()?;
             let timeout = match self.shared.waiting {
                 GuestWaiting::Polling(tick) => tick.as_millis().clamp(1, 1000) as libc::c_int,
                 _ => -1,

@@ -8,8 +8,9 @@
 //!
 //! A guest of ours that asks for rings gets them: the device I/O then runs
 //! in a separate I/O worker process ([`worker`]), forked before the guest,
-//! that shares only the ring memory with it; the guest keeps no tap or
-//! block descriptor.
+//! that shares only the ring memory with it; the guest keeps no block
+//! descriptor, only its taps, which it serves itself while it waits in
+//! `solo5_yield` (`docs/architecture.md`, "An idle guest on spt").
 
 mod error;
 pub mod launch;
@@ -26,8 +27,8 @@ use std::sync::Arc;
 use ringtender_abi::elf_note::RING3_FLAG_RINGS;
 use ringtender_abi::rings::SPT_BLOCK_DATA_BYTES;
 use ringtender_abi::spt::{
-    SptBootInfo, SptRingInfo, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE, SPT_GUEST_MIN_BASE,
-    SPT_RING_INFO_MAGIC,
+    SptBootInfo, SptRingInfo, SptWakeInfo, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE,
+    SPT_FEATURE_GUEST_TAPS, SPT_GUEST_MIN_BASE, SPT_RING_INFO_MAGIC, SPT_WAKE_INFO_MAGIC,
 };
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
@@ -42,7 +43,7 @@ use crate::rings::{self, RingOptions, GUEST_WAKE_EVENT};
 use crate::{attach, unikernel};
 
 use self::memory::{GuestSpace, SharedRings};
-use self::seccomp::{BlockLimits, GuestFds};
+use self::seccomp::{BlockLimits, GuestFds, TapControl};
 use self::supervisor::{Fork, Verdict};
 use self::worker::WorkerPlan;
 
@@ -110,11 +111,13 @@ fn write_boot_info(
 }
 
 /// The rings of a guest that asked for them, set up by the tender: the
-/// shared memory (directory and host channels written), the doorbell and
-/// the wake-up eventfd, and what the worker process will serve.
+/// shared memory (directory, wake extension and host channels written), the
+/// doorbell and the wake-up eventfd, the worker's epoll sets, and what the
+/// worker process will serve.
 struct SptRings {
     shared: SharedRings,
     doorbell_fd: i32,
+    tap_control: TapControl,
     plan: Option<WorkerPlan>,
 }
 
@@ -137,15 +140,35 @@ fn setup_rings(
     wait_set
         .add_edge_triggered(wake.as_raw_fd(), GUEST_WAKE_EVENT)
         .map_err(syscall("epoll"))?;
+    // Made here, before the forks, so that guest and worker share them.
+    let epoll = rings::worker_epoll(&doorbell).map_err(syscall("epoll"))?;
+    let tap_set = rings::tap_set(&epoll).map_err(syscall("epoll"))?;
+    let tap_control = TapControl {
+        worker_epoll: epoll.as_raw_fd(),
+        tap_set: tap_set.as_raw_fd(),
+    };
+    let wake_info = SptWakeInfo {
+        magic: SPT_WAKE_INFO_MAGIC,
+        features: SPT_FEATURE_GUEST_TAPS,
+        worker_epoll: tap_control.worker_epoll,
+        tap_set: tap_control.tap_set,
+    };
+    ram.setup_write(layout.dir_trailer(), bytemuck::bytes_of(&wake_info))?;
+    for net in &devices.nets {
+        rings::lock_net(net).share_rx_with_guest();
+    }
     Ok(SptRings {
         shared,
         doorbell_fd: doorbell.as_raw_fd(),
+        tap_control,
         plan: Some(WorkerPlan {
             ram,
             devices,
             options,
             doorbell,
             wake,
+            epoll,
+            tap_set,
         }),
     })
 }
@@ -185,21 +208,24 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         taps: Vec::new(),
         blocks: Vec::new(),
         doorbell: rings.as_ref().map(|r| r.doorbell_fd),
+        tap_control: rings.as_ref().map(|r| TapControl {
+            worker_epoll: r.tap_control.worker_epoll,
+            tap_set: r.tap_control.tap_set,
+        }),
     };
-    // With rings the worker holds the devices; the guest gets none of them.
-    let guest_devices = if rings.is_some() {
-        &[][..]
-    } else {
-        &att.devices[..]
-    };
-    for (index, dev) in guest_devices.iter().enumerate() {
+    // With rings the worker holds the devices; the guest keeps only its
+    // taps, outside its wait set (it watches them through the tap set).
+    for (index, dev) in att.devices.iter().enumerate() {
         match dev {
             Device::Net(net) => {
-                wait_set
-                    .add(net.raw_fd(), index as u64)
-                    .map_err(syscall("epoll"))?;
+                if rings.is_none() {
+                    wait_set
+                        .add(net.raw_fd(), index as u64)
+                        .map_err(syscall("epoll"))?;
+                }
                 fds.taps.push(net.raw_fd());
             }
+            Device::Block(_) if rings.is_some() => {}
             Device::Block(block) => fds.blocks.push(BlockLimits {
                 fd: block.raw_fd(),
                 block_size: u64::from(block.block_size),
@@ -249,16 +275,24 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             supervisor::child_setup(supervisor_pid);
             // The guest takes signals as they come (their default actions).
             supervisor::unblock_watched();
-            if let Some(r) = &rings {
-                // The guest's view of the rings, at the addresses the
-                // directory gives; its devices stay with the worker.
-                if let Err(err) = r.shared.map_for_guest() {
-                    eprintln!("{}: {err}", cli::program());
-                    // SAFETY: ends the child at once, as a failed exec would.
-                    unsafe { libc::_exit(1) };
+            // Open for the guest's life (`launch` never returns).
+            let _guest_devices: Vec<Device> = match &rings {
+                Some(r) => {
+                    // The guest's view of the rings, at the addresses the
+                    // directory gives; its block devices stay with the
+                    // worker, its taps it serves too while it waits.
+                    if let Err(err) = r.shared.map_for_guest() {
+                        eprintln!("{}: {err}", cli::program());
+                        // SAFETY: ends the child at once, as a failed exec would.
+                        unsafe { libc::_exit(1) };
+                    }
+                    att.devices
+                        .into_iter()
+                        .filter(|d| matches!(d, Device::Net(_)))
+                        .collect()
                 }
-                drop(att);
-            }
+                None => att.devices,
+            };
             if let Err(err) = seccomp::install(&filter) {
                 eprintln!("{}: {err}", cli::program());
                 // SAFETY: ends the child at once, as a failed exec would.

@@ -1,6 +1,7 @@
 //! The spt processes' seccomp filters (`docs/security.md`). The guest's is
-//! upstream's whitelist, rule for rule; with rings it loses every device
-//! call and gains only its doorbell. The I/O worker's allows what the ring
+//! upstream's whitelist, rule for rule; with rings it loses the block
+//! calls and gains its doorbell and two `epoll_ctl` calls on the worker's
+//! epoll sets (it keeps its taps, to serve them while it waits). The I/O worker's allows what the ring
 //! pump and its engine do on the descriptors it holds, and nothing that
 //! names a path or makes a socket. The supervisor's allows waiting for and
 //! signalling its children and reporting on stderr. Anything else kills
@@ -38,6 +39,18 @@ pub struct GuestFds {
     /// The rings' doorbell eventfd (written), when the worker serves the
     /// devices instead.
     pub doorbell: Option<RawFd>,
+    /// With rings: the worker's epoll sets the guest may switch its taps in.
+    pub tap_control: Option<TapControl>,
+}
+
+/// The two `epoll_ctl` calls a guest with rings may make
+/// (`docs/architecture.md`, "An idle guest on spt").
+pub struct TapControl {
+    /// The worker's epoll set: the guest switches `tap_set` off and on in
+    /// it (`EPOLL_CTL_MOD` of `tap_set` only).
+    pub worker_epoll: RawFd,
+    /// The nested epoll set of the taps.
+    pub tap_set: RawFd,
 }
 
 /// What the I/O worker may touch.
@@ -49,6 +62,8 @@ pub struct WorkerFds {
     pub eventfds: Vec<RawFd>,
     /// The worker's epoll instance.
     pub epoll: RawFd,
+    /// The nested epoll set the worker arms its taps in.
+    pub tap_set: RawFd,
     /// The io_uring instance, if the engine is io_uring.
     pub uring: Option<RawFd>,
 }
@@ -79,6 +94,26 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, FilterError> {
     }
     rules.allow(&[libc::SYS_exit_group])?;
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
+    if let Some(control) = &fds.tap_control {
+        // Adding the tap set to its own wait set (once), and switching it
+        // off and on in the worker's: nothing else, on nothing else.
+        let tap_set = control.tap_set as u64;
+        rules.allow_when(
+            libc::SYS_epoll_ctl,
+            vec![
+                vec![
+                    arg_eq(0, fds.epoll as u64)?,
+                    arg_eq(1, libc::EPOLL_CTL_ADD as u64)?,
+                    arg_eq(2, tap_set)?,
+                ],
+                vec![
+                    arg_eq(0, control.worker_epoll as u64)?,
+                    arg_eq(1, libc::EPOLL_CTL_MOD as u64)?,
+                    arg_eq(2, tap_set)?,
+                ],
+            ],
+        )?;
+    }
     rules.allow_arg_in(libc::SYS_timerfd_settime, 0, &words(&[fds.timer]))?;
     rules.allow_arg_in(
         libc::SYS_clock_gettime,
@@ -95,8 +130,19 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, FilterError> {
     rules.allow_arg_in(libc::SYS_read, 0, &words(&streams))?;
     rules.allow_arg_in(libc::SYS_write, 0, &words(&[streams, vec![2]].concat()))?;
     rules.allow_block_io(&fds.devices)?;
-    // Arming and disarming a device in its own epoll set.
-    rules.allow_epoll_ctl(fds.epoll, &fds.devices)?;
+    // Arming and disarming a tap in the tap set; switching the tap set in
+    // its own set (off while the guest serves the taps).
+    let mut controls = fds
+        .devices
+        .iter()
+        .map(|&fd| Ok(vec![arg_eq(0, fds.tap_set as u64)?, arg_eq(2, fd as u64)?]))
+        .collect::<Result<Vec<_>, FilterError>>()?;
+    controls.push(vec![
+        arg_eq(0, fds.epoll as u64)?,
+        arg_eq(1, libc::EPOLL_CTL_MOD as u64)?,
+        arg_eq(2, fds.tap_set as u64)?,
+    ]);
+    rules.allow_when(libc::SYS_epoll_ctl, controls)?;
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;

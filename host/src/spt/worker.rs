@@ -12,6 +12,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 
+use vmm_sys_util::epoll::Epoll;
 use vmm_sys_util::eventfd::EventFd;
 
 use super::seccomp::{self, WorkerFds};
@@ -20,7 +21,7 @@ use crate::cli;
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::rings::engine;
-use crate::rings::{worker_epoll, GuestWaiting, RingDevices, RingOptions, RingShared, WorkerState};
+use crate::rings::{GuestWaiting, RingDevices, RingOptions, RingShared, WorkerState};
 
 /// Set by SIGTERM: finish and exit.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -72,6 +73,12 @@ pub struct WorkerPlan {
     pub doorbell: EventFd,
     /// The guest's wake-up eventfd (the worker writes it).
     pub wake: EventFd,
+    /// The worker's epoll set (the doorbell and `tap_set`), made by the
+    /// tender so that the guest shares it: the guest switches `tap_set`
+    /// off in it while it waits and serves the taps itself.
+    pub epoll: Epoll,
+    /// The nested epoll set the worker arms its taps in.
+    pub tap_set: Epoll,
 }
 
 /// The worker's process name, as `ps` and `/proc/PID/comm` show it.
@@ -87,11 +94,11 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
         eprintln!("{}: {msg}", cli::program())
     })?;
-    let epoll = worker_epoll(&plan.doorbell).map_err(syscall("epoll"))?;
     let fds = WorkerFds {
         devices: plan.devices.files.iter().map(|f| f.fd).collect(),
         eventfds: vec![plan.doorbell.as_raw_fd(), plan.wake.as_raw_fd()],
-        epoll: epoll.as_raw_fd(),
+        epoll: plan.epoll.as_raw_fd(),
+        tap_set: plan.tap_set.as_raw_fd(),
         uring: engine.ring_fd(),
     };
     seccomp::install(&seccomp::worker_filter(&fds)?)?;
@@ -101,8 +108,8 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
         blocks: plan.devices.blocks,
         areas: plan.devices.areas,
         engine,
-        epoll: Arc::new(epoll),
-        tap_set: None,
+        epoll: Arc::new(plan.epoll),
+        tap_set: Some(Arc::new(plan.tap_set)),
         doorbell: Arc::new(plan.doorbell),
         shared: Arc::new(RingShared {
             waiting: GuestWaiting::AreaWords,

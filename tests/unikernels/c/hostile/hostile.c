@@ -44,8 +44,10 @@ TEST_LIBC_IMPL
 #define SPT_SLOTS 64
 #define AREA_GUEST_RC 0
 #define AREA_GUEST_WAITING 8
+#define AREA_GUEST_RX_OWNER 16
 #define AREA_HOST_RC 64
 #define AREA_HOST_SLEEPING 72
+#define AREA_HOST_RX_PASS 88
 #define HUGE_PAGE 0x200000ULL
 #define MS 1000000ULL
 /* How long the guest waits for a response the host must give: only a guard
@@ -794,6 +796,44 @@ static void s_host_sleeping(void)
     check(wait_word(word(net.area + AREA_HOST_RC), 2, RESPONSE_WAIT), "host took both frames");
 }
 
+/* Waits until *w == want, at most `ns`, without solo5_yield (whose wait
+ * sets and clears rx_owner); whether it happened. */
+static int spin_word(volatile uint64_t *w, uint64_t want, uint64_t ns)
+{
+    solo5_time_t deadline = solo5_clock_monotonic() + ns;
+    while (ld(w) != want)
+        if (solo5_clock_monotonic() >= deadline)
+            return 0;
+    return 1;
+}
+
+/* spt's rx hand-over words (docs/ring-abi.md section 9): rx_owner held
+ * with nonsense, rx_pass (host-owned) and the host->guest write counters
+ * scribbled. The worker never waits on them: it skips the rx ring while
+ * rx_owner is set, still serves tx and block, puts rx_pass back to 0 after
+ * each pass, and when the ring is given back keeps its own write counter
+ * (the guest's is more than a ring ahead of its read counter). hvt's host
+ * reads none of these words. */
+static void s_rx_owner(void)
+{
+    say("rx_owner held, rx_pass and the rx write counter scribbled");
+    volatile uint64_t *pass = word(net.area + AREA_HOST_RX_PASS);
+    st(word(net.area + AREA_GUEST_RX_OWNER), 0xa5a5a5a5a5a5a5a5ULL);
+    st(pass, 0x5a5a5a5a5a5a5a5aULL);
+    st(&net.h2g[H_WSC], 1ULL << 63);
+    st(&net.h2g[H_WC], 1ULL << 63);
+    net_put(60);
+    uint64_t wc = ld(&net.g2h[H_WC]);
+    check(spin_word(word(net.area + AREA_HOST_RC), wc, RESPONSE_WAIT),
+          "frame taken while rx_owner was held");
+    if (spt)
+        check(spin_word(pass, 0, RESPONSE_WAIT), "host cleared rx_pass");
+    /* The bindings' solo5_yield (in net_alive and blk_alive) takes and
+     * gives the ring back, with the write counter still far ahead. */
+    net_alive();
+    blk_alive();
+}
+
 /* The host->guest channel headers: the host never reads them back. */
 static void s_h2g_header(void)
 {
@@ -983,6 +1023,7 @@ static const struct {
     { "host-rc", s_host_rc },
     { "host-sleeping", s_host_sleeping },
     { "h2g-header", s_h2g_header },
+    { "rx-owner", s_rx_owner },
     { "dir", s_dir },
     { "epoch-flip", s_epoch_flip },
     { "send-port", s_send_port },
