@@ -80,6 +80,15 @@ pub const HOST_SLEEPING_RX_FULL: u64 = 2;
 /// Area offset of the host-owned rx drop counter (u64): frames the host
 /// dropped because the host→guest channel was full (lossy mode only).
 pub const AREA_RX_DROPPED: u64 = 80;
+/// Area offset of the host-owned `host_features` word of a block device
+/// (u64, spt): what else the tender offers for this device.
+pub const AREA_HOST_FEATURES: u64 = 88;
+/// `host_features` bit (spt, block devices): the guest process holds the
+/// block file too, and its seccomp filter lets it `pread64`/`pwrite64` one
+/// block inside the device (as upstream's `solo5-spt` does), for the
+/// blocking `solo5_block_read`/`solo5_block_write`. The guest makes such a
+/// call only once none of its ring requests on the device is in flight.
+pub const HOST_FEATURE_BLOCK_DIRECT: u64 = 1;
 /// Offset of the first channel in a device area.
 pub const AREA_CHANNELS: u64 = 0x1000;
 

@@ -19,10 +19,11 @@ use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
 use ringtender_abi::rings::{
     net_element_size, net_frame_max, RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER,
-    AREA_GUEST_WAITING, AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING, AREA_RX_DROPPED,
-    BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET,
-    CHANNEL_HEADER_SIZE, HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT,
-    RING_DIR_VERSION, RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
+    AREA_GUEST_WAITING, AREA_HOST_FEATURES, AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING,
+    AREA_RX_DROPPED, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS,
+    BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, HOST_FEATURE_BLOCK_DIRECT,
+    HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, RING_DIR_VERSION,
+    RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_muen_compat::block::{
     BlockRequest, BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, MUEN_BLOCK_STATUS_OK,
@@ -63,6 +64,9 @@ pub struct BlockRings {
     slots: Option<DataSlots>,
     /// muen: the device as the muenblock server described it.
     muen: Option<MuenBlock>,
+    /// spt: the tender left the block file to the guest for the blocking
+    /// one-block calls (`HOST_FEATURE_BLOCK_DIRECT`).
+    direct: bool,
 }
 
 /// A muenblock device behind [`BlockRings`].
@@ -408,6 +412,8 @@ pub fn init() -> bool {
                     responses,
                     slots,
                     muen: None,
+                    direct: target() == Target::Spt
+                        && load(e.area + AREA_HOST_FEATURES) & HOST_FEATURE_BLOCK_DIRECT != 0,
                 })
             }
             _ => DeviceRings::None,
@@ -464,8 +470,12 @@ impl NetRings {
             None => self.tx.elements(),
         };
         let mut frames = frames.into_iter().peekable();
+        // Nothing published, nothing to ring for: a worker that went to
+        // sleep saw every frame published before (it publishes
+        // `host_sleeping`, fences, then looks at the ring; we publish,
+        // fence, then look at `host_sleeping`). A guest retrying on a full
+        // ring used to ring on every try, one system call each on spt.
         if free == 0 || frames.peek().is_none() {
-            kick_send(self.area, self.handle);
             return 0;
         }
         // Announce every free slot before writing any (SHMStream: wsc
@@ -627,6 +637,25 @@ impl BlockRings {
                 used: [None; BLOCK_RING_ELEMENTS as usize],
             }),
             muen: Some(MuenBlock { info, event }),
+            direct: false,
+        }
+    }
+
+    /// spt: whether the blocking one-block calls may make their system
+    /// call on the block file themselves (`HOST_FEATURE_BLOCK_DIRECT`),
+    /// after [`quiesce`](Self::quiesce).
+    pub fn direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Waits until none of our requests is in flight, reaping (and
+    /// discarding, as a blocking call always has) their completions: what
+    /// the host side does for them is done before we go on.
+    pub fn quiesce(&mut self) {
+        while self.slots.as_ref().is_some_and(|s| s.in_use() > 0) {
+            if self.reap().is_none() {
+                core::hint::spin_loop();
+            }
         }
     }
 

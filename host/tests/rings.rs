@@ -180,6 +180,18 @@ fn block_random_qd1_qd64_portable() {
     block_random("--engine=portable");
 }
 
+/// The blocking calls on blocks that ring API writes still in flight
+/// target: each `solo5_block_read` sees the ring's writes, a ring read
+/// after a `solo5_block_write` sees it, and the file holds what the guest
+/// last wrote (on spt the blocking calls go to the block file directly,
+/// `HOST_FEATURE_BLOCK_DIRECT`, after the ring requests before them).
+#[test]
+fn blocking_calls_keep_order_with_ring_requests_in_flight() {
+    let (stdout, guest) = run_ringapi("--engine=uring", &["order", "3000", "11"]);
+    let digest = common::ringapi_file_digest(&guest.image, 512);
+    assert_eq!(digest, common::ringapi_printed_digest(&stdout));
+}
+
 /// Net and block at once: frames in batches through the ring API while
 /// block requests run at queue depth 32.
 fn net_and_block(engine: &str) {

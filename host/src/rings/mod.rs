@@ -57,6 +57,16 @@ pub struct RingLayout {
     entries: Vec<RingDirEntry>,
 }
 
+impl RingLayout {
+    /// Guest address of each block device's area.
+    pub fn block_areas(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == MFT_DEV_BLOCK_BASIC && e.area != 0)
+            .map(|e| e.area)
+    }
+}
+
 /// Lays out the directory and one area per attached device from `base` up;
 /// each block area ends with `block_data` bytes of data slots (spt).
 pub fn layout(devices: &[Device], base: u64, block_data: u64) -> RingLayout {

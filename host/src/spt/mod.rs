@@ -8,8 +8,9 @@
 //!
 //! A guest of ours that asks for rings gets them: the device I/O then runs
 //! in a separate I/O worker process ([`worker`]), forked before the guest,
-//! that shares only the ring memory with it; the guest keeps no tap or
-//! block descriptor.
+//! that shares only the ring memory with it; the guest keeps no tap, and
+//! its block files only for the blocking one-block calls
+//! (`HOST_FEATURE_BLOCK_DIRECT`).
 
 mod error;
 pub mod launch;
@@ -21,10 +22,11 @@ pub mod worker;
 pub use error::Error;
 
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ringtender_abi::elf_note::RING3_FLAG_RINGS;
-use ringtender_abi::rings::SPT_BLOCK_DATA_BYTES;
+use ringtender_abi::rings::{AREA_HOST_FEATURES, HOST_FEATURE_BLOCK_DIRECT, SPT_BLOCK_DATA_BYTES};
 use ringtender_abi::spt::{
     SptBootInfo, SptRingInfo, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE, SPT_GUEST_MIN_BASE,
     SPT_RING_INFO_MAGIC,
@@ -132,6 +134,14 @@ fn setup_rings(
         shared.file().map_err(syscall("memfd"))?,
     )?);
     let devices = rings::build(&ram, &layout, devices, options)?;
+    // The guest keeps its block files for the blocking one-block calls.
+    for area in layout.block_areas() {
+        ram.store_u64(
+            area + AREA_HOST_FEATURES,
+            HOST_FEATURE_BLOCK_DIRECT,
+            Ordering::Relaxed,
+        )?;
+    }
     let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     let wake = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     wait_set
@@ -186,14 +196,11 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
         blocks: Vec::new(),
         doorbell: rings.as_ref().map(|r| r.doorbell_fd),
     };
-    // With rings the worker holds the devices; the guest gets none of them.
-    let guest_devices = if rings.is_some() {
-        &[][..]
-    } else {
-        &att.devices[..]
-    };
-    for (index, dev) in guest_devices.iter().enumerate() {
+    // With rings the worker holds the devices; the guest keeps only its
+    // block files, for the blocking one-block calls (`HOST_FEATURE_BLOCK_DIRECT`).
+    for (index, dev) in att.devices.iter().enumerate() {
         match dev {
+            Device::Net(_) if rings.is_some() => {}
             Device::Net(net) => {
                 wait_set
                     .add(net.raw_fd(), index as u64)
@@ -249,16 +256,23 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             supervisor::child_setup(supervisor_pid);
             // The guest takes signals as they come (their default actions).
             supervisor::unblock_watched();
-            if let Some(r) = &rings {
-                // The guest's view of the rings, at the addresses the
-                // directory gives; its devices stay with the worker.
-                if let Err(err) = r.shared.map_for_guest() {
-                    eprintln!("{}: {err}", cli::program());
-                    // SAFETY: ends the child at once, as a failed exec would.
-                    unsafe { libc::_exit(1) };
+            // The guest's view of the rings, at the addresses the directory
+            // gives; its taps stay with the worker, its block files stay
+            // open (the launch never returns to drop them).
+            let _guest_blocks: Vec<Device> = match &rings {
+                Some(r) => {
+                    if let Err(err) = r.shared.map_for_guest() {
+                        eprintln!("{}: {err}", cli::program());
+                        // SAFETY: ends the child at once, as a failed exec would.
+                        unsafe { libc::_exit(1) };
+                    }
+                    att.devices
+                        .into_iter()
+                        .filter(|d| matches!(d, Device::Block(_)))
+                        .collect()
                 }
-                drop(att);
-            }
+                None => Vec::new(),
+            };
             if let Err(err) = seccomp::install(&filter) {
                 eprintln!("{}: {err}", cli::program());
                 // SAFETY: ends the child at once, as a failed exec would.

@@ -1,6 +1,6 @@
 //! The spt processes' seccomp filters (`docs/security.md`). The guest's is
-//! upstream's whitelist, rule for rule; with rings it loses every device
-//! call and gains only its doorbell. The I/O worker's allows what the ring
+//! upstream's whitelist, rule for rule; with rings it loses every net
+//! call (it keeps the one-block block calls) and gains its doorbell. The I/O worker's allows what the ring
 //! pump and its engine do on the descriptors it holds, and nothing that
 //! names a path or makes a socket. The supervisor's allows waiting for and
 //! signalling its children and reporting on stderr. Anything else kills
