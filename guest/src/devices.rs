@@ -109,11 +109,20 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
         return SOLO5_R_EINVAL;
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
-        return if ring.send(frame) {
-            SOLO5_R_OK
-        } else {
-            SOLO5_R_AGAIN
-        };
+        if ring.send(frame) {
+            return SOLO5_R_OK;
+        }
+        // spt: like the tap write it stands for, the call waits for room
+        // (hvt and muen answer AGAIN: a guest there has no cheap way to
+        // sleep until the ring drains).
+        if target() == Target::Spt {
+            let deadline = crate::clock::monotonic().saturating_add(TX_ROOM_WAIT_NS);
+            ring.wait_tx_room(deadline);
+            if ring.send(frame) {
+                return SOLO5_R_OK;
+            }
+        }
+        return SOLO5_R_AGAIN;
     }
     let Some(e) = entry(handle, MFT_DEV_NET_BASIC) else {
         return SOLO5_R_EINVAL;
@@ -130,6 +139,10 @@ pub fn net_write(handle: u64, frame: &[u8]) -> Solo5Result {
     hypercall(Hypercall::NetWrite, &mut arg);
     arg.ret
 }
+
+/// Longest a blocking send waits for tx room on spt before it answers
+/// AGAIN (a worker that takes this long is stuck or starved).
+const TX_ROOM_WAIT_NS: u64 = 1_000_000_000;
 
 /// Receives one frame.
 pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {

@@ -21,9 +21,10 @@ use ringtender_abi::rings::{
     net_element_size, net_frame_max, RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER,
     AREA_GUEST_WAITING, AREA_HOST_FEATURES, AREA_HOST_READ_COUNTER, AREA_HOST_SLEEPING,
     AREA_RX_DROPPED, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS,
-    BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, HOST_FEATURE_BLOCK_DIRECT,
-    HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, RING_DIR_VERSION,
-    RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
+    BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, GUEST_WAITING_INPUT, GUEST_WAITING_TX_ROOM,
+    HOST_FEATURE_BLOCK_DIRECT, HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL,
+    HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
+    RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_muen_compat::block::{
     BlockRequest, BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, MUEN_BLOCK_STATUS_OK,
@@ -186,6 +187,11 @@ fn store(addr: u64, value: u64) {
     unsafe { AtomicU64::from_ptr(addr as *mut u64) }.store(value, Ordering::Release)
 }
 
+/// Looks at a full tx ring before a blocking send sleeps
+/// ([`NetRings::wait_tx_room`]): the worker takes a batch in tens of
+/// microseconds when it has a CPU.
+const TX_ROOM_LOOKS: u32 = 2000;
+
 /// hvt: the tender serves the send port (`HVT_FEATURE_RT_SEND_PORT`).
 static SEND_PORT: AtomicBool = AtomicBool::new(false);
 /// Sends left that may take the send port rather than the doorbell.
@@ -222,10 +228,33 @@ fn ring_doorbell(handle: u64) {
     }
 }
 
-/// Rings the doorbell of `area` if the host worker sleeps; nothing on muen
-/// (no area: the peer polls).
+/// The worker sleep (`host_sleeping`'s generation) we last rang for.
+static RUNG_FOR: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a worker whose `host_sleeping` reads `sleeping` still needs the
+/// doorbell: it sleeps, and we have not rung for this sleep yet (one
+/// worker serves every device, so one ring per sleep is enough). Counts
+/// the ring as done.
+fn doorbell_due(sleeping: u64) -> bool {
+    let generation = sleeping >> HOST_SLEEPING_GENERATION_SHIFT;
+    if sleeping == 0 {
+        return false;
+    }
+    if generation == 0 {
+        // A tender without generations: ring every time.
+        return true;
+    }
+    if RUNG_FOR.load(Ordering::Relaxed) == generation {
+        return false;
+    }
+    RUNG_FOR.store(generation, Ordering::Relaxed);
+    true
+}
+
+/// Rings the doorbell of `area` if the host worker sleeps and was not rung
+/// for this sleep yet; nothing on muen (no area: the peer polls).
 fn kick_if_sleeping(area: Option<u64>, handle: u64) {
-    if area.is_some_and(|area| host_sleeping(area) != 0) {
+    if area.is_some_and(|area| doorbell_due(host_sleeping(area))) {
         ring_doorbell(handle);
     }
 }
@@ -234,15 +263,15 @@ fn kick_if_sleeping(area: Option<u64>, handle: u64) {
 /// a POLL, while the budget lasts) or the doorbell.
 /// Nothing on muen (no area: the peer polls).
 fn kick_send(area: Option<u64>, handle: u64) {
-    if area.is_none_or(|area| host_sleeping(area) == 0) {
+    let Some(sleeping) = area.map(host_sleeping).filter(|&s| s != 0) else {
         return;
-    }
+    };
     let budget = SEND_EXITS.load(Ordering::Relaxed);
     if budget > 0 {
         SEND_EXITS.store(budget - 1, Ordering::Relaxed);
         // An exit: the vCPU thread sends the ring's frames before we resume.
         crate::hypercall::pio_out(RT_RING_SEND_PIO, handle as u32);
-    } else {
+    } else if doorbell_due(sleeping) {
         ring_doorbell(handle);
     }
 }
@@ -257,7 +286,7 @@ fn kick_release(area: u64, handle: u64) {
     } else {
         sleeping != 0
     };
-    if wanted {
+    if wanted && doorbell_due(sleeping) {
         ring_doorbell(handle);
     }
 }
@@ -285,7 +314,10 @@ pub fn set_waiting(waiting: bool) {
             DeviceRings::None => None,
         };
         if let Some(area) = area {
-            store(area + AREA_GUEST_WAITING, u64::from(waiting));
+            store(
+                area + AREA_GUEST_WAITING,
+                u64::from(waiting) * GUEST_WAITING_INPUT,
+            );
         }
     }
     fence(Ordering::SeqCst);
@@ -459,16 +491,49 @@ impl NetRings {
         self.send_batch([frame]) == 1
     }
 
+    /// Free tx slots (on muen the ring is never full).
+    fn tx_free(&self) -> u64 {
+        match self.area {
+            Some(area) => self.tx.free_slots(load(area + AREA_HOST_READ_COUNTER)),
+            None => self.tx.elements(),
+        }
+    }
+
+    /// spt: waits until the tx ring has room, looking at it for a while
+    /// and then sleeping until the worker took frames from it (it writes
+    /// the wake-up eventfd when `guest_waiting` has
+    /// `GUEST_WAITING_TX_ROOM`). A spinning guest takes the CPU the worker
+    /// needs to make room when the two share one; sleeping hands it over.
+    /// The ring is full, so the worker is awake or about to be (it looks
+    /// at the ring after publishing `host_sleeping`, we rang after our
+    /// last publish). Returns at the latest at `deadline` (monotonic ns).
+    pub fn wait_tx_room(&mut self, deadline: u64) {
+        let Some(area) = self.area else {
+            return;
+        };
+        for _ in 0..TX_ROOM_LOOKS {
+            if self.tx_free() > 0 {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+        while self.tx_free() == 0 && crate::clock::monotonic() < deadline {
+            store(area + AREA_GUEST_WAITING, GUEST_WAITING_TX_ROOM);
+            fence(Ordering::SeqCst);
+            if self.tx_free() == 0 {
+                spt::wait(deadline, 1);
+            }
+            store(area + AREA_GUEST_WAITING, 0);
+        }
+    }
+
     /// Queues frames in order until one does not fit (ring full or frame
     /// too long), publishes them at once and rings the doorbell at most
     /// once; returns how many were queued.
     /// On muen the ring is never full: Muen's writer overwrites what the
     /// peer has not read (at most one ring's worth is queued per call).
     pub fn send_batch<'a>(&mut self, frames: impl IntoIterator<Item = &'a [u8]>) -> usize {
-        let free = match self.area {
-            Some(area) => self.tx.free_slots(load(area + AREA_HOST_READ_COUNTER)),
-            None => self.tx.elements(),
-        };
+        let free = self.tx_free();
         let mut frames = frames.into_iter().peekable();
         // Nothing published, nothing to ring for: a worker that went to
         // sleep saw every frame published before (it publishes
