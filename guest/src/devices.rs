@@ -353,6 +353,7 @@ pub fn yield_until(deadline: u64) -> u64 {
     if target() == Target::Muen {
         return muen::net::yield_until(deadline);
     }
+    rings::flush_kicks();
     let mut now = crate::clock::monotonic();
     // Without rings there is nothing to look at: straight to POLL.
     let with_rings = rings::any();

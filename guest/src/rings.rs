@@ -68,6 +68,10 @@ pub struct BlockRings {
     /// spt: the tender left the block file to the guest for the blocking
     /// one-block calls (`HOST_FEATURE_BLOCK_DIRECT`).
     direct: bool,
+    /// Requests published since the doorbell was last considered: a
+    /// sleeping worker is rung when we next find no completion or wait
+    /// ([`BlockRings::flush_kick`]), not after every submission.
+    kick_pending: bool,
 }
 
 /// A muenblock device behind [`BlockRings`].
@@ -276,12 +280,16 @@ fn kick_send(area: Option<u64>, handle: u64) {
     }
 }
 
-/// After releasing rx slots: with the send port's protocol, only a worker
-/// that waits for room in this rx ring needs the doorbell; otherwise any
-/// sleeping worker gets it.
+/// After releasing rx slots: only a worker that waits for room in this rx
+/// ring needs the doorbell (any other sleeps on the tap too), if it says
+/// so: with the send port's protocol (hvt) or sleep counts in
+/// `host_sleeping` (the same tender, hvt or spt); an older tender gets it
+/// whenever it sleeps.
 fn kick_release(area: u64, handle: u64) {
     let sleeping = host_sleeping(area);
-    let wanted = if SEND_PORT.load(Ordering::Relaxed) {
+    let says_rx_full =
+        SEND_PORT.load(Ordering::Relaxed) || sleeping >> HOST_SLEEPING_GENERATION_SHIFT != 0;
+    let wanted = if says_rx_full {
         sleeping & HOST_SLEEPING_RX_FULL != 0
     } else {
         sleeping != 0
@@ -321,6 +329,19 @@ pub fn set_waiting(waiting: bool) {
         }
     }
     fence(Ordering::SeqCst);
+}
+
+/// Rings the doorbell for block requests whose kick was deferred
+/// ([`BlockRings::flush_kick`]): before the guest waits.
+pub fn flush_kicks() {
+    // SAFETY: single thread of execution (see `Table`); no other reference
+    // to the table is live while yield runs.
+    let table = unsafe { &mut *TABLE.0.get() };
+    for device in table {
+        if let DeviceRings::Block(ring) = device {
+            ring.flush_kick();
+        }
+    }
 }
 
 /// Whether any device is served through rings.
@@ -444,6 +465,7 @@ pub fn init() -> bool {
                     responses,
                     slots,
                     muen: None,
+                    kick_pending: false,
                     direct: target() == Target::Spt
                         && load(e.area + AREA_HOST_FEATURES) & HOST_FEATURE_BLOCK_DIRECT != 0,
                 })
@@ -703,6 +725,7 @@ impl BlockRings {
             }),
             muen: Some(MuenBlock { info, event }),
             direct: false,
+            kick_pending: false,
         }
     }
 
@@ -887,13 +910,29 @@ impl BlockRings {
             }
             submitted += 1;
         }
-        kick_if_sleeping(self.area, self.handle);
+        self.kick_pending |= submitted > 0;
         if let Some(event) = self.muen.as_ref().and_then(|m| m.event) {
             if submitted > 0 {
                 crate::muen::raise_event(event);
             }
         }
         submitted
+    }
+
+    /// Rings the doorbell for requests submitted since the last look if the
+    /// worker sleeps. Deferred from the submission to the moment the guest
+    /// would wait for them (a reap that finds nothing, `solo5_yield`): a
+    /// guest submitting one request per call woke the worker for the
+    /// first, and on a shared CPU the worker took it over for one request
+    /// and its 50 µs spin, then slept again before the next (~2 requests
+    /// per wake-up at queue depth 32 on spt). A request is never seen done
+    /// before a reap, so the deferral delays nothing anyone can observe
+    /// but the start of the I/O; an exiting guest's requests are finished
+    /// by the worker anyway.
+    pub fn flush_kick(&mut self) {
+        if core::mem::take(&mut self.kick_pending) {
+            kick_if_sleeping(self.area, self.handle);
+        }
     }
 
     /// muen: a refused request's completion, if one waits.
@@ -926,15 +965,26 @@ impl BlockRings {
                     ReadResult::EpochChanged => continue,
                     ReadResult::OverrunDetected => {
                         self.responses.drain();
+                        self.flush_kick();
                         return None;
                     }
-                    _ => return None,
+                    _ => {
+                        self.flush_kick();
+                        return None;
+                    }
                 }
             }
             if let Some(area) = self.area {
                 store(area + AREA_GUEST_READ_COUNTER, self.responses.rc());
-                // A worker that found our response ring full sleeps until we reap.
-                kick_if_sleeping(self.area, self.handle);
+                // A worker that found our response ring full sleeps until
+                // we reap, with requests of ours untaken (it publishes its
+                // read counter after answering them). Once it took them
+                // all, our reaping gives it nothing to do: ringing then
+                // woke it for nothing after every sleep (a ping-pong of
+                // wake-ups at queue depth 32 on spt).
+                if load(area + AREA_HOST_READ_COUNTER) != self.requests.wc() {
+                    kick_if_sleeping(self.area, self.handle);
+                }
             }
             let resp: BlockResponse = bytemuck::pod_read_unaligned(&raw);
             if let Some(resp) = self.complete(resp) {
