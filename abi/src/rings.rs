@@ -61,14 +61,22 @@ crate::assert_layout!(RingDirEntry, 48, area => 0, kind => 8, elements => 12,
 /// host→guest channel (u64).
 pub const AREA_GUEST_READ_COUNTER: u64 = 0;
 /// Area offset of the guest-owned `guest_waiting` word (u64, spt): non-zero
-/// while the guest sleeps in `solo5_yield`, so that the worker writes the
-/// wake-up eventfd when it publishes.
+/// while the guest sleeps, so that the worker writes the wake-up eventfd:
+/// when it publishes (any non-zero value, [`GUEST_WAITING_INPUT`] in
+/// `solo5_yield`), and when it took frames from this device's tx channel
+/// ([`GUEST_WAITING_TX_ROOM`]).
 pub const AREA_GUEST_WAITING: u64 = 8;
 /// Area offset of the guest-owned `rx_owner` word (u64, net, spt with
 /// [`crate::spt::SPT_FEATURE_GUEST_TAPS`]): non-zero while the guest itself
 /// fills its host→guest channel from the tap (it waits in `solo5_yield`);
 /// the worker then leaves that channel alone (`docs/ring-abi.md` §9).
 pub const AREA_GUEST_RX_OWNER: u64 = 16;
+/// `guest_waiting` value: the guest sleeps in `solo5_yield` for input.
+pub const GUEST_WAITING_INPUT: u64 = 1;
+/// `guest_waiting` bit (net devices): the guest sleeps until the worker
+/// takes frames from this device's full tx channel (a blocking
+/// `solo5_net_write`).
+pub const GUEST_WAITING_TX_ROOM: u64 = 2;
 /// Area offset of the host-owned word: the host's read counter of the
 /// guest→host channel (u64).
 pub const AREA_HOST_READ_COUNTER: u64 = 64;
@@ -82,6 +90,12 @@ pub const HOST_SLEEPING: u64 = 1;
 /// guest to release some (the guest rings the doorbell after a release
 /// only then, when the tender offers [`HVT_FEATURE_RT_SEND_PORT`]).
 pub const HOST_SLEEPING_RX_FULL: u64 = 2;
+/// Where the worker's sleep count starts in `host_sleeping` (bits 8-63,
+/// non-zero while it sleeps): each sleep has its own, so a guest rings the
+/// doorbell once per sleep rather than after every publish until the
+/// worker runs again (a tender that leaves these bits clear is rung after
+/// every publish that finds it sleeping).
+pub const HOST_SLEEPING_GENERATION_SHIFT: u32 = 8;
 /// Area offset of the host-owned rx drop counter (u64): frames the host
 /// dropped because the host→guest channel was full (lossy mode only).
 pub const AREA_RX_DROPPED: u64 = 80;
@@ -89,6 +103,15 @@ pub const AREA_RX_DROPPED: u64 = 80;
 /// while the worker looks at or fills this device's host→guest channel; a
 /// guest taking the channel over waits until it is clear.
 pub const AREA_HOST_RX_PASS: u64 = 88;
+/// Area offset of the host-owned `host_features` word of a block device
+/// (u64, spt): what else the tender offers for this device.
+pub const AREA_HOST_FEATURES: u64 = 96;
+/// `host_features` bit (spt, block devices): the guest process holds the
+/// block file too, and its seccomp filter lets it `pread64`/`pwrite64` one
+/// block inside the device (as upstream's `solo5-spt` does), for the
+/// blocking `solo5_block_read`/`solo5_block_write`. The guest makes such a
+/// call only once none of its ring requests on the device is in flight.
+pub const HOST_FEATURE_BLOCK_DIRECT: u64 = 1;
 /// Offset of the first channel in a device area.
 pub const AREA_CHANNELS: u64 = 0x1000;
 

@@ -19,11 +19,13 @@ use ringtender_abi::hvt::HVT_BOOT_INFO_BASE;
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC, MFT_MAX_ENTRIES};
 use ringtender_abi::rings::{
     net_element_size, net_frame_max, RingDirEntry, RingDirHeader, AREA_GUEST_READ_COUNTER,
-    AREA_GUEST_RX_OWNER, AREA_GUEST_WAITING, AREA_HOST_READ_COUNTER, AREA_HOST_RX_PASS,
-    AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE,
-    BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE, HOST_SLEEPING_RX_FULL,
-    HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION,
-    RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
+    AREA_GUEST_RX_OWNER, AREA_GUEST_WAITING, AREA_HOST_FEATURES, AREA_HOST_READ_COUNTER,
+    AREA_HOST_RX_PASS, AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE,
+    BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE,
+    GUEST_WAITING_INPUT, GUEST_WAITING_TX_ROOM, HOST_FEATURE_BLOCK_DIRECT,
+    HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS,
+    HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
+    RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_abi::solo5::SOLO5_R_OK;
 use ringtender_abi::spt::{SptWakeInfo, SPT_FEATURE_GUEST_TAPS, SPT_WAKE_INFO_MAGIC};
@@ -69,6 +71,13 @@ pub struct BlockRings {
     slots: Option<DataSlots>,
     /// muen: the device as the muenblock server described it.
     muen: Option<MuenBlock>,
+    /// spt: the tender left the block file to the guest for the blocking
+    /// one-block calls (`HOST_FEATURE_BLOCK_DIRECT`).
+    direct: bool,
+    /// Requests published since the doorbell was last considered: a
+    /// sleeping worker is rung when we next find no completion or wait
+    /// ([`BlockRings::flush_kick`]), not after every submission.
+    kick_pending: bool,
 }
 
 /// A muenblock device behind [`BlockRings`].
@@ -188,6 +197,11 @@ fn store(addr: u64, value: u64) {
     unsafe { AtomicU64::from_ptr(addr as *mut u64) }.store(value, Ordering::Release)
 }
 
+/// Looks at a full tx ring before a blocking send sleeps
+/// ([`NetRings::wait_tx_room`]): the worker takes a batch in tens of
+/// microseconds when it has a CPU.
+const TX_ROOM_LOOKS: u32 = 2000;
+
 /// hvt: the tender serves the send port (`HVT_FEATURE_RT_SEND_PORT`).
 static SEND_PORT: AtomicBool = AtomicBool::new(false);
 /// spt: we serve our taps while we wait (`SPT_FEATURE_GUEST_TAPS`).
@@ -290,10 +304,33 @@ fn ring_doorbell(handle: u64) {
     }
 }
 
-/// Rings the doorbell of `area` if the host worker sleeps; nothing on muen
-/// (no area: the peer polls).
+/// The worker sleep (`host_sleeping`'s generation) we last rang for.
+static RUNG_FOR: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a worker whose `host_sleeping` reads `sleeping` still needs the
+/// doorbell: it sleeps, and we have not rung for this sleep yet (one
+/// worker serves every device, so one ring per sleep is enough). Counts
+/// the ring as done.
+fn doorbell_due(sleeping: u64) -> bool {
+    let generation = sleeping >> HOST_SLEEPING_GENERATION_SHIFT;
+    if sleeping == 0 {
+        return false;
+    }
+    if generation == 0 {
+        // A tender without generations: ring every time.
+        return true;
+    }
+    if RUNG_FOR.load(Ordering::Relaxed) == generation {
+        return false;
+    }
+    RUNG_FOR.store(generation, Ordering::Relaxed);
+    true
+}
+
+/// Rings the doorbell of `area` if the host worker sleeps and was not rung
+/// for this sleep yet; nothing on muen (no area: the peer polls).
 fn kick_if_sleeping(area: Option<u64>, handle: u64) {
-    if area.is_some_and(|area| host_sleeping(area) != 0) {
+    if area.is_some_and(|area| doorbell_due(host_sleeping(area))) {
         ring_doorbell(handle);
     }
 }
@@ -302,28 +339,33 @@ fn kick_if_sleeping(area: Option<u64>, handle: u64) {
 /// a POLL, while the budget lasts) or the doorbell.
 /// Nothing on muen (no area: the peer polls).
 fn kick_send(area: Option<u64>, handle: u64) {
-    if area.is_none_or(|area| host_sleeping(area) == 0) {
+    let Some(sleeping) = area.map(host_sleeping).filter(|&s| s != 0) else {
         return;
-    }
+    };
     if SEND_PORT.load(Ordering::Relaxed) && take_send_budget() {
         // An exit: the vCPU thread sends the ring's frames before we resume.
         crate::hypercall::pio_out(RT_RING_SEND_PIO, handle as u32);
-    } else {
+    } else if doorbell_due(sleeping) {
         ring_doorbell(handle);
     }
 }
 
-/// After releasing rx slots: with the send port's or the guest taps'
-/// protocol, only a worker that waits for room in this rx ring needs the
-/// doorbell; otherwise any sleeping worker gets it.
+/// After releasing rx slots: only a worker that waits for room in this rx
+/// ring needs the doorbell (any other sleeps on the tap too), if it says
+/// so: with the send port's protocol (hvt), the guest taps' protocol (spt)
+/// or sleep counts in `host_sleeping` (the same tender, hvt or spt); an
+/// older tender gets it whenever it sleeps.
 fn kick_release(area: u64, handle: u64) {
     let sleeping = host_sleeping(area);
-    let wanted = if SEND_PORT.load(Ordering::Relaxed) || GUEST_TAPS.load(Ordering::Relaxed) {
+    let says_rx_full = SEND_PORT.load(Ordering::Relaxed)
+        || GUEST_TAPS.load(Ordering::Relaxed)
+        || sleeping >> HOST_SLEEPING_GENERATION_SHIFT != 0;
+    let wanted = if says_rx_full {
         sleeping & HOST_SLEEPING_RX_FULL != 0
     } else {
         sleeping != 0
     };
-    if wanted {
+    if wanted && doorbell_due(sleeping) {
         ring_doorbell(handle);
     }
 }
@@ -351,10 +393,26 @@ pub fn set_waiting(waiting: bool) {
             DeviceRings::None => None,
         };
         if let Some(area) = area {
-            store(area + AREA_GUEST_WAITING, u64::from(waiting));
+            store(
+                area + AREA_GUEST_WAITING,
+                u64::from(waiting) * GUEST_WAITING_INPUT,
+            );
         }
     }
     fence(Ordering::SeqCst);
+}
+
+/// Rings the doorbell for block requests whose kick was deferred
+/// ([`BlockRings::flush_kick`]): before the guest waits.
+pub fn flush_kicks() {
+    // SAFETY: single thread of execution (see `Table`); no other reference
+    // to the table is live while yield runs.
+    let table = unsafe { &mut *TABLE.0.get() };
+    for device in table {
+        if let DeviceRings::Block(ring) = device {
+            ring.flush_kick();
+        }
+    }
 }
 
 /// Whether any device is served through rings.
@@ -503,6 +561,9 @@ pub fn init() -> bool {
                     responses,
                     slots,
                     muen: None,
+                    kick_pending: false,
+                    direct: target() == Target::Spt
+                        && load(e.area + AREA_HOST_FEATURES) & HOST_FEATURE_BLOCK_DIRECT != 0,
                 })
             }
             _ => DeviceRings::None,
@@ -549,6 +610,42 @@ impl NetRings {
         self.send_batch([frame]) == 1
     }
 
+    /// Free tx slots (on muen the ring is never full).
+    fn tx_free(&self) -> u64 {
+        match self.area {
+            Some(area) => self.tx.free_slots(load(area + AREA_HOST_READ_COUNTER)),
+            None => self.tx.elements(),
+        }
+    }
+
+    /// spt: waits until the tx ring has room, looking at it for a while
+    /// and then sleeping until the worker took frames from it (it writes
+    /// the wake-up eventfd when `guest_waiting` has
+    /// `GUEST_WAITING_TX_ROOM`). A spinning guest takes the CPU the worker
+    /// needs to make room when the two share one; sleeping hands it over.
+    /// The ring is full, so the worker is awake or about to be (it looks
+    /// at the ring after publishing `host_sleeping`, we rang after our
+    /// last publish). Returns at the latest at `deadline` (monotonic ns).
+    pub fn wait_tx_room(&mut self, deadline: u64) {
+        let Some(area) = self.area else {
+            return;
+        };
+        for _ in 0..TX_ROOM_LOOKS {
+            if self.tx_free() > 0 {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+        while self.tx_free() == 0 && crate::clock::monotonic() < deadline {
+            store(area + AREA_GUEST_WAITING, GUEST_WAITING_TX_ROOM);
+            fence(Ordering::SeqCst);
+            if self.tx_free() == 0 {
+                spt::wait(deadline, 1);
+            }
+            store(area + AREA_GUEST_WAITING, 0);
+        }
+    }
+
     /// Queues frames in order until one does not fit (ring full or frame
     /// too long), publishes them at once and rings the doorbell at most
     /// once; returns how many were queued.
@@ -565,15 +662,13 @@ impl NetRings {
             frames.next();
             direct += 1;
         }
-        if direct > 0 && frames.peek().is_none() {
-            return direct;
-        }
-        let free = match self.area {
-            Some(area) => self.tx.free_slots(load(area + AREA_HOST_READ_COUNTER)),
-            None => self.tx.elements(),
-        };
+        let free = self.tx_free();
+        // Nothing published, nothing to ring for: a worker that went to
+        // sleep saw every frame published before (it publishes
+        // `host_sleeping`, fences, then looks at the ring; we publish,
+        // fence, then look at `host_sleeping`). A guest retrying on a full
+        // ring used to ring on every try, one system call each on spt.
         if free == 0 || frames.peek().is_none() {
-            kick_send(self.area, self.handle);
             return direct;
         }
         // Announce every free slot before writing any (SHMStream: wsc
@@ -785,6 +880,26 @@ impl BlockRings {
                 used: [None; BLOCK_RING_ELEMENTS as usize],
             }),
             muen: Some(MuenBlock { info, event }),
+            direct: false,
+            kick_pending: false,
+        }
+    }
+
+    /// spt: whether the blocking one-block calls may make their system
+    /// call on the block file themselves (`HOST_FEATURE_BLOCK_DIRECT`),
+    /// after [`quiesce`](Self::quiesce).
+    pub fn direct(&self) -> bool {
+        self.direct
+    }
+
+    /// Waits until none of our requests is in flight, reaping (and
+    /// discarding, as a blocking call always has) their completions: what
+    /// the host side does for them is done before we go on.
+    pub fn quiesce(&mut self) {
+        while self.slots.as_ref().is_some_and(|s| s.in_use() > 0) {
+            if self.reap().is_none() {
+                core::hint::spin_loop();
+            }
         }
     }
 
@@ -951,13 +1066,29 @@ impl BlockRings {
             }
             submitted += 1;
         }
-        kick_if_sleeping(self.area, self.handle);
+        self.kick_pending |= submitted > 0;
         if let Some(event) = self.muen.as_ref().and_then(|m| m.event) {
             if submitted > 0 {
                 crate::muen::raise_event(event);
             }
         }
         submitted
+    }
+
+    /// Rings the doorbell for requests submitted since the last look if the
+    /// worker sleeps. Deferred from the submission to the moment the guest
+    /// would wait for them (a reap that finds nothing, `solo5_yield`): a
+    /// guest submitting one request per call woke the worker for the
+    /// first, and on a shared CPU the worker took it over for one request
+    /// and its 50 µs spin, then slept again before the next (~2 requests
+    /// per wake-up at queue depth 32 on spt). A request is never seen done
+    /// before a reap, so the deferral delays nothing anyone can observe
+    /// but the start of the I/O; an exiting guest's requests are finished
+    /// by the worker anyway.
+    pub fn flush_kick(&mut self) {
+        if core::mem::take(&mut self.kick_pending) {
+            kick_if_sleeping(self.area, self.handle);
+        }
     }
 
     /// muen: a refused request's completion, if one waits.
@@ -990,15 +1121,26 @@ impl BlockRings {
                     ReadResult::EpochChanged => continue,
                     ReadResult::OverrunDetected => {
                         self.responses.drain();
+                        self.flush_kick();
                         return None;
                     }
-                    _ => return None,
+                    _ => {
+                        self.flush_kick();
+                        return None;
+                    }
                 }
             }
             if let Some(area) = self.area {
                 store(area + AREA_GUEST_READ_COUNTER, self.responses.rc());
-                // A worker that found our response ring full sleeps until we reap.
-                kick_if_sleeping(self.area, self.handle);
+                // A worker that found our response ring full sleeps until
+                // we reap, with requests of ours untaken (it publishes its
+                // read counter after answering them). Once it took them
+                // all, our reaping gives it nothing to do: ringing then
+                // woke it for nothing after every sleep (a ping-pong of
+                // wake-ups at queue depth 32 on spt).
+                if load(area + AREA_HOST_READ_COUNTER) != self.requests.wc() {
+                    kick_if_sleeping(self.area, self.handle);
+                }
             }
             let resp: BlockResponse = bytemuck::pod_read_unaligned(&raw);
             if let Some(resp) = self.complete(resp) {

@@ -65,6 +65,14 @@ impl RingLayout {
         self.dir_gpa
             + (size_of::<RingDirHeader>() + self.entries.len() * size_of::<RingDirEntry>()) as u64
     }
+
+    /// Guest address of each block device's area.
+    pub fn block_areas(&self) -> impl Iterator<Item = u64> + '_ {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == MFT_DEV_BLOCK_BASIC && e.area != 0)
+            .map(|e| e.area)
+    }
 }
 
 /// Lays out the directory (room for spt's `SptWakeInfo` after its entries)

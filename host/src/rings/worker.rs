@@ -13,13 +13,14 @@
 //! (`docs/architecture.md`, "An idle guest on hvt").
 
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{fence, AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ringtender_abi::rings::{
-    AREA_GUEST_WAITING, AREA_HOST_SLEEPING, HOST_SLEEPING, HOST_SLEEPING_RX_FULL,
+    AREA_GUEST_WAITING, AREA_HOST_SLEEPING, GUEST_WAITING_INPUT, GUEST_WAITING_TX_ROOM,
+    HOST_SLEEPING, HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL,
 };
 use seccompiler::BpfProgram;
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
@@ -30,6 +31,10 @@ use super::engine::IoEngine;
 use super::net::NetRing;
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
+
+/// Sleeps so far, for `host_sleeping`'s generation bits: unique per sleep
+/// (shared by every worker of the process, which only makes them sparser).
+static SLEEPS: AtomicU64 = AtomicU64::new(0);
 
 /// How long an idle worker keeps polling the rings before it sleeps.
 const SPIN: Duration = Duration::from_micros(50);
@@ -217,9 +222,16 @@ impl WorkerState {
         for block in &mut self.blocks {
             published |= block.pump(&self.ram, self.engine.as_mut())?;
         }
-        if published {
+        if published || progress {
             fence(Ordering::SeqCst);
-            if self.guest_waiting()? {
+            let waiting = self.guest_waiting()?;
+            // Taken tx frames only matter to a guest waiting for tx room.
+            let wanted = if published {
+                waiting != 0
+            } else {
+                waiting & GUEST_WAITING_TX_ROOM != 0
+            };
+            if wanted {
                 let _ = self.shared.guest_wake.write(1);
             }
         }
@@ -243,22 +255,24 @@ impl WorkerState {
         Ok(())
     }
 
-    fn guest_waiting(&self) -> Result<bool, TenderError> {
+    /// How the guest waits: the `guest_waiting` words of every area or'ed
+    /// together (spt), `GUEST_WAITING_INPUT` for a vCPU thread in POLL
+    /// (hvt), 0 when it does not.
+    fn guest_waiting(&self) -> Result<u64, TenderError> {
         match &self.shared.waiting {
-            GuestWaiting::VcpuThread(flag) => Ok(flag.load(Ordering::SeqCst)),
-            GuestWaiting::AreaWords => {
-                for &area in &self.areas {
-                    if self
-                        .ram
-                        .load_u64(area + AREA_GUEST_WAITING, Ordering::SeqCst)?
-                        != 0
-                    {
-                        return Ok(true);
-                    }
-                }
-                Ok(false)
+            GuestWaiting::VcpuThread(flag) => {
+                Ok(u64::from(flag.load(Ordering::SeqCst)) * GUEST_WAITING_INPUT)
             }
-            GuestWaiting::Polling(_) => Ok(false),
+            GuestWaiting::AreaWords => {
+                let mut waiting = 0;
+                for &area in &self.areas {
+                    waiting |= self
+                        .ram
+                        .load_u64(area + AREA_GUEST_WAITING, Ordering::SeqCst)?;
+                }
+                Ok(waiting)
+            }
+            GuestWaiting::Polling(_) => Ok(0),
         }
     }
 
@@ -343,13 +357,16 @@ impl WorkerState {
     /// a full ring sees the bit and rings; one that did before is seen by
     /// the re-check (both sides store, fence, then load).
     fn sleep(&mut self) -> Result<(), TenderError> {
-        self.set_sleeping(HOST_SLEEPING)?;
+        // Generations wrap after 2^56 sleeps: never 0 while sleeping.
+        let generation =
+            (SLEEPS.fetch_add(1, Ordering::Relaxed) + 1) << HOST_SLEEPING_GENERATION_SHIFT;
+        self.set_sleeping(HOST_SLEEPING | generation)?;
         for net in &self.nets {
             let mut net = lock_net(net);
             if let (true, Some(area)) = (net.note_rx_full(&self.ram)?, net.area()) {
                 self.ram.store_u64(
                     area + AREA_HOST_SLEEPING,
-                    HOST_SLEEPING | HOST_SLEEPING_RX_FULL,
+                    HOST_SLEEPING | HOST_SLEEPING_RX_FULL | generation,
                     Ordering::SeqCst,
                 )?;
             }

@@ -8,9 +8,10 @@
 //!
 //! A guest of ours that asks for rings gets them: the device I/O then runs
 //! in a separate I/O worker process ([`worker`]), forked before the guest,
-//! that shares only the ring memory with it; the guest keeps no block
-//! descriptor, only its taps, which it serves itself while it waits in
-//! `solo5_yield` (`docs/architecture.md`, "An idle guest on spt").
+//! that shares only the ring memory with it; the guest keeps its taps,
+//! which it serves itself while it waits in `solo5_yield`
+//! (`docs/architecture.md`, "An idle guest on spt"), and its block files
+//! for the blocking one-block calls (`HOST_FEATURE_BLOCK_DIRECT`).
 
 mod error;
 pub mod launch;
@@ -22,10 +23,11 @@ pub mod worker;
 pub use error::Error;
 
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ringtender_abi::elf_note::RING3_FLAG_RINGS;
-use ringtender_abi::rings::SPT_BLOCK_DATA_BYTES;
+use ringtender_abi::rings::{AREA_HOST_FEATURES, HOST_FEATURE_BLOCK_DIRECT, SPT_BLOCK_DATA_BYTES};
 use ringtender_abi::spt::{
     SptBootInfo, SptRingInfo, SptWakeInfo, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE,
     SPT_FEATURE_GUEST_TAPS, SPT_GUEST_MIN_BASE, SPT_RING_INFO_MAGIC, SPT_WAKE_INFO_MAGIC,
@@ -135,6 +137,14 @@ fn setup_rings(
         shared.file().map_err(syscall("memfd"))?,
     )?);
     let devices = rings::build(&ram, &layout, devices, options)?;
+    // The guest keeps its block files for the blocking one-block calls.
+    for area in layout.block_areas() {
+        ram.store_u64(
+            area + AREA_HOST_FEATURES,
+            HOST_FEATURE_BLOCK_DIRECT,
+            Ordering::Relaxed,
+        )?;
+    }
     let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     let wake = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     wait_set
@@ -213,8 +223,10 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             tap_set: r.tap_control.tap_set,
         }),
     };
-    // With rings the worker holds the devices; the guest keeps only its
-    // taps, outside its wait set (it watches them through the tap set).
+    // With rings the worker holds the devices too; the guest keeps its
+    // taps, outside its wait set (it watches them through the tap set), and
+    // its block files, for the blocking one-block calls
+    // (`HOST_FEATURE_BLOCK_DIRECT`).
     for (index, dev) in att.devices.iter().enumerate() {
         match dev {
             Device::Net(net) => {
@@ -225,7 +237,6 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
                 }
                 fds.taps.push(net.raw_fd());
             }
-            Device::Block(_) if rings.is_some() => {}
             Device::Block(block) => fds.blocks.push(BlockLimits {
                 fd: block.raw_fd(),
                 block_size: u64::from(block.block_size),
@@ -275,24 +286,19 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             supervisor::child_setup(supervisor_pid);
             // The guest takes signals as they come (their default actions).
             supervisor::unblock_watched();
-            // Open for the guest's life (`launch` never returns).
-            let _guest_devices: Vec<Device> = match &rings {
-                Some(r) => {
-                    // The guest's view of the rings, at the addresses the
-                    // directory gives; its block devices stay with the
-                    // worker, its taps it serves too while it waits.
-                    if let Err(err) = r.shared.map_for_guest() {
-                        eprintln!("{}: {err}", cli::program());
-                        // SAFETY: ends the child at once, as a failed exec would.
-                        unsafe { libc::_exit(1) };
-                    }
-                    att.devices
-                        .into_iter()
-                        .filter(|d| matches!(d, Device::Net(_)))
-                        .collect()
+            // The guest's view of the rings, at the addresses the directory
+            // gives.
+            if let Some(r) = &rings {
+                if let Err(err) = r.shared.map_for_guest() {
+                    eprintln!("{}: {err}", cli::program());
+                    // SAFETY: ends the child at once, as a failed exec would.
+                    unsafe { libc::_exit(1) };
                 }
-                None => att.devices,
-            };
+            }
+            // Open for the guest's life (`launch` never returns); with rings
+            // it serves its taps while it waits and makes the blocking
+            // one-block calls itself.
+            let _guest_devices: Vec<Device> = att.devices;
             if let Err(err) = seccomp::install(&filter) {
                 eprintln!("{}: {err}", cli::program());
                 // SAFETY: ends the child at once, as a failed exec would.

@@ -1,7 +1,7 @@
 //! The spt processes' seccomp filters (`docs/security.md`). The guest's is
-//! upstream's whitelist, rule for rule; with rings it loses the block
-//! calls and gains its doorbell and two `epoll_ctl` calls on the worker's
-//! epoll sets (it keeps its taps, to serve them while it waits). The I/O worker's allows what the ring
+//! upstream's whitelist, rule for rule; with rings it keeps its taps (to
+//! serve them while it waits) and the one-block block calls, and gains its
+//! doorbell and two `epoll_ctl` calls on the worker's epoll sets. The I/O worker's allows what the ring
 //! pump and its engine do on the descriptors it holds, and nothing that
 //! names a path or makes a socket. The supervisor's allows waiting for and
 //! signalling its children and reporting on stderr. Anything else kills

@@ -11,6 +11,12 @@ TEST_LIBC_IMPL
  *   "mixed FRAMES OPS SEED":   the same at queue depth 32, while sending
  *                              FRAMES sequence-numbered frames in batches on
  *                              "service0".
+ *   "order ROUNDS SEED":       ring API writes of up to 32 random blocks
+ *                              left in flight, then solo5_block_read of
+ *                              each (must see the ring's writes), then a
+ *                              solo5_block_write followed by a ring API
+ *                              read of that block (must see it); prints
+ *                              the digest as "block" does.
  *   "rx [DELAY_NS]":           borrows received frames in place until the end
  *                              marker (sequence 2^64-1), spinning DELAY_NS
  *                              per frame; reports frames received, gaps,
@@ -181,6 +187,54 @@ static void block_finish(void)
     puts("\n");
 }
 
+/* The blocking calls against ring requests in flight on the same blocks. */
+static void order(uint64_t rounds)
+{
+    static uint8_t one[MAX_BS];
+    for (uint64_t r = 0; r < rounds; r++) {
+        uint64_t n = 1 + rnd(MAX_QD / 2);
+        if (n > nblocks)
+            n = nblocks;
+        uint64_t first = rnd(nblocks - n + 1);
+        struct solo5_ring_block_req req[MAX_QD];
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t b = first + i;
+            fill((uint64_t *)buffers[i], b, version[b] + 1);
+            req[i] = (struct solo5_ring_block_req){ .op = SOLO5_RING_BLOCK_WRITE,
+                                                    .tag = (uint32_t)i, .offset = b * bs,
+                                                    .buf = buffers[i], .len = bs };
+        }
+        if (solo5_ring_block_submit(blk, req, n) != n)
+            fail("submit", n);
+        /* Not reaped: the blocking reads must find these writes done. */
+        for (uint64_t i = 0; i < n; i++)
+            version[first + i]++;
+        for (uint64_t i = 0; i < n; i++) {
+            uint64_t b = first + i;
+            if (solo5_block_read(blk, b * bs, one, bs) != SOLO5_R_OK)
+                fail("blocking read of block", b);
+            if (!check((const uint64_t *)one, b, version[b]))
+                fail("a blocking read missed a ring write to block", b);
+        }
+        fill((uint64_t *)one, first, version[first] + 1);
+        if (solo5_block_write(blk, first * bs, one, bs) != SOLO5_R_OK)
+            fail("blocking write of block", first);
+        version[first]++;
+        struct solo5_ring_block_req rd = { .op = SOLO5_RING_BLOCK_READ, .tag = 1,
+                                           .offset = first * bs, .buf = buffers[0],
+                                           .len = bs };
+        if (solo5_ring_block_submit(blk, &rd, 1) != 1)
+            fail("submit", 1);
+        struct solo5_ring_block_completion c;
+        while (solo5_ring_block_reap(blk, &c, 1) == 0)
+            ;
+        if (c.tag != 1 || c.result != SOLO5_R_OK)
+            fail("ring read after a blocking write answered with", c.result);
+        if (!check((const uint64_t *)buffers[0], first, version[first]))
+            fail("a ring read missed a blocking write to block", first);
+    }
+}
+
 static uint8_t frame[64];
 
 static int net_step(uint64_t *seq, uint64_t frames)
@@ -265,6 +319,9 @@ int solo5_app_main(const struct solo5_start_info *si)
         p = t_parse_u64(p + 5, &frames);
         p = t_parse_u64(p, &ops);
         t_parse_u64(p, &rng_state);
+    } else if (mode == 'o') {
+        p = t_parse_u64(p + 5, &ops);
+        t_parse_u64(p, &rng_state);
     } else if (mode == 'r') {
         t_parse_u64(p + 2, &delay);
     } else {
@@ -276,6 +333,9 @@ int solo5_app_main(const struct solo5_start_info *si)
 
     if (mode == 'r') {
         receive(delay);
+    } else if (mode == 'o') {
+        order(ops);
+        block_finish();
     } else {
         uint64_t submitted = 0, done = 0, flushes = 0, seq = 0;
         int net_busy = frames > 0, blk_busy = ops > 0;
