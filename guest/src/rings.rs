@@ -30,7 +30,7 @@ use ringtender_muen_compat::block::{
 use ringtender_muen_compat::muenblock_client::{DeviceInfo, TAG_IO_BASE};
 use ringtender_muen_compat::net::{MUEN_FRAME_MAX, MUEN_NET_ELEMENT_SIZE};
 use ringtender_muen_compat::{
-    RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL,
+    RawRegion, ReadResult, Reader, SharedMemory, Writer, BLOCK_PROTOCOL, NET_PROTOCOL, OFFSET_WC,
 };
 
 use crate::boot;
@@ -244,12 +244,18 @@ fn kick_send(area: Option<u64>, handle: u64) {
 }
 
 /// After releasing rx slots: with the send port's protocol, only a worker
-/// that waits for room in this rx ring needs the doorbell; otherwise any
-/// sleeping worker gets it.
-fn kick_release(area: u64, handle: u64) {
+/// that waits for room in this rx ring needs the doorbell, and only when
+/// the guest's release leaves half of the ring or nothing unread (`unread`
+/// of `elements`). The worker waits only with a full ring, so the releases
+/// that follow pass through both marks one by one: a guest that drains the
+/// ring rings once or twice per full ring instead of once per frame until
+/// the worker is up, each ring an exit (`docs/performance.md`, "Receive:
+/// where the time went"). Without the send port any sleeping worker gets
+/// the doorbell.
+fn kick_release(area: u64, handle: u64, unread: u64, elements: u64) {
     let sleeping = host_sleeping(area);
     let wanted = if SEND_PORT.load(Ordering::Relaxed) {
-        sleeping & HOST_SLEEPING_RX_FULL != 0
+        sleeping & HOST_SLEEPING_RX_FULL != 0 && (unread == elements / 2 || unread == 0)
     } else {
         sleeping != 0
     };
@@ -561,8 +567,11 @@ impl NetRings {
             return;
         };
         self.rx.consume();
-        store(area + AREA_GUEST_READ_COUNTER, self.rx.rc());
-        kick_release(area, self.handle);
+        let rc = self.rx.rc();
+        store(area + AREA_GUEST_READ_COUNTER, rc);
+        let unread = self.rx.memory().load_acquire(OFFSET_WC).wrapping_sub(rc);
+        let elements = self.rx.elements().unwrap_or(0);
+        kick_release(area, self.handle, unread, elements);
     }
 
     /// Lends the next received frame to `f` (no copy), then releases it.
