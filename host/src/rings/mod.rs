@@ -376,7 +376,7 @@ pub fn start(
         .add_internal(shared.guest_wake.as_raw_fd(), GUEST_WAKE_EVENT)
         .map_err(syscall("epoll"))?;
     let engine = engine::build(options.engine, &files, notice)?;
-    let epoll = Arc::new(worker_epoll(&doorbell).map_err(syscall("epoll"))?);
+    let epoll = Arc::new(worker_epoll(&doorbell, engine.as_ref()).map_err(syscall("epoll"))?);
     let taps = Arc::new(tap_set(&epoll).map_err(syscall("epoll"))?);
     wait_set
         .add_internal(taps.as_raw_fd(), TAP_SET_EVENT)

@@ -1,6 +1,9 @@
 //! The ring worker: pumps every device's rings, spins a bounded time when
-//! idle, then publishes `host_sleeping` and sleeps on the doorbell and the
-//! taps. It wakes a guest waiting for input when it publishes to it. On hvt
+//! idle, then publishes `host_sleeping` and sleeps on the doorbell, the
+//! taps and the I/O engine's completion queue. Block requests stay in
+//! flight on the engine while it serves the other devices; each is
+//! answered when its completion comes (`docs/architecture.md`, "The ring
+//! worker"). It wakes a guest waiting for input when it publishes to it. On hvt
 //! it runs as a thread of the tender, on spt as the worker process's main
 //! loop, and in `solo5-muen-runner` as the thread of the subject's net and
 //! block peers, whose subject rings no doorbell: there it also wakes every
@@ -25,8 +28,8 @@ use seccompiler::BpfProgram;
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::EventFd;
 
-use super::block::BlockRing;
-use super::engine::IoEngine;
+use super::block::{token_device, BlockRing};
+use super::engine::{Completion, IoEngine};
 use super::net::NetRing;
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
@@ -37,6 +40,8 @@ const SPIN: Duration = Duration::from_micros(50);
 const DOORBELL_EVENT: u64 = u64::MAX;
 /// epoll data of the nested tap set in the worker's epoll set.
 pub const TAP_SET_EVENT: u64 = u64::MAX - 1;
+/// epoll data of the I/O engine's completion queue (io_uring).
+const COMPLETION_EVENT: u64 = u64::MAX - 2;
 
 /// A net device's rings, shared by the worker and (hvt) the vCPU thread.
 pub type SharedNet = Arc<Mutex<NetRing>>;
@@ -77,6 +82,9 @@ pub struct RingWorker {
 
 /// Everything the worker thread owns.
 pub struct WorkerState {
+    /// The I/O engine. Declared (so dropped) before `ram`: dropping it
+    /// waits for the operations in flight, whose buffers are guest RAM.
+    pub engine: Box<dyn IoEngine>,
     /// Guest RAM.
     pub ram: Arc<GuestRam>,
     /// Net devices.
@@ -85,8 +93,6 @@ pub struct WorkerState {
     pub blocks: Vec<BlockRing>,
     /// Device areas (for `host_sleeping`).
     pub areas: Vec<u64>,
-    /// The I/O engine.
-    pub engine: Box<dyn IoEngine>,
     /// The worker's epoll instance: the doorbell, and the taps or the set
     /// that holds them.
     pub epoll: Arc<Epoll>,
@@ -99,14 +105,23 @@ pub struct WorkerState {
     pub shared: Arc<RingShared>,
 }
 
-/// Creates the worker's epoll instance watching `doorbell`.
-pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<Epoll> {
+/// Creates the worker's epoll instance watching `doorbell` and the
+/// completion queue of `engine`, if it has one (an io_uring descriptor is
+/// readable while completions wait).
+pub fn worker_epoll(doorbell: &EventFd, engine: &dyn IoEngine) -> std::io::Result<Epoll> {
     let epoll = Epoll::new()?;
     epoll.ctl(
         ControlOperation::Add,
         doorbell.as_raw_fd(),
         EpollEvent::new(EventSet::IN, DOORBELL_EVENT),
     )?;
+    if let Some(ring) = engine.ring_fd() {
+        epoll.ctl(
+            ControlOperation::Add,
+            ring,
+            EpollEvent::new(EventSet::IN, COMPLETION_EVENT),
+        )?;
+    }
     Ok(epoll)
 }
 
@@ -192,7 +207,9 @@ impl WorkerState {
             let progress = self.pump()?;
             if stop.load(Ordering::SeqCst) {
                 // Finish what the guest submitted before it halted.
-                while self.pump()? {}
+                while self.pump()? || self.engine.in_flight() > 0 {
+                    self.engine.wait()?;
+                }
                 return self.sync_blocks();
             }
             if progress || self.spin()? {
@@ -206,6 +223,8 @@ impl WorkerState {
     /// share of a pass is bounded (a batch of tx and of rx frames, a ring
     /// of block requests, epoch changes and overruns included), so a guest
     /// that keeps one channel busy with nonsense cannot starve the others.
+    /// Block requests are started, not waited for: the pass answers those
+    /// whose completions have come, whatever the others still do.
     fn pump(&mut self) -> Result<bool, TenderError> {
         let mut progress = false;
         let mut published = false;
@@ -214,9 +233,13 @@ impl WorkerState {
             progress |= net.pump_tx(&self.ram, self.engine.as_mut())?;
             published |= net.pump_rx(&self.ram, self.engine.as_mut())?;
         }
-        for block in &mut self.blocks {
-            published |= block.pump(&self.ram, self.engine.as_mut())?;
+        for (device, block) in self.blocks.iter_mut().enumerate() {
+            let before = block.outstanding();
+            published |= block.take(&self.ram, self.engine.as_mut(), device as u32)?;
+            progress |= block.outstanding() != before;
         }
+        self.engine.submit()?;
+        published |= self.answer_completions()?;
         if published {
             fence(Ordering::SeqCst);
             if self.guest_waiting()? {
@@ -224,6 +247,28 @@ impl WorkerState {
             }
         }
         Ok(progress || published)
+    }
+
+    /// Answers the block requests whose operations completed; true if any.
+    fn answer_completions(&mut self) -> Result<bool, TenderError> {
+        let mut done: Vec<Completion> = Vec::new();
+        self.engine.reap(&mut done);
+        if done.is_empty() {
+            return Ok(false);
+        }
+        for completion in &done {
+            let (device, slot) = token_device(completion.token);
+            self.blocks[device].complete(
+                &self.ram,
+                self.engine.as_mut(),
+                device as u32,
+                slot,
+                completion.result,
+            )?;
+        }
+        // What waited behind a flush may have started.
+        self.engine.submit()?;
+        Ok(true)
     }
 
     /// `fdatasync`s every block file: once the guest is gone, what it
@@ -262,8 +307,12 @@ impl WorkerState {
         }
     }
 
-    /// Whether the guest gave us work we can see without a system call.
+    /// Whether the guest gave us work, or an operation completed, that we
+    /// can see without a system call.
     fn guest_pending(&mut self) -> Result<bool, TenderError> {
+        if self.engine.completed() {
+            return Ok(true);
+        }
         for net in &self.nets {
             let mut net = lock_net(net);
             if net.tx_pending() || net.rx_unblocked(&self.ram)? {

@@ -87,7 +87,7 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
         eprintln!("{}: {msg}", cli::program())
     })?;
-    let epoll = worker_epoll(&plan.doorbell).map_err(syscall("epoll"))?;
+    let epoll = worker_epoll(&plan.doorbell, engine.as_ref()).map_err(syscall("epoll"))?;
     let fds = WorkerFds {
         devices: plan.devices.files.iter().map(|f| f.fd).collect(),
         eventfds: vec![plan.doorbell.as_raw_fd(), plan.wake.as_raw_fd()],
