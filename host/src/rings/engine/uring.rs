@@ -51,13 +51,16 @@ fn queue_depth(files: &[EngineFile]) -> u32 {
 
 /// Runs batches through one io_uring instance.
 ///
-/// Two kinds of operation run as plain system calls instead, chosen by
-/// measurement (`docs/ring-abi.md` §6):
-/// - stream reads that stop at the first empty read (tap rx): io_uring
-///   would issue the whole batch, and a frame arriving between two reads
-///   would land behind an empty slot; for tap reads io_uring measured no
-///   faster than `read()` here (limits.md §2);
-/// - writes to the block file: the file is buffered, and io_uring hands
+/// Tap reads (a batch of rx slots) go through the ring too, one
+/// `io_uring_enter` for the batch: issued with `RWF_NOWAIT`, each read
+/// completes in the call, with a frame or `-EAGAIN`, in the order issued;
+/// none is left armed on the tap (an early version's armed reads waited
+/// for frames and stalled the worker). A frame that arrived between two reads
+/// lands behind an empty slot, which the caller closes up
+/// (`NetRing::pump_rx`).
+///
+/// Writes to the block file run as plain system calls instead, chosen by
+/// measurement (`docs/ring-abi.md` §6): the file is buffered, and io_uring hands
 ///   buffered writes on ext4 to its io-wq worker threads; `pwrite` from the
 ///   worker measured 2-3x faster (4 KiB random writes at queue depth 32:
 ///   315k against 120-150k IOPS).
@@ -145,8 +148,17 @@ impl UringEngine {
                 .build(),
             IoKind::Read => {
                 let ptr = ram.io_ptr(op.gpa, u64::from(op.len), true)?;
+                // A stream read must not wait: without RWF_NOWAIT io_uring
+                // arms a poll on an empty tap (non-blocking or not) and
+                // the batch waits for frames.
+                let flags = if op.offset.is_none() {
+                    libc::RWF_NOWAIT
+                } else {
+                    0
+                };
                 opcode::Read::new(file, ptr, op.len)
                     .offset(op.offset.unwrap_or(u64::MAX))
+                    .rw_flags(flags)
                     .build()
             }
             IoKind::Write => {
@@ -254,12 +266,10 @@ impl IoEngine for UringEngine {
         &mut self,
         ram: &GuestRam,
         ops: &[IoOp],
-        until_empty: bool,
+        // Every read of a stream batch is issued: see the type's notes.
+        _until_empty: bool,
         results: &mut Vec<i64>,
     ) -> Result<(), TenderError> {
-        if until_empty {
-            return self.inline.run(ram, ops, true, results);
-        }
         // The batch must have the submission queue to itself.
         self.submit()?;
         results.clear();
