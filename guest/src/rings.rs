@@ -354,14 +354,20 @@ fn kick_send(area: Option<u64>, handle: u64) {
 /// ring needs the doorbell (any other sleeps on the tap too), if it says
 /// so: with the send port's protocol (hvt), the guest taps' protocol (spt)
 /// or sleep counts in `host_sleeping` (the same tender, hvt or spt); an
-/// older tender gets it whenever it sleeps.
-fn kick_release(area: u64, handle: u64) {
+/// older tender gets it whenever it sleeps. Such a worker gets it only when
+/// the guest's release leaves half of the ring or nothing unread (`unread`
+/// of `elements`): it waits only with a full ring, so the releases that
+/// follow pass through both marks one by one, and a guest that drains the
+/// ring rings once or twice per full ring instead of once per frame until
+/// the worker is up (on hvt each ring an exit; `docs/performance.md`,
+/// "Receive: where the time went").
+fn kick_release(area: u64, handle: u64, unread: u64, elements: u64) {
     let sleeping = host_sleeping(area);
     let says_rx_full = SEND_PORT.load(Ordering::Relaxed)
         || GUEST_TAPS.load(Ordering::Relaxed)
         || sleeping >> HOST_SLEEPING_GENERATION_SHIFT != 0;
     let wanted = if says_rx_full {
-        sleeping & HOST_SLEEPING_RX_FULL != 0
+        sleeping & HOST_SLEEPING_RX_FULL != 0 && (unread == elements / 2 || unread == 0)
     } else {
         sleeping != 0
     };
@@ -814,8 +820,11 @@ impl NetRings {
             return;
         };
         self.rx.consume();
-        store(area + AREA_GUEST_READ_COUNTER, self.rx.rc());
-        kick_release(area, self.handle);
+        let rc = self.rx.rc();
+        store(area + AREA_GUEST_READ_COUNTER, rc);
+        let unread = self.rx.memory().load_acquire(OFFSET_WC).wrapping_sub(rc);
+        let elements = self.rx.elements().unwrap_or(0);
+        kick_release(area, self.handle, unread, elements);
     }
 
     /// Lends the next received frame to `f` (no copy), then releases it.

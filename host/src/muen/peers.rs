@@ -28,8 +28,8 @@ use crate::hvt::seccomp::{ring_worker_filter, RingWorkerFds};
 use crate::muen::layout::{Role, SubjectLayout};
 use crate::rings::engine::{self, EngineChoice, EngineFile};
 use crate::rings::{
-    worker_epoll, BlockFlow, BlockRing, GuestRegion, GuestWaiting, MuenRx, NetFlow, NetRing,
-    RingShared, RingWorker, WorkerState,
+    watch_completions, worker_epoll, BlockFlow, BlockRing, GuestRegion, GuestWaiting, MuenRx,
+    NetFlow, NetRing, RingShared, RingWorker, WorkerState,
 };
 
 /// How often the sleeping peers poll the subject's channels: a Muen subject
@@ -220,12 +220,13 @@ pub fn start(
     }
     // No subject rings it: it is how the runner stops the worker.
     let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
-    let epoll = worker_epoll(&doorbell).map_err(syscall("epoll"))?;
     let shared = Arc::new(RingShared {
         waiting: GuestWaiting::Polling(POLL_TICK),
         guest_wake: EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?,
     });
     let engine = engine::build(choice, &files, notice)?;
+    let epoll = worker_epoll(&doorbell).map_err(syscall("epoll"))?;
+    watch_completions(&epoll, engine.as_ref()).map_err(syscall("epoll"))?;
     if let Some(uring) = engine.ring_fd() {
         // As on hvt: a signal's exit drops the ring's registered block files.
         crate::signals::release_uring_files_on_signal(uring);

@@ -2,7 +2,15 @@
 //! backing file straight from and into guest memory, responses (host→guest)
 //! carry each request's tag and status. Lossless: the host takes only as many
 //! requests as it has free response slots.
+//!
+//! Requests are in flight on the I/O engine while the worker serves other
+//! devices ([`BlockRing::take`] starts them, [`BlockRing::complete`] answers
+//! each as its completion comes, in whatever order; the guest matches
+//! responses by tag). A flush is a barrier: it starts once everything taken
+//! before it has completed, and nothing taken after it starts before it
+//! completes.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 
@@ -16,7 +24,7 @@ use ringtender_muen_compat::block::{
 };
 use ringtender_muen_compat::{ReadResult, Reader, Writer};
 
-use super::engine::{IoEngine, IoKind, IoOp};
+use super::engine::{Completion, IoEngine, IoKind, IoOp};
 use super::region::GuestRegion;
 use crate::error::TenderError;
 use crate::guest_fault::GuestFault;
@@ -55,6 +63,15 @@ enum Planned {
     Answer(u64),
 }
 
+/// A request started on the engine: what it asked, and what it must
+/// transfer to succeed (0 for a flush).
+#[derive(Clone, Copy)]
+struct Started {
+    req: BlockRequest,
+    len: u32,
+    flush: bool,
+}
+
 /// One block device served through rings.
 pub struct BlockRing {
     file: u32,
@@ -63,9 +80,25 @@ pub struct BlockRing {
     block_size: u64,
     requests: Reader<GuestRegion>,
     responses: Writer<GuestRegion>,
-    batch: Vec<(BlockRequest, Planned)>,
-    ops: Vec<IoOp>,
-    results: Vec<i64>,
+    /// Requests taken and not started yet (behind a flush), in order.
+    waiting: VecDeque<(BlockRequest, IoOp)>,
+    /// Requests in flight, by slot (a completion token's low half).
+    started: Vec<Option<Started>>,
+    /// How many of `started` are in flight.
+    in_flight: usize,
+    /// A flush is in flight: nothing else starts until it completes.
+    flushing: bool,
+}
+
+/// Completion token of slot `slot` of block device `device` (its index
+/// in the worker's list).
+fn token(device: u32, slot: usize) -> u64 {
+    (u64::from(device) << 32) | slot as u64
+}
+
+/// The block device and the slot a completion token names.
+pub fn token_device(token: u64) -> (usize, usize) {
+    ((token >> 32) as usize, (token & 0xffff_ffff) as usize)
 }
 
 impl BlockRing {
@@ -86,10 +119,16 @@ impl BlockRing {
             block_size,
             requests,
             responses,
-            batch: Vec::new(),
-            ops: Vec::new(),
-            results: Vec::new(),
+            waiting: VecDeque::new(),
+            started: Vec::new(),
+            in_flight: 0,
+            flushing: false,
         }
+    }
+
+    /// Requests taken and not answered yet; each holds a response slot.
+    pub fn outstanding(&self) -> usize {
+        self.waiting.len() + self.in_flight
     }
 
     /// The read counter of the guest's response reader: published in the
@@ -105,6 +144,13 @@ impl BlockRing {
         }
     }
 
+    /// Response slots free and not held by a request taken earlier.
+    fn unclaimed_slots(&self, guest_rc: u64) -> u64 {
+        self.responses
+            .free_slots(guest_rc)
+            .saturating_sub(self.outstanding() as u64)
+    }
+
     /// Whether the guest has published requests the host has not taken and
     /// can take now (a response slot is free). With the guest's response
     /// ring full the worker may sleep: the guest rings the doorbell when it
@@ -113,7 +159,7 @@ impl BlockRing {
         if !self.requests.has_pending_data() {
             return Ok(false);
         }
-        Ok(self.responses.free_slots(self.response_rc(ram)?) > 0)
+        Ok(self.unclaimed_slots(self.response_rc(ram)?) > 0)
     }
 
     /// The operation that makes the backing file durable (`fdatasync`).
@@ -196,77 +242,83 @@ impl BlockRing {
         })
     }
 
-    /// Runs the I/O of `batch` (a flush only after everything before it);
-    /// each request's status.
-    fn execute(
+    /// Writes the response to `req`.
+    fn respond(
+        &mut self,
+        ram: &GuestRam,
+        req: &BlockRequest,
+        status: u64,
+    ) -> Result<(), TenderError> {
+        let resp = BlockResponse {
+            kind: req.kind,
+            device: req.device,
+            tag: req.tag,
+            status,
+        };
+        let guest_rc = self.response_rc(ram)?;
+        self.responses
+            .try_write(bytemuck::bytes_of(&resp), guest_rc)
+            .map_err(|_| GuestFault::ResponseSlotVanished)?;
+        Ok(())
+    }
+
+    /// Starts what waits, in order, as far as the flush barrier allows;
+    /// true if any request was answered here (a buffer the guest may not
+    /// access answers EINVAL, not a tender error).
+    fn launch(
         &mut self,
         ram: &GuestRam,
         engine: &mut dyn IoEngine,
-    ) -> Result<Vec<u64>, TenderError> {
-        let (invalid, io_error) = self.error_codes();
-        let done = |result: i64, wanted: i64| {
-            if result == wanted {
-                BLOCK_STATUS_OK
-            } else {
-                io_error
+        device: u32,
+    ) -> Result<bool, TenderError> {
+        let mut answered = false;
+        while let Some(&(req, op)) = self.waiting.front() {
+            let flush = op.kind == IoKind::Flush;
+            if self.flushing || (flush && self.in_flight > 0) {
+                break;
             }
-        };
-        let mut status: Vec<u64> = self
-            .batch
-            .iter()
-            .map(|(_, planned)| match planned {
-                Planned::Answer(status) => *status,
-                Planned::Io(_) => invalid,
-            })
-            .collect();
-        let is_flush =
-            |planned: &Planned| matches!(planned, Planned::Io(op) if op.kind == IoKind::Flush);
-        let mut start = 0;
-        while start < self.batch.len() {
-            let flush_at = self.batch[start..]
-                .iter()
-                .position(|(_, planned)| is_flush(planned))
-                .map(|p| start + p);
-            let end = flush_at.map_or(self.batch.len(), |p| p + 1);
-            self.ops.clear();
-            let mut which = Vec::new();
-            for (i, (_, planned)) in self.batch[start..end].iter().enumerate() {
-                // A buffer the guest may not access answers EINVAL, not a tender error.
-                let accessible = |op: &IoOp| {
-                    ram.io_ptr(op.gpa, u64::from(op.len), op.kind == IoKind::Read)
-                        .is_ok()
-                };
-                match planned {
-                    Planned::Io(op) if op.kind != IoKind::Flush && accessible(op) => {
-                        self.ops.push(*op);
-                        which.push(start + i);
-                    }
-                    _ => {}
+            self.waiting.pop_front();
+            let writes_guest = op.kind == IoKind::Read;
+            if !flush && ram.io_ptr(op.gpa, u64::from(op.len), writes_guest).is_err() {
+                let (invalid, _) = self.error_codes();
+                self.respond(ram, &req, invalid)?;
+                answered = true;
+                continue;
+            }
+            let slot = match self.started.iter().position(Option::is_none) {
+                Some(slot) => slot,
+                None => {
+                    self.started.push(None);
+                    self.started.len() - 1
                 }
-            }
-            engine.run(ram, &self.ops, false, &mut self.results)?;
-            for (&i, (&result, op)) in which.iter().zip(self.results.iter().zip(&self.ops)) {
-                status[i] = done(result, i64::from(op.len));
-            }
-            if let Some(p) = flush_at {
-                engine.run(ram, &[self.flush_op()], false, &mut self.results)?;
-                status[p] = done(self.results[0], 0);
-            }
-            start = end;
+            };
+            engine.start(ram, &op, token(device, slot))?;
+            self.started[slot] = Some(Started {
+                req,
+                len: if flush { 0 } else { op.len },
+                flush,
+            });
+            self.in_flight += 1;
+            self.flushing = flush;
         }
-        Ok(status)
+        Ok(answered)
     }
 
-    /// Takes as many requests as there are free response slots, runs them,
-    /// and answers each; true if any were taken (or skipped after an
-    /// overrun). At most that many reads are tried, epoch changes included,
-    /// so a guest republishing its channel forever cannot keep the worker
-    /// here.
-    pub fn pump(&mut self, ram: &GuestRam, engine: &mut dyn IoEngine) -> Result<bool, TenderError> {
-        let guest_rc = self.response_rc(ram)?;
-        let free = self.responses.free_slots(guest_rc);
+    /// Takes as many requests as there are unclaimed response slots,
+    /// answers those that need no I/O and starts the others on `engine`
+    /// (its completions name this device as `device`); true if any request
+    /// was answered here. At most that many reads are tried, epoch changes
+    /// included, so a guest republishing its channel forever cannot keep
+    /// the worker here.
+    pub fn take(
+        &mut self,
+        ram: &GuestRam,
+        engine: &mut dyn IoEngine,
+        device: u32,
+    ) -> Result<bool, TenderError> {
+        let free = self.unclaimed_slots(self.response_rc(ram)?);
         let rc = self.requests.rc();
-        self.batch.clear();
+        let mut answered = false;
         for _ in 0..free {
             let mut raw = [0u8; size_of::<BlockRequest>()];
             match self.requests.read(&mut raw) {
@@ -279,37 +331,17 @@ impl BlockRing {
                 _ => break,
             }
             let req: BlockRequest = bytemuck::pod_read_unaligned(&raw);
-            let planned = self.plan(&req);
-            self.batch.push((req, planned));
-        }
-        if self.batch.is_empty() {
-            // Requests skipped after an overrun are taken too: the guest
-            // learns from the published counter that they will get no answer.
-            let skipped = self.requests.rc() != rc;
-            if skipped {
-                self.publish_read_counter(ram)?;
+            match self.plan(&req) {
+                Planned::Answer(status) => {
+                    self.respond(ram, &req, status)?;
+                    answered = true;
+                }
+                Planned::Io(op) => self.waiting.push_back((req, op)),
             }
-            return Ok(skipped);
         }
-        let status = self.execute(ram, engine)?;
-        for ((req, _), status) in self.batch.iter().zip(status) {
-            let resp = BlockResponse {
-                kind: req.kind,
-                device: req.device,
-                tag: req.tag,
-                status,
-            };
-            self.responses
-                .try_write(bytemuck::bytes_of(&resp), guest_rc)
-                .map_err(|_| GuestFault::ResponseSlotVanished)?;
+        if self.requests.rc() == rc {
+            return Ok(false);
         }
-        self.publish_read_counter(ram)?;
-        Ok(true)
-    }
-
-    /// Publishes how far the request channel has been read, where the
-    /// guest's bindings look for room (the ring area's host read counter).
-    fn publish_read_counter(&self, ram: &GuestRam) -> Result<(), TenderError> {
         if let BlockFlow::Area { area } = self.flow {
             ram.store_u64(
                 area + AREA_HOST_READ_COUNTER,
@@ -317,6 +349,55 @@ impl BlockRing {
                 Ordering::Release,
             )?;
         }
+        Ok(self.launch(ram, engine, device)? || answered)
+    }
+
+    /// Answers the request in `slot`, whose operation ended with `result`,
+    /// and starts what waited behind it.
+    pub fn complete(
+        &mut self,
+        ram: &GuestRam,
+        engine: &mut dyn IoEngine,
+        device: u32,
+        slot: usize,
+        result: i64,
+    ) -> Result<(), TenderError> {
+        let started = self
+            .started
+            .get_mut(slot)
+            .and_then(Option::take)
+            .expect("a completion names a request in flight");
+        self.in_flight -= 1;
+        if started.flush {
+            self.flushing = false;
+        }
+        let (_, io_error) = self.error_codes();
+        let status = if result == i64::from(started.len) {
+            BLOCK_STATUS_OK
+        } else {
+            io_error
+        };
+        self.respond(ram, &started.req, status)?;
+        self.launch(ram, engine, device)?;
         Ok(())
+    }
+
+    /// Takes, runs and answers what the guest submitted, waiting for every
+    /// completion: a single device with the engine to itself (the fuzz
+    /// entries and the peers' unit tests); true if anything was taken.
+    pub fn pump(&mut self, ram: &GuestRam, engine: &mut dyn IoEngine) -> Result<bool, TenderError> {
+        let before = self.requests.rc();
+        let answered = self.take(ram, engine, 0)?;
+        let mut done: Vec<Completion> = Vec::new();
+        while self.outstanding() > 0 {
+            engine.submit()?;
+            engine.wait()?;
+            engine.reap(&mut done);
+            for completion in done.drain(..) {
+                let (_, slot) = token_device(completion.token);
+                self.complete(ram, engine, 0, slot, completion.result)?;
+            }
+        }
+        Ok(answered || self.requests.rc() != before)
     }
 }

@@ -34,7 +34,8 @@ pub use self::error::Error;
 pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
 pub use self::worker::{
-    lock_net, tap_set, worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
+    lock_net, tap_set, watch_completions, worker_epoll, GuestWaiting, RingShared, RingWorker,
+    SharedNet, WorkerState,
 };
 use self::worker::{watch_tap_set, TAP_SET_EVENT};
 use crate::attach::{Device, DeviceFds};
@@ -398,6 +399,7 @@ pub fn start(
         .map_err(syscall("epoll"))?;
     let engine = engine::build(options.engine, &files, notice)?;
     let epoll = Arc::new(worker_epoll(&doorbell).map_err(syscall("epoll"))?);
+    watch_completions(&epoll, engine.as_ref()).map_err(syscall("epoll"))?;
     let taps = Arc::new(tap_set(&epoll).map_err(syscall("epoll"))?);
     wait_set
         .add_internal(taps.as_raw_fd(), TAP_SET_EVENT)

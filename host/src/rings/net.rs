@@ -23,6 +23,8 @@ use crate::guest_memory::GuestRam;
 
 /// Frames moved per batch and direction.
 const BATCH: u64 = 64;
+/// Tap reads of an rx batch's first look (`NetRing::pump_rx`).
+const RX_PROBE: u64 = 8;
 
 /// How long a Muen rx channel written full stays untouched before the peer
 /// renews it for frames waiting in the tap ([`MuenRx`]): time for a subject
@@ -109,6 +111,8 @@ pub struct NetRing {
     rx: Writer<GuestRegion>,
     ops: Vec<IoOp>,
     results: Vec<i64>,
+    /// A frame on its way down an rx gap.
+    gap: Vec<u8>,
 }
 
 impl NetRing {
@@ -135,6 +139,7 @@ impl NetRing {
             rx,
             ops: Vec::with_capacity(BATCH as usize),
             results: Vec::with_capacity(BATCH as usize),
+            gap: Vec::new(),
         }
     }
 
@@ -419,38 +424,67 @@ impl NetRing {
             return Ok(false);
         }
         self.rx.begin(free);
-        self.ops.clear();
-        for i in 0..free {
-            self.ops.push(IoOp {
-                kind: IoKind::Read,
-                file: self.file,
-                gpa: self.rx.memory().gpa(self.rx.slot_offset(i)),
-                len: self.frame_max as u32,
-                offset: None,
-            });
-        }
-        engine.run(ram, &self.ops, true, &mut self.results)?;
         let mut filled = 0u64;
-        for &result in &self.results {
-            let len = match result {
-                n if n > 0 => n as usize,
-                e if e == 0 || e == -i64::from(libc::EAGAIN) || e == super::engine::CANCELED => {
-                    break
-                }
-                e => {
-                    return Err(TenderError::Io {
-                        what: "reading",
-                        source: std::io::Error::from_raw_os_error(-e as i32),
-                    })
-                }
+        let mut issued = 0u64;
+        while issued < free {
+            // A first look of RX_PROBE reads, the rest only if each found a
+            // frame: an engine that issues every read of a batch makes at
+            // most RX_PROBE of them on an empty tap.
+            let count = if issued == 0 {
+                free.min(RX_PROBE)
+            } else {
+                free - issued
             };
-            let slot = self.rx.slot_offset(filled);
-            SharedMemory::write_bytes(
-                self.rx.memory(),
-                slot + self.frame_max,
-                &(len as u16).to_le_bytes(),
-            );
-            filled += 1;
+            let before = filled;
+            self.ops.clear();
+            for i in issued..issued + count {
+                self.ops.push(IoOp {
+                    kind: IoKind::Read,
+                    file: self.file,
+                    gpa: self.rx.memory().gpa(self.rx.slot_offset(i)),
+                    len: self.frame_max as u32,
+                    offset: None,
+                });
+            }
+            engine.run(ram, &self.ops, true, &mut self.results)?;
+            for (k, &result) in self.results.iter().enumerate() {
+                let len = match result {
+                    n if n > 0 => (n as usize).min(self.frame_max),
+                    e if e == 0
+                        || e == -i64::from(libc::EAGAIN)
+                        || e == super::engine::CANCELED =>
+                    {
+                        continue
+                    }
+                    e => {
+                        return Err(TenderError::Io {
+                            what: "reading",
+                            source: std::io::Error::from_raw_os_error(-e as i32),
+                        })
+                    }
+                };
+                let read = issued + k as u64;
+                let slot = self.rx.slot_offset(filled);
+                if read != filled {
+                    // An engine that issued every read: a frame came after
+                    // a read that found the tap empty. Close the gap (ring
+                    // order is tap order: the reads ran one after the other).
+                    self.gap.resize(len, 0);
+                    let from = self.rx.slot_offset(read);
+                    SharedMemory::read_bytes(self.rx.memory(), from, &mut self.gap);
+                    SharedMemory::write_bytes(self.rx.memory(), slot, &self.gap);
+                }
+                SharedMemory::write_bytes(
+                    self.rx.memory(),
+                    slot + self.frame_max,
+                    &(len as u16).to_le_bytes(),
+                );
+                filled += 1;
+            }
+            issued += count;
+            if filled - before < count {
+                break;
+            }
         }
         self.rx.commit(filled);
         if filled < free {

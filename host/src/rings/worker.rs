@@ -1,6 +1,9 @@
 //! The ring worker: pumps every device's rings, spins a bounded time when
-//! idle, then publishes `host_sleeping` and sleeps on the doorbell and the
-//! taps. It wakes a guest waiting for input when it publishes to it. On hvt
+//! idle, then publishes `host_sleeping` and sleeps on the doorbell, the
+//! taps and the I/O engine's completion queue. Block requests stay in
+//! flight on the engine while it serves the other devices; each is
+//! answered when its completion comes (`docs/architecture.md`, "The ring
+//! worker"). It wakes a guest waiting for input when it publishes to it. On hvt
 //! it runs as a thread of the tender, on spt as the worker process's main
 //! loop, and in `solo5-muen-runner` as the thread of the subject's net and
 //! block peers, whose subject rings no doorbell: there it also wakes every
@@ -26,8 +29,8 @@ use seccompiler::BpfProgram;
 use vmm_sys_util::epoll::{ControlOperation, Epoll, EpollEvent, EventSet};
 use vmm_sys_util::eventfd::EventFd;
 
-use super::block::BlockRing;
-use super::engine::IoEngine;
+use super::block::{token_device, BlockRing};
+use super::engine::{Completion, IoEngine};
 use super::net::NetRing;
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
@@ -42,6 +45,8 @@ const SPIN: Duration = Duration::from_micros(50);
 const DOORBELL_EVENT: u64 = u64::MAX;
 /// epoll data of the nested tap set in the worker's epoll set.
 pub const TAP_SET_EVENT: u64 = ringtender_abi::spt::SPT_WORKER_TAP_SET_EVENT;
+/// epoll data of the I/O engine's completion queue (io_uring).
+const COMPLETION_EVENT: u64 = u64::MAX - 2;
 
 /// A net device's rings, shared by the worker and (hvt) the vCPU thread.
 pub type SharedNet = Arc<Mutex<NetRing>>;
@@ -82,6 +87,9 @@ pub struct RingWorker {
 
 /// Everything the worker thread owns.
 pub struct WorkerState {
+    /// The I/O engine. Declared (so dropped) before `ram`: dropping it
+    /// waits for the operations in flight, whose buffers are guest RAM.
+    pub engine: Box<dyn IoEngine>,
     /// Guest RAM.
     pub ram: Arc<GuestRam>,
     /// Net devices.
@@ -90,8 +98,6 @@ pub struct WorkerState {
     pub blocks: Vec<BlockRing>,
     /// Device areas (for `host_sleeping`).
     pub areas: Vec<u64>,
-    /// The I/O engine.
-    pub engine: Box<dyn IoEngine>,
     /// The worker's epoll instance: the doorbell, and the taps or the set
     /// that holds them.
     pub epoll: Arc<Epoll>,
@@ -113,6 +119,21 @@ pub fn worker_epoll(doorbell: &EventFd) -> std::io::Result<Epoll> {
         EpollEvent::new(EventSet::IN, DOORBELL_EVENT),
     )?;
     Ok(epoll)
+}
+
+/// Adds the completion queue of `engine`, if it has one, to the worker's
+/// epoll set (an io_uring descriptor is readable while completions wait).
+/// Separate from [`worker_epoll`] because spt's tender makes that set
+/// before the fork and the worker builds its engine after it.
+pub fn watch_completions(epoll: &Epoll, engine: &dyn IoEngine) -> std::io::Result<()> {
+    if let Some(ring) = engine.ring_fd() {
+        epoll.ctl(
+            ControlOperation::Add,
+            ring,
+            EpollEvent::new(EventSet::IN, COMPLETION_EVENT),
+        )?;
+    }
+    Ok(())
 }
 
 /// Creates the (empty) epoll set the worker puts its taps in, watched from
@@ -197,7 +218,9 @@ impl WorkerState {
             let progress = self.pump()?;
             if stop.load(Ordering::SeqCst) {
                 // Finish what the guest submitted before it halted.
-                while self.pump()? {}
+                while self.pump()? || self.engine.in_flight() > 0 {
+                    self.engine.wait()?;
+                }
                 return self.sync_blocks();
             }
             if progress || self.spin()? {
@@ -211,6 +234,8 @@ impl WorkerState {
     /// share of a pass is bounded (a batch of tx and of rx frames, a ring
     /// of block requests, epoch changes and overruns included), so a guest
     /// that keeps one channel busy with nonsense cannot starve the others.
+    /// Block requests are started, not waited for: the pass answers those
+    /// whose completions have come, whatever the others still do.
     fn pump(&mut self) -> Result<bool, TenderError> {
         let mut progress = false;
         let mut published = false;
@@ -219,9 +244,13 @@ impl WorkerState {
             progress |= net.pump_tx(&self.ram, self.engine.as_mut())?;
             published |= net.pump_rx(&self.ram, self.engine.as_mut())?;
         }
-        for block in &mut self.blocks {
-            published |= block.pump(&self.ram, self.engine.as_mut())?;
+        for (device, block) in self.blocks.iter_mut().enumerate() {
+            let before = block.outstanding();
+            published |= block.take(&self.ram, self.engine.as_mut(), device as u32)?;
+            progress |= block.outstanding() != before;
         }
+        self.engine.submit()?;
+        published |= self.answer_completions()?;
         if published || progress {
             fence(Ordering::SeqCst);
             let waiting = self.guest_waiting()?;
@@ -236,6 +265,28 @@ impl WorkerState {
             }
         }
         Ok(progress || published)
+    }
+
+    /// Answers the block requests whose operations completed; true if any.
+    fn answer_completions(&mut self) -> Result<bool, TenderError> {
+        let mut done: Vec<Completion> = Vec::new();
+        self.engine.reap(&mut done);
+        if done.is_empty() {
+            return Ok(false);
+        }
+        for completion in &done {
+            let (device, slot) = token_device(completion.token);
+            self.blocks[device].complete(
+                &self.ram,
+                self.engine.as_mut(),
+                device as u32,
+                slot,
+                completion.result,
+            )?;
+        }
+        // What waited behind a flush may have started.
+        self.engine.submit()?;
+        Ok(true)
     }
 
     /// `fdatasync`s every block file: once the guest is gone, what it
@@ -276,8 +327,12 @@ impl WorkerState {
         }
     }
 
-    /// Whether the guest gave us work we can see without a system call.
+    /// Whether the guest gave us work, or an operation completed, that we
+    /// can see without a system call.
     fn guest_pending(&mut self) -> Result<bool, TenderError> {
+        if self.engine.completed() {
+            return Ok(true);
+        }
         for net in &self.nets {
             let mut net = lock_net(net);
             if net.tx_pending() || net.rx_unblocked(&self.ram)? {

@@ -21,7 +21,9 @@ use crate::cli;
 use crate::error::{syscall, TenderError};
 use crate::guest_memory::GuestRam;
 use crate::rings::engine;
-use crate::rings::{GuestWaiting, RingDevices, RingOptions, RingShared, WorkerState};
+use crate::rings::{
+    watch_completions, GuestWaiting, RingDevices, RingOptions, RingShared, WorkerState,
+};
 
 /// Set by SIGTERM: finish and exit.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -94,6 +96,7 @@ fn serve(plan: WorkerPlan) -> Result<(), TenderError> {
     let engine = engine::build(plan.options.engine, &plan.devices.files, |msg| {
         eprintln!("{}: {msg}", cli::program())
     })?;
+    watch_completions(&plan.epoll, engine.as_ref()).map_err(syscall("epoll"))?;
     let fds = WorkerFds {
         devices: plan.devices.files.iter().map(|f| f.fd).collect(),
         eventfds: vec![plan.doorbell.as_raw_fd(), plan.wake.as_raw_fd()],

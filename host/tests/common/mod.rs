@@ -680,6 +680,8 @@ pub fn inject_frames(
 /// network namespace).
 #[derive(Clone, Copy)]
 pub enum TapCounter {
+    /// Frames the tender wrote into the tap.
+    RxPackets,
     /// Frames the tap delivered to its reader (the tender).
     TxPackets,
     /// Frames the kernel dropped because the tap's queue was full.
@@ -699,6 +701,7 @@ pub fn tap_counter(tap: &str, which: TapCounter) -> u64 {
         .collect();
     // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop ...
     match which {
+        TapCounter::RxPackets => fields[1],
         TapCounter::TxPackets => fields[9],
         TapCounter::TxDropped => fields[11],
     }

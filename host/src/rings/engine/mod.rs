@@ -2,9 +2,17 @@
 //! straight from and into guest memory.
 //!
 //! Two engines sit behind one trait, in the manner of Cloud Hypervisor's
-//! sync/uring block engines: io_uring (batched, one system call per batch,
-//! locked down with `IORING_REGISTER_RESTRICTIONS`) and a portable engine of
-//! plain system calls for hosts where io_uring is unavailable.
+//! sync/async block engines: io_uring (batched, one system call per batch,
+//! operations in flight while the worker goes on, completions reaped as
+//! they come; locked down with `IORING_REGISTER_RESTRICTIONS`) and a
+//! portable engine of plain system calls for hosts where io_uring is
+//! unavailable, which completes each operation as it starts it.
+//!
+//! Two ways to use them: [`IoEngine::run`] runs a batch to completion (net
+//! tx and rx, whose slots are released in order right after), and
+//! [`IoEngine::start`] / [`IoEngine::reap`] keep block requests in flight,
+//! so that a slow `fdatasync` or a large read of one device never holds up
+//! another device (`docs/architecture.md`, "The ring worker").
 
 mod portable;
 mod uring;
@@ -73,6 +81,15 @@ pub enum EngineChoice {
 /// Result value of an operation skipped because an earlier read found the stream empty.
 pub const CANCELED: i64 = -(libc::ECANCELED as i64);
 
+/// An operation started with [`IoEngine::start`] that completed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The caller's token, given to [`IoEngine::start`].
+    pub token: u64,
+    /// Bytes transferred, or `-errno`.
+    pub result: i64,
+}
+
 /// Runs batches of I/O on a fixed set of files.
 pub trait IoEngine: Send {
     /// Short name for notices and benchmarks.
@@ -94,6 +111,31 @@ pub trait IoEngine: Send {
         until_empty: bool,
         results: &mut Vec<i64>,
     ) -> Result<(), TenderError>;
+
+    /// Starts `op` without waiting for it; its [`Completion`] carries
+    /// `token` and comes out of [`IoEngine::reap`]. The io_uring engine
+    /// queues it for the next [`IoEngine::submit`] (or [`IoEngine::run`])
+    /// and the kernel completes it while the caller goes on; the portable
+    /// engine runs it here and now. The buffer must stay guest RAM until
+    /// the completion is reaped (guest RAM is never unmapped while an
+    /// engine lives).
+    fn start(&mut self, ram: &GuestRam, op: &IoOp, token: u64) -> Result<(), TenderError>;
+
+    /// Issues what [`IoEngine::start`] queued; never waits for completions.
+    fn submit(&mut self) -> Result<(), TenderError>;
+
+    /// Moves every completion available now into `out`; never waits.
+    fn reap(&mut self, out: &mut Vec<Completion>);
+
+    /// Whether [`IoEngine::reap`] would find a completion now.
+    fn completed(&mut self) -> bool;
+
+    /// Operations started and not reaped yet.
+    fn in_flight(&self) -> usize;
+
+    /// Waits until at least one started operation has completed (at once
+    /// if none is in flight or one is waiting to be reaped).
+    fn wait(&mut self) -> Result<(), TenderError>;
 }
 
 /// Builds the engine `choice` asks for over `files`.

@@ -1,5 +1,9 @@
 //! The io_uring engine: a batch is one `io_uring_enter`, operations go
-//! straight between the files and guest memory.
+//! straight between the files and guest memory. Operations of
+//! [`IoEngine::start`] stay in flight while the worker goes on (buffered
+//! reads the page cache cannot serve at once, and every `fdatasync`, run
+//! in the kernel's io-wq threads); their completions wait in the
+//! completion queue, whose descriptor is in the worker's epoll set.
 //!
 //! The ring is created disabled, the block files registered, and then locked
 //! with `IORING_REGISTER_RESTRICTIONS` to the three opcodes we use before it
@@ -16,7 +20,9 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use io_uring::{opcode, register::Restriction, squeue, types, IoUring};
 
-use super::{EngineFile, IoEngine, IoKind, IoOp, PortableEngine, IORING_UNREGISTER_FILES};
+use super::{
+    Completion, EngineFile, IoEngine, IoKind, IoOp, PortableEngine, IORING_UNREGISTER_FILES,
+};
 use crate::error::TenderError;
 use crate::guest_memory::GuestRam;
 
@@ -27,6 +33,9 @@ const MAX_QUEUE_DEPTH: u32 = 256;
 const PER_FILE_DEPTH: u32 = ringtender_abi::rings::BLOCK_RING_ELEMENTS;
 /// Smallest submission queue (a ring without files).
 const MIN_QUEUE_DEPTH: u32 = 8;
+/// User-data bit of the operations of [`IoEngine::run`] (the rest is the
+/// operation's index in its batch); without it, a [`IoEngine::start`] token.
+const RUN_BIT: u64 = 1 << 63;
 
 /// The queue a ring over `files` needs so that one pass over every device
 /// is one submission: sized to the devices rather than always the largest,
@@ -42,13 +51,16 @@ fn queue_depth(files: &[EngineFile]) -> u32 {
 
 /// Runs batches through one io_uring instance.
 ///
-/// Two kinds of operation run as plain system calls instead, chosen by
-/// measurement (`docs/ring-abi.md` §6):
-/// - stream reads that stop at the first empty read (tap rx): io_uring
-///   would issue the whole batch, and a frame arriving between two reads
-///   would land behind an empty slot; for tap reads io_uring measured no
-///   faster than `read()` here (limits.md §2);
-/// - writes to the block file: the file is buffered, and io_uring hands
+/// Tap reads (a batch of rx slots) go through the ring too, one
+/// `io_uring_enter` for the batch: issued with `RWF_NOWAIT`, each read
+/// completes in the call, with a frame or `-EAGAIN`, in the order issued;
+/// none is left armed on the tap (an early version's armed reads waited
+/// for frames and stalled the worker). A frame that arrived between two reads
+/// lands behind an empty slot, which the caller closes up
+/// (`NetRing::pump_rx`).
+///
+/// Writes to the block file run as plain system calls instead, chosen by
+/// measurement (`docs/ring-abi.md` §6): the file is buffered, and io_uring hands
 ///   buffered writes on ext4 to its io-wq worker threads; `pwrite` from the
 ///   worker measured 2-3x faster (4 KiB random writes at queue depth 32:
 ///   315k against 120-150k IOPS).
@@ -65,6 +77,13 @@ pub struct UringEngine {
     entries: Vec<squeue::Entry>,
     /// Submission queue size.
     depth: usize,
+    /// Completions of started operations taken off the completion queue
+    /// (by a [`IoEngine::run`] meeting them) and not reaped yet.
+    done: Vec<Completion>,
+    /// Started operations not reaped yet.
+    in_flight: usize,
+    /// Started operations queued and not submitted yet.
+    queued: usize,
 }
 
 impl UringEngine {
@@ -104,10 +123,18 @@ impl UringEngine {
             ring_ops: Vec::new(),
             entries: Vec::with_capacity(depth as usize),
             depth: depth as usize,
+            done: Vec::new(),
+            in_flight: 0,
+            queued: 0,
         })
     }
 
-    fn entry(&self, ram: &GuestRam, op: &IoOp, index: usize) -> Result<squeue::Entry, TenderError> {
+    fn entry(
+        &self,
+        ram: &GuestRam,
+        op: &IoOp,
+        user_data: u64,
+    ) -> Result<squeue::Entry, TenderError> {
         // A registered file is named by its index and FIXED_FILE (what
         // `types::Fixed` does), a tap by its descriptor.
         let (fd, flags) = match self.taps[op.file as usize] {
@@ -121,8 +148,17 @@ impl UringEngine {
                 .build(),
             IoKind::Read => {
                 let ptr = ram.io_ptr(op.gpa, u64::from(op.len), true)?;
+                // A stream read must not wait: without RWF_NOWAIT io_uring
+                // arms a poll on an empty tap (non-blocking or not) and
+                // the batch waits for frames.
+                let flags = if op.offset.is_none() {
+                    libc::RWF_NOWAIT
+                } else {
+                    0
+                };
                 opcode::Read::new(file, ptr, op.len)
                     .offset(op.offset.unwrap_or(u64::MAX))
+                    .rw_flags(flags)
                     .build()
             }
             IoKind::Write => {
@@ -132,7 +168,7 @@ impl UringEngine {
                     .build()
             }
         };
-        Ok(entry.flags(flags).user_data(index as u64))
+        Ok(entry.flags(flags).user_data(user_data))
     }
 
     /// Runs `ops` (each with its index in `results`) as one submission.
@@ -149,7 +185,7 @@ impl UringEngine {
     ) -> Result<(), TenderError> {
         self.entries.clear();
         for (index, op) in ops {
-            let entry = self.entry(ram, op, *index)?;
+            let entry = self.entry(ram, op, *index as u64 | RUN_BIT)?;
             self.entries.push(entry);
         }
         // SAFETY: each buffer is guest RAM checked by `io_ptr`; guest RAM
@@ -159,29 +195,60 @@ impl UringEngine {
             .map_err(|_| crate::rings::Error::QueueFull)?;
         let mut done = 0;
         while done < ops.len() {
-            match self.ring.submit_and_wait(ops.len() - done) {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                Err(e) => {
-                    return Err(TenderError::Io {
-                        what: "submitting I/O",
-                        source: e,
-                    })
-                }
-            }
+            self.enter(ops.len() - done)?;
             for cqe in self.ring.completion() {
-                results[cqe.user_data() as usize] = i64::from(cqe.result());
-                done += 1;
+                let result = i64::from(cqe.result());
+                match cqe.user_data() {
+                    index @ RUN_BIT.. => {
+                        results[(index & !RUN_BIT) as usize] = result;
+                        done += 1;
+                    }
+                    token => self.done.push(Completion { token, result }),
+                }
             }
         }
         Ok(())
     }
+
+    /// Submits what is queued and waits for `want` completions (any).
+    fn enter(&mut self, want: usize) -> Result<(), TenderError> {
+        match self.ring.submit_and_wait(want) {
+            Ok(_) => {
+                self.queued = 0;
+                Ok(())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
+            Err(e) => Err(TenderError::Io {
+                what: "submitting I/O",
+                source: e,
+            }),
+        }
+    }
+
+    /// Moves the completion queue's entries into `done`.
+    fn take_completions(&mut self) {
+        for cqe in self.ring.completion() {
+            self.done.push(Completion {
+                token: cqe.user_data(),
+                result: i64::from(cqe.result()),
+            });
+        }
+    }
 }
 
 impl Drop for UringEngine {
-    /// Releases the registered block files now, in this thread, rather than
-    /// in the ring's deferred teardown.
+    /// Waits for the operations still in flight (their buffers are guest
+    /// RAM, which must outlive them), then releases the registered block
+    /// files now, in this thread, rather than in the ring's deferred
+    /// teardown.
     fn drop(&mut self) {
+        let mut reaped = Vec::new();
+        loop {
+            self.reap(&mut reaped);
+            if self.in_flight == 0 || self.wait().is_err() {
+                break;
+            }
+        }
         let _ = self.ring.submitter().unregister_files();
     }
 }
@@ -199,12 +266,12 @@ impl IoEngine for UringEngine {
         &mut self,
         ram: &GuestRam,
         ops: &[IoOp],
-        until_empty: bool,
+        // Every read of a stream batch is issued: see the type's notes.
+        _until_empty: bool,
         results: &mut Vec<i64>,
     ) -> Result<(), TenderError> {
-        if until_empty {
-            return self.inline.run(ram, ops, true, results);
-        }
+        // The batch must have the submission queue to itself.
+        self.submit()?;
         results.clear();
         results.resize(ops.len(), 0);
         let mut ring_ops = std::mem::take(&mut self.ring_ops);
@@ -222,6 +289,59 @@ impl IoEngine for UringEngine {
             .try_for_each(|chunk| self.run_chunk(ram, chunk, results));
         self.ring_ops = ring_ops;
         outcome
+    }
+
+    /// Block writes run here, as in [`IoEngine::run`] (measured faster
+    /// than io_uring's io-wq for buffered writes); everything else is
+    /// queued for the next submission.
+    fn start(&mut self, ram: &GuestRam, op: &IoOp, token: u64) -> Result<(), TenderError> {
+        debug_assert_eq!(token & RUN_BIT, 0, "start tokens leave the top bit clear");
+        if op.kind == IoKind::Write && op.offset.is_some() {
+            let result = self.inline.one(ram, op)?;
+            self.done.push(Completion { token, result });
+            self.in_flight += 1;
+            return Ok(());
+        }
+        let entry = self.entry(ram, op, token)?;
+        if self.ring.submission().is_full() {
+            self.submit()?;
+        }
+        // SAFETY: the buffer is guest RAM checked by `io_ptr`; guest RAM
+        // stays mapped for the tender's whole life, and dropping the
+        // engine waits for every operation in flight.
+        unsafe { self.ring.submission().push(&entry) }
+            .map_err(|_| crate::rings::Error::QueueFull)?;
+        self.queued += 1;
+        self.in_flight += 1;
+        Ok(())
+    }
+
+    fn submit(&mut self) -> Result<(), TenderError> {
+        if self.queued > 0 {
+            self.enter(0)?;
+        }
+        Ok(())
+    }
+
+    fn reap(&mut self, out: &mut Vec<Completion>) {
+        self.take_completions();
+        self.in_flight -= self.done.len();
+        out.append(&mut self.done);
+    }
+
+    fn completed(&mut self) -> bool {
+        !self.done.is_empty() || !self.ring.completion().is_empty()
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    fn wait(&mut self) -> Result<(), TenderError> {
+        if self.in_flight == 0 || self.completed() {
+            return self.submit();
+        }
+        self.enter(1)
     }
 }
 

@@ -17,6 +17,13 @@ TEST_LIBC_IMPL
  *                              solo5_block_write followed by a ring API
  *                              read of that block (must see it); prints
  *                              the digest as "block" does.
+ *   "stall FRAMES":            submits one read of the first 8 blocks, then
+ *                              sends FRAMES sequence-numbered frames while
+ *                              it is in flight, then waits for it; prints
+ *                              the frames and whether the read completed
+ *                              before the last frame was queued (the
+ *                              host's test holds the read until the frames
+ *                              have reached the tap).
  *   "rx [DELAY_NS]":           borrows received frames in place until the end
  *                              marker (sequence 2^64-1), spinning DELAY_NS
  *                              per frame; reports frames received, gaps,
@@ -286,6 +293,37 @@ static void receive(uint64_t delay)
         fail("frames out of order", count.bad);
 }
 
+/* One read in flight while frames go out; see "stall" above. */
+static void stall(uint64_t frames)
+{
+    struct solo5_ring_block_req req = { .op = SOLO5_RING_BLOCK_READ, .tag = 0,
+                                        .offset = 0, .buf = buffers[0],
+                                        .len = MAX_RUN * bs };
+    struct solo5_ring_block_completion c;
+    if (solo5_ring_block_submit(blk, &req, 1) != 1)
+        fail("submit", 0);
+    uint64_t seq = 0, read_done_first = 0;
+    int read_done = 0;
+    while (net_step(&seq, frames)) {
+        if (!read_done && solo5_ring_block_reap(blk, &c, 1) == 1)
+            read_done = 1;
+    }
+    read_done_first = read_done;
+    while (!read_done) {
+        if (solo5_ring_block_reap(blk, &c, 1) == 1)
+            read_done = 1;
+        else
+            solo5_yield(solo5_clock_monotonic() + 1000000000ULL, NULL);
+    }
+    if (c.tag != 0 || c.result != SOLO5_R_OK)
+        fail("the held read answered with", c.result);
+    puts("frames ");
+    put_u64(seq);
+    puts(" read_done_first ");
+    put_u64(read_done_first);
+    puts("\n");
+}
+
 int solo5_app_main(const struct solo5_start_info *si)
 {
     struct solo5_net_info ni;
@@ -324,6 +362,8 @@ int solo5_app_main(const struct solo5_start_info *si)
         t_parse_u64(p, &rng_state);
     } else if (mode == 'r') {
         t_parse_u64(p + 2, &delay);
+    } else if (mode == 's') {
+        t_parse_u64(p + 5, &frames);
     } else {
         fail("unknown mode", 0);
     }
@@ -336,6 +376,8 @@ int solo5_app_main(const struct solo5_start_info *si)
     } else if (mode == 'o') {
         order(ops);
         block_finish();
+    } else if (mode == 's') {
+        stall(frames);
     } else {
         uint64_t submitted = 0, done = 0, flushes = 0, seq = 0;
         int net_busy = frames > 0, blk_busy = ops > 0;
