@@ -34,7 +34,7 @@ pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
 use self::worker::{lock_net, tap_set, watch_tap_set, TAP_SET_EVENT};
 pub use self::worker::{
-    worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, WorkerState,
+    worker_epoll, GuestWaiting, RingShared, RingWorker, SharedNet, StartingWorker, WorkerState,
 };
 use crate::attach::{Device, DeviceFds};
 use crate::error::{kvm_err, syscall, TenderError};
@@ -342,8 +342,9 @@ pub fn build(
 }
 
 /// Writes the directory, creates the host's channels, registers the doorbell
-/// and starts the worker thread (hvt) under its own filter. The vCPU's wait
-/// set gets the worker's wake-up fd.
+/// and starts the worker thread (hvt) under its own filter, without waiting
+/// for it: [`StartingWorker::confined`] does, before the guest runs. The
+/// vCPU's wait set gets the worker's wake-up fd.
 pub fn start(
     ram: Arc<GuestRam>,
     plan: &RingLayout,
@@ -352,7 +353,7 @@ pub fn start(
     options: RingOptions,
     wait_set: &mut WaitSet,
     notice: impl Fn(&str),
-) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
+) -> Result<(StartingWorker, RingPoll, RingFds), TenderError> {
     let RingDevices {
         nets,
         blocks,
@@ -411,7 +412,7 @@ pub fn start(
         tap_set: taps.clone(),
         doorbell: doorbell.clone(),
     };
-    let worker = RingWorker::start(
+    let worker = RingWorker::launch(
         WorkerState {
             ram,
             nets,
