@@ -2,6 +2,8 @@
 //! one vCPU.
 
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
@@ -27,12 +29,12 @@ impl Machine {
     /// Opens /dev/kvm, creates the VM, maps `ram` at GPA 0 and creates vCPU 0
     /// with the host's supported CPUID.
     pub fn new(ram: &GuestRam) -> Result<Self, TenderError> {
-        Self::create(ram, &[], CpuidQuery::Inline)
+        Self::create(ram, &[], &mut CpuidQuery::inline())
     }
 
     /// As [`Machine::new`], with the host's supported CPUID taken from
     /// `cpuid`, a query started earlier.
-    pub fn with_cpuid(ram: &GuestRam, cpuid: CpuidQuery) -> Result<Self, TenderError> {
+    pub fn with_cpuid(ram: &GuestRam, cpuid: &mut CpuidQuery) -> Result<Self, TenderError> {
         Self::create(ram, &[], cpuid)
     }
 
@@ -40,13 +42,13 @@ impl Machine {
     /// ranges, sorted) in a `KVM_MEM_READONLY` slot of its own: a guest
     /// write there exits as `KVM_EXIT_MMIO` (the muen runner's text).
     pub fn with_read_only(ram: &GuestRam, read_only: &[Range<u64>]) -> Result<Self, TenderError> {
-        Self::create(ram, read_only, CpuidQuery::Inline)
+        Self::create(ram, read_only, &mut CpuidQuery::inline())
     }
 
     fn create(
         ram: &GuestRam,
         read_only: &[Range<u64>],
-        cpuid: CpuidQuery,
+        cpuid: &mut CpuidQuery,
     ) -> Result<Self, TenderError> {
         let kvm = Kvm::new().map_err(Error::OpenKvm)?;
         if !kvm.check_extension(Cap::UserMemory) {
@@ -99,38 +101,71 @@ impl Machine {
 /// instruction for every leaf): [`CpuidQuery::start`] asks for it on a
 /// thread of its own, with its own /dev/kvm descriptor, while the tender
 /// reads the unikernel, opens the devices and creates the VM and vCPU.
-pub enum CpuidQuery {
-    /// Asked for on the calling thread when the vCPU needs it.
-    Inline,
-    /// Asked for on a thread; `None` when it could not (then asked for
-    /// again inline, which reports the error).
-    Thread(JoinHandle<Option<CpuId>>),
+///
+/// Whichever comes first does the query: the thread, or the vCPU's
+/// set-up when the thread has not begun by then (a loaded machine, where
+/// waiting for it to be scheduled would cost more than the query). The
+/// thread is joined at the latest when the query is dropped, which the
+/// tender does before its filter goes in: no thread of it runs unfiltered
+/// once the guest runs.
+pub struct CpuidQuery {
+    claimed: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Option<CpuId>>>,
 }
 
 impl CpuidQuery {
     /// Starts the query on a thread (inline later if no thread starts).
     pub fn start() -> Self {
-        std::thread::Builder::new()
+        let claimed = Arc::new(AtomicBool::new(false));
+        let thread_claimed = claimed.clone();
+        let thread = std::thread::Builder::new()
             .name("kvm-cpuid".into())
-            .spawn(|| {
+            .spawn(move || {
+                if thread_claimed.swap(true, Ordering::SeqCst) {
+                    return None;
+                }
                 Kvm::new()
                     .and_then(|kvm| kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))
                     .ok()
             })
-            .map_or(Self::Inline, Self::Thread)
+            .ok();
+        Self { claimed, thread }
     }
 
-    /// The supported CPUID: the thread's answer, or asked for on `kvm`.
-    fn result(self, kvm: &Kvm) -> Result<CpuId, TenderError> {
-        let answered = match self {
-            Self::Inline => None,
-            Self::Thread(thread) => thread.join().ok().flatten(),
+    /// A query made inline when the vCPU needs it.
+    fn inline() -> Self {
+        Self {
+            claimed: Arc::new(AtomicBool::new(false)),
+            thread: None,
+        }
+    }
+
+    /// The supported CPUID: the thread's answer if it began the query,
+    /// else (or if it failed) asked for on `kvm`.
+    fn result(&mut self, kvm: &Kvm) -> Result<CpuId, TenderError> {
+        let answered = match self.thread.take() {
+            Some(thread) if self.claimed.swap(true, Ordering::SeqCst) => {
+                thread.join().ok().flatten()
+            }
+            not_begun => {
+                self.thread = not_begun;
+                None
+            }
         };
         match answered {
             Some(cpuid) => Ok(cpuid),
             None => kvm
                 .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
                 .map_err(kvm_err("KVM_GET_SUPPORTED_CPUID")),
+        }
+    }
+}
+
+impl Drop for CpuidQuery {
+    fn drop(&mut self) {
+        self.claimed.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -167,10 +202,13 @@ mod tests {
     #[test]
     fn the_threads_cpuid_is_the_one_asked_for_inline() {
         let kvm = Kvm::new().expect("/dev/kvm");
-        let inline = CpuidQuery::Inline.result(&kvm).unwrap();
-        let query = CpuidQuery::start();
-        assert!(matches!(query, CpuidQuery::Thread(_)));
+        let inline = CpuidQuery::inline().result(&kvm).unwrap();
+        let mut query = CpuidQuery::start();
+        assert!(query.thread.is_some());
+        // Whether the thread or this call made the query, the answer is
+        // KVM's, and the thread is gone once the query is dropped.
         assert_eq!(query.result(&kvm).unwrap(), inline);
+        drop(query);
     }
 
     #[test]
