@@ -28,21 +28,52 @@ pub enum Error {
 }
 
 /// Spawns worker `name` running `work` under `filter`, and returns once the
-/// thread has installed it.
-///
-/// The thread first blocks SIGINT and SIGTERM, so that their handler runs
-/// on the vCPU thread, whose filter allows what it does; then it installs
-/// `filter` on itself. Thread start-up makes system calls the filter refuses
-/// (glibc's stack-guard query, the signal stack), so the filter goes in at
-/// the top of `work`'s thread, not before the spawn; and since this returns
-/// only after, no worker runs unfiltered once the guest runs. A worker's
-/// error ends the tender with status 1, as an upstream tender's fatal error
-/// does.
+/// thread has installed it ([`start`], then [`Starting::confined`]).
 pub fn spawn(
     name: &str,
     filter: BpfProgram,
     work: impl FnOnce() -> Result<(), TenderError> + Send + 'static,
 ) -> Result<JoinHandle<()>, TenderError> {
+    start(name, filter, work)?.confined()
+}
+
+/// A worker thread started by [`start`] that may not have installed its
+/// filter yet.
+#[must_use = "the worker may still run unconfined: call confined() before the guest runs"]
+pub struct Starting {
+    name: String,
+    handle: JoinHandle<()>,
+    started: mpsc::Receiver<Result<(), TenderError>>,
+}
+
+impl Starting {
+    /// Waits until the thread has installed its filter (at once if it
+    /// already has): the caller's own set-up meanwhile overlaps the
+    /// thread's start and confinement.
+    pub fn confined(self) -> Result<JoinHandle<()>, TenderError> {
+        self.started
+            .recv()
+            .map_err(|_| Error::NotStarted { name: self.name })??;
+        Ok(self.handle)
+    }
+}
+
+/// Spawns worker `name` running `work` under `filter`, and returns at once;
+/// [`Starting::confined`] says when the filter is in.
+///
+/// The thread first blocks SIGINT and SIGTERM, so that their handler runs
+/// on the vCPU thread, whose filter allows what it does; then it installs
+/// `filter` on itself. Thread start-up makes system calls the filter refuses
+/// (glibc's stack-guard query, the signal stack), so the filter goes in at
+/// the top of `work`'s thread, not before the spawn; `work` runs only after
+/// it, and the caller lets the guest run only once `confined` returned, so
+/// no worker runs unfiltered once the guest runs. A worker's error ends the
+/// tender with status 1, as an upstream tender's fatal error does.
+pub fn start(
+    name: &str,
+    filter: BpfProgram,
+    work: impl FnOnce() -> Result<(), TenderError> + Send + 'static,
+) -> Result<Starting, TenderError> {
     let (started_tx, started_rx) = mpsc::channel();
     let handle = std::thread::Builder::new()
         .name(name.into())
@@ -62,10 +93,11 @@ pub fn spawn(
             name: name.into(),
             source,
         })?;
-    started_rx
-        .recv()
-        .map_err(|_| Error::NotStarted { name: name.into() })??;
-    Ok(handle)
+    Ok(Starting {
+        name: name.into(),
+        handle,
+        started: started_rx,
+    })
 }
 
 /// Leaves SIGINT and SIGTERM to the vCPU thread and installs `filter` on

@@ -25,14 +25,14 @@ use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{self, GuestMode, ImageLayout};
 use crate::hvt::debug::{DebugOptions, Debugger, TrapAction};
 use crate::hvt::hypercall::{Hypercalls, Outcome};
-use crate::hvt::kvm::Machine;
+use crate::hvt::kvm::{CpuidQuery, Machine};
 use crate::hvt::page_tables::PagePerm;
 use crate::hvt::seccomp;
 use crate::hvt::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
 use crate::manifest::Manifest;
 use crate::poll::WaitSet;
 use crate::ring3::{trap, TRAP_PORT};
-use crate::rings::{RingLayout, RingPoll};
+use crate::rings::{RingLayout, RingPoll, StartingWorker};
 use crate::{rings, seccomp_rules, signals, unikernel};
 
 const MIB: u64 = 1 << 20;
@@ -96,6 +96,8 @@ fn load_image(ram: &GuestRam, file: &[u8], image: &ElfImage) -> Result<(), Tende
 
 /// Runs the unikernel of `args`; `debug`: `solo5-hvt-debug`'s modules.
 pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, TenderError> {
+    // Meanwhile the unikernel is read, the devices opened, the VM created.
+    let mut cpuid = CpuidQuery::start();
     let kernel = args.kernel.as_str();
     let (file, mut manifest) = unikernel::read(Tender::Hvt, kernel)?;
 
@@ -120,7 +122,7 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let mut ram = GuestRam::new(layout.alloc)?;
-    let mut machine = Machine::new(&ram)?;
+    let mut machine = Machine::with_cpuid(&ram, &mut cpuid)?;
     load_image(&ram, &file, &image)?;
     // The file's copy is loaded: freeing it now keeps it out of the
     // tender's resident memory for the guest's lifetime.
@@ -237,9 +239,14 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
         rings: ring_poll,
     };
     signals::install().map_err(syscall("sigaction"))?;
-    // Every worker installed its own filter before it was started; this
-    // thread's goes in last, right before the guest runs.
+    // The CPUID thread, if this thread made the query itself, has ended
+    // (or ends now): no unfiltered thread once the guest runs.
+    drop(cpuid);
+    // This thread's filter goes in right before the guest runs. The ring
+    // worker has been starting meanwhile and installs its own before it
+    // touches the rings; the guest runs only once it has.
     seccomp_rules::install_on_this_thread(&vcpu_filter)?;
+    let ring_worker = ring_worker.map(StartingWorker::confined).transpose()?;
     let status = run_loop(&mut machine, &ram, &mut calls, mode, debugger.as_mut());
     if let Some(debugger) = debugger.as_mut() {
         debugger.finish(&status);

@@ -35,7 +35,7 @@ pub use self::net::{MuenRx, NetFlow, NetRing};
 pub use self::region::GuestRegion;
 pub use self::worker::{
     lock_net, tap_set, watch_completions, worker_epoll, GuestWaiting, RingShared, RingWorker,
-    SharedNet, WorkerState,
+    SharedNet, StartingWorker, WorkerState,
 };
 use self::worker::{watch_tap_set, TAP_SET_EVENT};
 use crate::attach::{Device, DeviceFds};
@@ -364,8 +364,9 @@ pub fn build(
 }
 
 /// Writes the directory, creates the host's channels, registers the doorbell
-/// and starts the worker thread (hvt) under its own filter. The vCPU's wait
-/// set gets the worker's wake-up fd.
+/// and starts the worker thread (hvt) under its own filter, without waiting
+/// for it: [`StartingWorker::confined`] does, before the guest runs. The
+/// vCPU's wait set gets the worker's wake-up fd.
 pub fn start(
     ram: Arc<GuestRam>,
     plan: &RingLayout,
@@ -374,7 +375,7 @@ pub fn start(
     options: RingOptions,
     wait_set: &mut WaitSet,
     notice: impl Fn(&str),
-) -> Result<(RingWorker, RingPoll, RingFds), TenderError> {
+) -> Result<(StartingWorker, RingPoll, RingFds), TenderError> {
     let RingDevices {
         nets,
         blocks,
@@ -434,7 +435,7 @@ pub fn start(
         tap_set: taps.clone(),
         doorbell: doorbell.clone(),
     };
-    let worker = RingWorker::start(
+    let worker = RingWorker::launch(
         WorkerState {
             ram,
             nets,

@@ -78,6 +78,25 @@ pub struct RingShared {
     pub guest_wake: EventFd,
 }
 
+/// A ring worker whose thread may not have installed its filter yet.
+#[must_use = "the worker may still run unconfined: call confined() before the guest runs"]
+pub struct StartingWorker {
+    stop: Arc<AtomicBool>,
+    doorbell: Arc<EventFd>,
+    thread: crate::worker_thread::Starting,
+}
+
+impl StartingWorker {
+    /// Waits until the worker thread has installed its filter.
+    pub fn confined(self) -> Result<RingWorker, TenderError> {
+        Ok(RingWorker {
+            stop: self.stop,
+            doorbell: self.doorbell,
+            thread: Some(self.thread.confined()?),
+        })
+    }
+}
+
 /// A running ring worker.
 pub struct RingWorker {
     stop: Arc<AtomicBool>,
@@ -169,16 +188,23 @@ fn readable_if(watch: bool) -> EventSet {
 }
 
 impl RingWorker {
-    /// Starts the worker thread, which installs `filter` on itself first.
+    /// Starts the worker thread, which installs `filter` on itself first,
+    /// and returns once it has.
     pub fn start(state: WorkerState, filter: BpfProgram) -> Result<Self, TenderError> {
+        Self::launch(state, filter)?.confined()
+    }
+
+    /// Starts the worker thread, which installs `filter` on itself before
+    /// it touches the rings, and returns at once.
+    pub fn launch(state: WorkerState, filter: BpfProgram) -> Result<StartingWorker, TenderError> {
         let stop = Arc::new(AtomicBool::new(false));
         let doorbell = state.doorbell.clone();
         let thread_stop = stop.clone();
-        let thread = crate::worker_thread::spawn("rings", filter, move || state.run(&thread_stop))?;
-        Ok(Self {
+        let thread = crate::worker_thread::start("rings", filter, move || state.run(&thread_stop))?;
+        Ok(StartingWorker {
             stop,
             doorbell,
-            thread: Some(thread),
+            thread,
         })
     }
 

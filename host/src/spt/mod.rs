@@ -7,7 +7,7 @@
 //! the guest ended, saying so when a signal killed it.
 //!
 //! A guest of ours that asks for rings gets them: the device I/O then runs
-//! in a separate I/O worker process ([`worker`]), forked before the guest,
+//! in a separate I/O worker process ([`worker`]), forked after the guest,
 //! that shares only the ring memory with it; the guest keeps its taps,
 //! which it serves itself while it waits in `solo5_yield`
 //! (`docs/architecture.md`, "An idle guest on spt"), and its block files
@@ -267,21 +267,10 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
 
     // SAFETY: getpid has no memory effects.
     let supervisor_pid = unsafe { libc::getpid() };
-    let worker_pid = match rings.as_mut() {
-        Some(r) => match supervisor::fork()? {
-            Fork::Child => {
-                supervisor::child_setup(supervisor_pid);
-                // The worker sees only the ring memory: the guest's image,
-                // inherited from the fork, would stay resident here too.
-                drop(space);
-                let plan = r.plan.take().expect("the worker takes its plan once");
-                worker::run(plan)
-            }
-            Fork::Parent(pid) => Some(pid),
-        },
-        None => None,
-    };
-    match supervisor::fork()? {
+    // The guest first: it starts while the supervisor forks the worker,
+    // which confines itself before it touches the rings (the guest's
+    // doorbell kicks wait in the eventfd meanwhile).
+    let child = match supervisor::fork()? {
         Fork::Child => {
             supervisor::child_setup(supervisor_pid);
             // The guest takes signals as they come (their default actions).
@@ -308,33 +297,49 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             // filter installed; this process is the guest from here on.
             unsafe { launch::launch(image.entry, mem_size) }
         }
-        Fork::Parent(child) => {
-            // The guest and the worker have their own copies of the
-            // memory and descriptors. Without rings the supervisor keeps
-            // the block files, to sync them when the guest has exited (the
-            // worker syncs those it serves).
-            drop(space);
-            let blocks: Vec<Device> = match rings {
-                Some(_) => Vec::new(),
-                None => att
-                    .devices
-                    .into_iter()
-                    .filter(|d| matches!(d, Device::Block(_)))
-                    .collect(),
-            };
-            drop(wait_set);
-            drop(rings);
-            let children: Vec<libc::pid_t> =
-                [Some(child), worker_pid].into_iter().flatten().collect();
-            let block_fds = DeviceFds::of(&blocks).blocks;
-            seccomp::install(&seccomp::supervisor_filter(&children, &block_fds)?)?;
-            match supervisor::wait(child, worker_pid)? {
-                Verdict::Exit(status) => {
-                    attach::sync_blocks(&blocks)?;
-                    Ok(status)
-                }
-                Verdict::DieLike(sig) => supervisor::die_like(sig),
+        Fork::Parent(child) => child,
+    };
+    let worker_pid = match rings.as_mut() {
+        Some(r) => match supervisor::fork() {
+            Ok(Fork::Child) => {
+                supervisor::child_setup(supervisor_pid);
+                // The worker sees only the ring memory: the guest's image,
+                // inherited from the fork, would stay resident here too.
+                drop(space);
+                let plan = r.plan.take().expect("the worker takes its plan once");
+                worker::run(plan)
             }
+            Ok(Fork::Parent(pid)) => Some(pid),
+            Err(err) => {
+                supervisor::kill_and_reap(child);
+                return Err(err);
+            }
+        },
+        None => None,
+    };
+    // The guest and the worker have their own copies of the
+    // memory and descriptors. Without rings the supervisor keeps
+    // the block files, to sync them when the guest has exited (the
+    // worker syncs those it serves).
+    drop(space);
+    let blocks: Vec<Device> = match rings {
+        Some(_) => Vec::new(),
+        None => att
+            .devices
+            .into_iter()
+            .filter(|d| matches!(d, Device::Block(_)))
+            .collect(),
+    };
+    drop(wait_set);
+    drop(rings);
+    let children: Vec<libc::pid_t> = [Some(child), worker_pid].into_iter().flatten().collect();
+    let block_fds = DeviceFds::of(&blocks).blocks;
+    seccomp::install(&seccomp::supervisor_filter(&children, &block_fds)?)?;
+    match supervisor::wait(child, worker_pid)? {
+        Verdict::Exit(status) => {
+            attach::sync_blocks(&blocks)?;
+            Ok(status)
         }
+        Verdict::DieLike(sig) => supervisor::die_like(sig),
     }
 }

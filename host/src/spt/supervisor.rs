@@ -1,5 +1,5 @@
 //! The supervisor: the tender's original process, which forks the guest
-//! (and with rings, first the I/O worker), forwards termination signals to
+//! (and with rings, then the I/O worker), forwards termination signals to
 //! the guest, and ends as the guest ended: the same exit status, or death by
 //! the same signal after one line saying what happened (a seccomp kill, a
 //! fault, a signal from outside). A failed or killed worker takes the guest
@@ -73,6 +73,15 @@ pub fn unblock_watched() {
     let set = watched();
     // SAFETY: changes this thread's signal mask only.
     unsafe { libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// Kills `child` (SIGKILL) and reaps it: the guest, when its worker could
+/// not be forked.
+pub fn kill_and_reap(child: libc::pid_t) {
+    kill(child, libc::SIGKILL);
+    let mut status = 0;
+    // SAFETY: waitpid writes the child's status into `status`.
+    unsafe { libc::waitpid(child, &mut status, 0) };
 }
 
 /// How a child ended.

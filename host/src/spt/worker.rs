@@ -1,8 +1,9 @@
-//! The spt I/O worker: a process of its own, forked by the tender before
-//! the guest, that serves the guest's rings. It shares only the ring memory
-//! (a memfd) with the guest, holds the tap and block descriptors, runs the
-//! same ring pump and I/O engines as hvt's worker thread, and confines
-//! itself with its own seccomp filter: it cannot open files or sockets.
+//! The spt I/O worker: a process of its own, forked by the tender after
+//! the guest (which boots meanwhile), that serves the guest's rings. It
+//! shares only the ring memory (a memfd) with the guest, holds the tap and
+//! block descriptors, runs the same ring pump and I/O engines as hvt's
+//! worker thread, and confines itself with its own seccomp filter before it
+//! reads the rings: it cannot open files or sockets.
 //!
 //! SIGTERM (from the supervisor, once the guest has ended) makes it finish
 //! what the guest submitted and exit 0. Any error ends it with one line and
