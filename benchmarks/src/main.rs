@@ -317,11 +317,17 @@ fn run(options: Options) -> Result<Report, BenchError> {
     let _ = fs::remove_dir_all(&work);
     let rows = stats::rows(&samples, &variants);
     // The goals judge hvt's and spt's rings against their classic path; a
-    // muen run has no classic column and sets itself none.
+    // muen run has no classic column and sets itself none. The project's
+    // first targets (10x tx and rx, 5x block) are hvt's, whose classic path
+    // pays a VM exit per operation; spt's goal is every workload at least
+    // classic's (`goals.rs`).
     let mut checks = Vec::new();
     if !muen {
-        checks = report::checks(&rows);
-        checks.extend(goals::checks(&rows, options.tender.ends_with("spt")));
+        let spt = options.tender.ends_with("spt");
+        if !spt {
+            checks = report::checks(&rows);
+        }
+        checks.extend(goals::checks(&rows, spt));
     }
     Ok(Report {
         tender: options.tender,

@@ -61,7 +61,7 @@ pub(crate) fn cell<'a>(
         .find(|c| c.variant == v)
 }
 
-/// The project's targets (issue 5), measured.
+/// The project's targets for hvt (issue 5), measured.
 pub fn checks(rows: &[Row]) -> Vec<Check> {
     let mut checks = Vec::new();
     let ratio = |w: &str, f: &str, v: Variant| cell(rows, w, f, v).and_then(|c| c.vs_classic);
