@@ -317,12 +317,13 @@ impl BlockRing {
         device: u32,
     ) -> Result<bool, TenderError> {
         let free = self.unclaimed_slots(self.response_rc(ram)?);
-        let rc = self.requests.rc();
+        let (epoch, rc) = (self.requests.epoch(), self.requests.rc());
         let mut answered = false;
+        let mut taken = false;
         for _ in 0..free {
             let mut raw = [0u8; size_of::<BlockRequest>()];
             match self.requests.read(&mut raw) {
-                ReadResult::Success => {}
+                ReadResult::Success => taken = true,
                 ReadResult::EpochChanged => continue,
                 ReadResult::OverrunDetected => {
                     self.requests.drain();
@@ -339,7 +340,10 @@ impl BlockRing {
                 Planned::Io(op) => self.waiting.push_back((req, op)),
             }
         }
-        if self.requests.rc() == rc {
+        // Requests taken, or skipped after an overrun or an epoch change
+        // (the read counter alone cannot tell: a new epoch may bring it back
+        // to the value it had, and requests taken must still be started).
+        if !taken && (self.requests.epoch(), self.requests.rc()) == (epoch, rc) {
             return Ok(false);
         }
         if let BlockFlow::Area { area } = self.flow {
