@@ -206,6 +206,10 @@ const TX_ROOM_LOOKS: u32 = 2000;
 static SEND_PORT: AtomicBool = AtomicBool::new(false);
 /// spt: we serve our taps while we wait (`SPT_FEATURE_GUEST_TAPS`).
 static GUEST_TAPS: AtomicBool = AtomicBool::new(false);
+/// spt: we hold the taps (`rx_owner` set, the tap set off in the worker's
+/// epoll set) between [`take_taps`] and [`hand_taps_back`]: past a wait
+/// whose input was sparse, until a look at a tap finds a stream.
+static TAPS_HELD: AtomicBool = AtomicBool::new(false);
 /// Sends left that may take the send port (hvt) or go straight to the tap
 /// (spt) rather than ring the doorbell.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
@@ -253,13 +257,22 @@ fn tap_rings() -> impl Iterator<Item = (u64, &'static mut NetRings)> {
     })
 }
 
+/// Whether we hold the taps now (we kept them after a wait).
+pub fn taps_held() -> bool {
+    TAPS_HELD.load(Ordering::Relaxed)
+}
+
 /// Takes the rx rings over from the worker before a wait
 /// (`docs/architecture.md`, "An idle guest on spt"): sets `rx_owner` in
 /// each net area, fences, switches the tap set off in the worker's epoll
 /// set, and waits for a pass of the worker over a ring (bounded: one
 /// batch of reads) to end. From here the worker leaves the rings and the
-/// taps wake only us.
+/// taps wake only us. Nothing to do if we still hold them.
 pub fn take_taps() {
+    if taps_held() {
+        return;
+    }
+    TAPS_HELD.store(true, Ordering::Relaxed);
     for (area, _) in tap_rings() {
         store(area + AREA_GUEST_RX_OWNER, 1);
     }
@@ -272,15 +285,34 @@ pub fn take_taps() {
     }
 }
 
-/// After a wait (`fill`): reads what each tap holds into its rx ring (one
-/// batch); then gives rings and taps back to the worker: `rx_owner`
-/// cleared, the tap set switched on again in the worker's epoll set (which
-/// re-polls it: a frame left in a tap wakes the worker).
-pub fn give_taps_back(fill: bool) {
-    for (area, ring) in tap_rings() {
+/// After a wait (`fill`: it found the rx rings empty): reads what each
+/// tap holds into its rx ring (one batch). We keep the taps if every tap
+/// was read empty before its batch ended: input is sparse (a request, an
+/// answer), and the next wait needs no hand-over, nor does a frame that
+/// arrives while we run wake the worker (we read it at our next look at
+/// an empty ring, [`NetRings::pending`], or our next wait). Otherwise
+/// (a stream, or rings the worker filled) we hand them back
+/// ([`hand_taps_back`]), and the worker reads the taps while we work.
+pub fn after_wait(fill: bool) {
+    let mut sparse = fill;
+    for (_, ring) in tap_rings() {
         if fill {
-            ring.fill_from_tap();
+            sparse &= ring.fill_from_tap();
         }
+    }
+    if !sparse {
+        hand_taps_back();
+    }
+}
+
+/// Gives rings and taps back to the worker: `rx_owner` cleared, the tap
+/// set switched on again in the worker's epoll set (which re-polls it: a
+/// frame left in a tap wakes the worker).
+pub fn hand_taps_back() {
+    if !TAPS_HELD.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    for (area, _) in tap_rings() {
         store(area + AREA_GUEST_RX_OWNER, 0);
     }
     fence(Ordering::SeqCst);
@@ -728,19 +760,21 @@ impl NetRings {
     }
 
     /// spt, while we own the rx ring (between [`take_taps`] and
-    /// [`give_taps_back`]): reads up to a batch of frames from the tap
+    /// [`hand_taps_back`]): reads up to a batch of frames from the tap
     /// into free rx slots, as the worker would, and publishes them. We
     /// continue at the write counter the worker left in the header.
-    fn fill_from_tap(&mut self) {
+    /// Whether a read found the tap empty before the batch or the ring's
+    /// room ended (the input is sparse).
+    fn fill_from_tap(&mut self) -> bool {
         let mem = self.rx.memory();
         let wc = mem.load_acquire(OFFSET_WC);
         let size = self.frame_max + NET_LENGTH_FIELD as usize;
         let Ok(mut writer) = Writer::attach(mem, NET_PROTOCOL, size, wc) else {
-            return;
+            return false;
         };
         let free = writer.free_slots(self.rx.rc()).min(TAP_BATCH);
         if free == 0 {
-            return;
+            return false;
         }
         writer.begin(free);
         let mut filled = 0;
@@ -758,6 +792,7 @@ impl NetRings {
             // wsc back to wc: it covers only what was written.
             writer.begin(0);
         }
+        filled < free
     }
 
     /// The next received frame, in place in the rx ring (address, length),
@@ -770,6 +805,7 @@ impl NetRings {
         if self.area.is_none() {
             return self.borrow_copy();
         }
+        self.fill_if_held();
         let offset = loop {
             match self.rx.peek() {
                 Ok(offset) => break offset,
@@ -850,7 +886,22 @@ impl NetRings {
 
     /// Whether a received frame is waiting.
     pub fn pending(&mut self) -> bool {
+        self.fill_if_held();
         self.rx.has_pending_data()
+    }
+
+    /// spt: an empty rx ring while we hold the taps (past a wait, see
+    /// [`after_wait`]) is filled from the tap by us, as in a wait: the
+    /// worker does not read it now. Input we read ourselves renews the
+    /// budget of sends straight to the tap, as a wait does ([`after_poll`]):
+    /// the answer to it need not wake the worker either.
+    fn fill_if_held(&mut self) {
+        if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
+            self.fill_from_tap();
+            if self.rx.has_pending_data() {
+                after_poll();
+            }
+        }
     }
 }
 
