@@ -210,6 +210,10 @@ static GUEST_TAPS: AtomicBool = AtomicBool::new(false);
 /// epoll set) between [`take_taps`] and [`hand_taps_back`]: past a wait
 /// whose input was sparse, until a look at a tap finds a stream.
 static TAPS_HELD: AtomicBool = AtomicBool::new(false);
+/// The device areas of the net rings we serve the taps of (0: none), kept
+/// apart from the table so that a ring's own methods can hand the taps
+/// back.
+static TAP_AREAS: [AtomicU64; MFT_MAX_ENTRIES] = [const { AtomicU64::new(0) }; MFT_MAX_ENTRIES];
 /// Sends left that may take the send port (hvt) or go straight to the tap
 /// (spt) rather than ring the doorbell.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
@@ -246,15 +250,23 @@ pub fn guest_taps() -> bool {
     GUEST_TAPS.load(Ordering::Relaxed)
 }
 
-/// The net rings we serve the taps of, as (area, ring).
-fn tap_rings() -> impl Iterator<Item = (u64, &'static mut NetRings)> {
+/// The net rings we serve the taps of.
+fn tap_rings() -> impl Iterator<Item = &'static mut NetRings> {
     // SAFETY: single thread of execution (see `Table`); each entry is
     // lent once, and callers hold no other reference into the table.
     let table = unsafe { &mut *TABLE.0.get() };
     table.iter_mut().filter_map(|device| match device {
-        DeviceRings::Net(ring) if ring.tap_fd >= 0 => ring.area.map(|area| (area, ring)),
+        DeviceRings::Net(ring) if ring.tap_fd >= 0 => Some(ring),
         _ => None,
     })
+}
+
+/// The device areas of the net rings we serve the taps of.
+fn tap_areas() -> impl Iterator<Item = u64> {
+    TAP_AREAS
+        .iter()
+        .map(|area| area.load(Ordering::Relaxed))
+        .filter(|&area| area != 0)
 }
 
 /// Whether we hold the taps now (we kept them after a wait).
@@ -273,12 +285,12 @@ pub fn take_taps() {
         return;
     }
     TAPS_HELD.store(true, Ordering::Relaxed);
-    for (area, _) in tap_rings() {
+    for area in tap_areas() {
         store(area + AREA_GUEST_RX_OWNER, 1);
     }
     fence(Ordering::SeqCst);
     spt::watch_taps_in_worker(false);
-    for (area, _) in tap_rings() {
+    for area in tap_areas() {
         while load(area + AREA_HOST_RX_PASS) != 0 {
             core::hint::spin_loop();
         }
@@ -295,7 +307,7 @@ pub fn take_taps() {
 /// ([`hand_taps_back`]), and the worker reads the taps while we work.
 pub fn after_wait(fill: bool) {
     let mut sparse = fill;
-    for (_, ring) in tap_rings() {
+    for ring in tap_rings() {
         if fill {
             sparse &= ring.fill_from_tap();
         }
@@ -312,7 +324,7 @@ pub fn hand_taps_back() {
     if !TAPS_HELD.swap(false, Ordering::Relaxed) {
         return;
     }
-    for (area, _) in tap_rings() {
+    for area in tap_areas() {
         store(area + AREA_GUEST_RX_OWNER, 0);
     }
     fence(Ordering::SeqCst);
@@ -560,6 +572,9 @@ pub fn init() -> bool {
                     true => entry.hostfd as i32,
                     false => -1,
                 };
+                if tap_fd >= 0 {
+                    TAP_AREAS[handle as usize].store(e.area, Ordering::Relaxed);
+                }
                 DeviceRings::Net(NetRings {
                     handle,
                     area: Some(e.area),
@@ -674,6 +689,9 @@ impl NetRings {
             }
             core::hint::spin_loop();
         }
+        // Held taps would end this wait at once whenever a frame came:
+        // the worker, awake for the full ring, reads them meanwhile.
+        hand_taps_back();
         while self.tx_free() == 0 && crate::clock::monotonic() < deadline {
             store(area + AREA_GUEST_WAITING, GUEST_WAITING_TX_ROOM);
             fence(Ordering::SeqCst);
@@ -894,10 +912,14 @@ impl NetRings {
     /// [`after_wait`]) is filled from the tap by us, as in a wait: the
     /// worker does not read it now. Input we read ourselves renews the
     /// budget of sends straight to the tap, as a wait does ([`after_poll`]):
-    /// the answer to it need not wake the worker either.
+    /// the answer to it need not wake the worker either. A full batch is a
+    /// stream: the taps go back to the worker, which reads them while we
+    /// work.
     fn fill_if_held(&mut self) {
         if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
-            self.fill_from_tap();
+            if !self.fill_from_tap() {
+                hand_taps_back();
+            }
             if self.rx.has_pending_data() {
                 after_poll();
             }
