@@ -30,8 +30,11 @@
 # (default: a solo5-hvt on PATH that is not ours) and
 # RINGTENDER_UPSTREAM_BENCH to benchmarks/unikernels/bench/bench.c built
 # with upstream's toolchain (see the README); for --target spt,
-# RINGTENDER_UPSTREAM_SPT and RINGTENDER_UPSTREAM_BENCH_SPT. This script
-# never downloads or builds upstream.
+# RINGTENDER_UPSTREAM_SPT and RINGTENDER_UPSTREAM_BENCH_SPT, and
+# RINGTENDER_UPSTREAM_TCP_SPT for the smoltcp unikernel the upstream tender
+# runs (default: ours; an older tree's build makes the upstream rows that
+# tree's, before and after in one run). This script never downloads or
+# builds upstream.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -129,6 +132,9 @@ else
         # Upstream's solo5-spt runs our spt binaries; its solo5-hvt cannot start ours.
         if [ "$abi" = spt ]; then
             upstream+=(--upstream-runs-tcp)
+            if [ -n "${RINGTENDER_UPSTREAM_TCP_SPT:-}" ]; then
+                upstream+=(--upstream-tcp-kernel "$RINGTENDER_UPSTREAM_TCP_SPT")
+            fi
         fi
         echo "== upstream rows: $up_tender with $up_kernel" >&2
     else

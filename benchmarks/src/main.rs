@@ -3,12 +3,15 @@
 //!
 //! Usage: ringtender-bench --ours TENDER --kernel BENCH.hvt|BENCH.spt
 //!        --tcp-kernel RUST_TCP.hvt|RUST_TCP.spt
-//!        [--upstream-tender TENDER --upstream-kernel BENCH [--upstream-runs-tcp]]
+//!        [--upstream-tender TENDER --upstream-kernel BENCH [--upstream-runs-tcp]
+//!         [--upstream-tcp-kernel RUST_TCP.spt]]
 //!        [--muen-runner RUNNER --muen-kernel BENCH.muen]
 //!        [--runs N] [--length-ms MS] [--out DIR] [--only TEXT] [--no-verdicts]
 //!
 //! `--upstream-runs-tcp`: upstream's tender also runs the TCP workloads'
-//! unikernel (spt). `--no-verdicts` leaves out the judgement of each figure against its goal
+//! unikernel (spt); `--upstream-tcp-kernel` gives it another build of that
+//! unikernel than ours (an older tree's, to compare before and after a
+//! change in the bindings). `--no-verdicts` leaves out the judgement of each figure against its goal
 //! (a smoke run's figures mean nothing). `--muen-runner` and `--muen-kernel`
 //! (with `--ours solo5-hvt`): the muen runner's variants beside hvt's rings,
 //! which are their reference (no classic or upstream rows, no TCP workloads,
@@ -54,6 +57,7 @@ struct Options {
     tcp_kernel: PathBuf,
     upstream: Option<(String, PathBuf)>,
     upstream_runs_tcp: bool,
+    upstream_tcp_kernel: Option<PathBuf>,
     muen: Option<(String, PathBuf)>,
     runs: usize,
     length: Duration,
@@ -136,6 +140,7 @@ fn parse(args: &[String]) -> Result<Options, BenchError> {
         tcp_kernel: PathBuf::from(need("--tcp-kernel")?),
         upstream,
         upstream_runs_tcp,
+        upstream_tcp_kernel: map.get("--upstream-tcp-kernel").map(PathBuf::from),
         muen,
         runs,
         length: Duration::from_millis(number("--length-ms", 1000)?),
@@ -231,6 +236,7 @@ fn run(options: Options) -> Result<Report, BenchError> {
             upstream: options.upstream,
             tcp_kernel: options.tcp_kernel,
             upstream_runs_tcp: options.upstream_runs_tcp,
+            upstream_tcp_kernel: options.upstream_tcp_kernel,
             muen: options.muen,
         },
         devices: Devices {

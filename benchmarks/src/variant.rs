@@ -80,6 +80,9 @@ pub struct Binaries {
     /// Whether upstream's tender runs `tcp_kernel` (spt: it runs our spt
     /// binaries on the classic system calls; hvt: it cannot start ours).
     pub upstream_runs_tcp: bool,
+    /// The TCP workloads' unikernel for upstream's tender, if not
+    /// `tcp_kernel` (an older tree's build: before and after in one run).
+    pub upstream_tcp_kernel: Option<PathBuf>,
     /// `solo5-muen-runner` and the bench unikernel built for muen
     /// (`--target muen`).
     pub muen: Option<(String, PathBuf)>,
@@ -159,7 +162,11 @@ impl Binaries {
             args.push("--classic".into());
         }
         args.push("--".into());
-        args.push(self.tcp_kernel.display().to_string());
+        let kernel = match (&self.upstream_tcp_kernel, variant) {
+            (Some(kernel), Variant::Upstream) => kernel,
+            _ => &self.tcp_kernel,
+        };
+        args.push(kernel.display().to_string());
         args.push(variant.api().into());
         Some((tender, args))
     }

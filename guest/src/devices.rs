@@ -322,7 +322,11 @@ fn block_io(kind: u16, handle: u64, offset: u64, buf: u64, len: usize) -> Solo5R
 /// POLL hypercall. An exit costs tens of microseconds where guest code runs
 /// natively (`docs/ring-abi.md` section 5), so under a stream of input a
 /// short look saves one exit per batch; an idle guest pays this once per
-/// sleep.
+/// sleep. Not on spt when we serve our taps while we wait
+/// (`SPT_FEATURE_GUEST_TAPS`): there the wait is a few plain system calls
+/// and we read the input ourselves, while the spin took the CPU the peer
+/// needs to send it and left the taps to the worker, whom a frame arriving
+/// then woke on another CPU (`docs/performance.md`, "TCP workloads").
 const POLL_SPIN_NS: u64 = 100_000;
 
 /// Looks at the rings between two clock reads while `yield_until` spins:
@@ -357,7 +361,11 @@ pub fn yield_until(deadline: u64) -> u64 {
     let mut now = crate::clock::monotonic();
     // Without rings there is nothing to look at: straight to POLL.
     let with_rings = rings::any();
-    let spin_ns = if with_rings { POLL_SPIN_NS } else { 0 };
+    let spin_ns = if with_rings && !rings::guest_taps() {
+        POLL_SPIN_NS
+    } else {
+        0
+    };
     let spin_end = deadline.min(now.saturating_add(spin_ns));
     let mut looks = 0u32;
     loop {
@@ -388,16 +396,19 @@ pub fn yield_until(deadline: u64) -> u64 {
         // read it into the rx rings ourselves (`rings::take_taps`).
         let taps = rings::guest_taps();
         rings::set_waiting(true);
+        // Held taps were looked at just now (`ring_ready` above) and no
+        // worker fills the rings meanwhile.
+        let held = taps && rings::taps_held();
         if taps {
             rings::take_taps();
         }
-        let mut ready = ring_ready();
+        let mut ready = if held { 0 } else { ring_ready() };
         if ready == 0 {
             // Events: the timer, the wake-up eventfd and the tap set.
             spt::wait(deadline, 2);
         }
         if taps {
-            rings::give_taps_back(ready == 0);
+            rings::after_wait(ready == 0);
             rings::after_poll();
         }
         rings::set_waiting(false);

@@ -206,6 +206,14 @@ const TX_ROOM_LOOKS: u32 = 2000;
 static SEND_PORT: AtomicBool = AtomicBool::new(false);
 /// spt: we serve our taps while we wait (`SPT_FEATURE_GUEST_TAPS`).
 static GUEST_TAPS: AtomicBool = AtomicBool::new(false);
+/// spt: we hold the taps (`rx_owner` set, the tap set off in the worker's
+/// epoll set) between [`take_taps`] and [`hand_taps_back`]: past a wait
+/// whose input was sparse, until a look at a tap finds a stream.
+static TAPS_HELD: AtomicBool = AtomicBool::new(false);
+/// The device areas of the net rings we serve the taps of (0: none), kept
+/// apart from the table so that a ring's own methods can hand the taps
+/// back.
+static TAP_AREAS: [AtomicU64; MFT_MAX_ENTRIES] = [const { AtomicU64::new(0) }; MFT_MAX_ENTRIES];
 /// Sends left that may take the send port (hvt) or go straight to the tap
 /// (spt) rather than ring the doorbell.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
@@ -242,15 +250,28 @@ pub fn guest_taps() -> bool {
     GUEST_TAPS.load(Ordering::Relaxed)
 }
 
-/// The net rings we serve the taps of, as (area, ring).
-fn tap_rings() -> impl Iterator<Item = (u64, &'static mut NetRings)> {
+/// The net rings we serve the taps of.
+fn tap_rings() -> impl Iterator<Item = &'static mut NetRings> {
     // SAFETY: single thread of execution (see `Table`); each entry is
     // lent once, and callers hold no other reference into the table.
     let table = unsafe { &mut *TABLE.0.get() };
     table.iter_mut().filter_map(|device| match device {
-        DeviceRings::Net(ring) if ring.tap_fd >= 0 => ring.area.map(|area| (area, ring)),
+        DeviceRings::Net(ring) if ring.tap_fd >= 0 => Some(ring),
         _ => None,
     })
+}
+
+/// The device areas of the net rings we serve the taps of.
+fn tap_areas() -> impl Iterator<Item = u64> {
+    TAP_AREAS
+        .iter()
+        .map(|area| area.load(Ordering::Relaxed))
+        .filter(|&area| area != 0)
+}
+
+/// Whether we hold the taps now (we kept them after a wait).
+pub fn taps_held() -> bool {
+    TAPS_HELD.load(Ordering::Relaxed)
 }
 
 /// Takes the rx rings over from the worker before a wait
@@ -258,29 +279,52 @@ fn tap_rings() -> impl Iterator<Item = (u64, &'static mut NetRings)> {
 /// each net area, fences, switches the tap set off in the worker's epoll
 /// set, and waits for a pass of the worker over a ring (bounded: one
 /// batch of reads) to end. From here the worker leaves the rings and the
-/// taps wake only us.
+/// taps wake only us. Nothing to do if we still hold them.
 pub fn take_taps() {
-    for (area, _) in tap_rings() {
+    if taps_held() {
+        return;
+    }
+    TAPS_HELD.store(true, Ordering::Relaxed);
+    for area in tap_areas() {
         store(area + AREA_GUEST_RX_OWNER, 1);
     }
     fence(Ordering::SeqCst);
     spt::watch_taps_in_worker(false);
-    for (area, _) in tap_rings() {
+    for area in tap_areas() {
         while load(area + AREA_HOST_RX_PASS) != 0 {
             core::hint::spin_loop();
         }
     }
 }
 
-/// After a wait (`fill`): reads what each tap holds into its rx ring (one
-/// batch); then gives rings and taps back to the worker: `rx_owner`
-/// cleared, the tap set switched on again in the worker's epoll set (which
-/// re-polls it: a frame left in a tap wakes the worker).
-pub fn give_taps_back(fill: bool) {
-    for (area, ring) in tap_rings() {
+/// After a wait (`fill`: it found the rx rings empty): reads what each
+/// tap holds into its rx ring (one batch). We keep the taps if every tap
+/// was read empty before its batch ended: input is sparse (a request, an
+/// answer), and the next wait needs no hand-over, nor does a frame that
+/// arrives while we run wake the worker (we read it at our next look at
+/// an empty ring, [`NetRings::pending`], or our next wait). Otherwise
+/// (a stream, or rings the worker filled) we hand them back
+/// ([`hand_taps_back`]), and the worker reads the taps while we work.
+pub fn after_wait(fill: bool) {
+    let mut sparse = fill;
+    for ring in tap_rings() {
         if fill {
-            ring.fill_from_tap();
+            sparse &= ring.fill_from_tap();
         }
+    }
+    if !sparse {
+        hand_taps_back();
+    }
+}
+
+/// Gives rings and taps back to the worker: `rx_owner` cleared, the tap
+/// set switched on again in the worker's epoll set (which re-polls it: a
+/// frame left in a tap wakes the worker).
+pub fn hand_taps_back() {
+    if !TAPS_HELD.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    for area in tap_areas() {
         store(area + AREA_GUEST_RX_OWNER, 0);
     }
     fence(Ordering::SeqCst);
@@ -528,6 +572,9 @@ pub fn init() -> bool {
                     true => entry.hostfd as i32,
                     false => -1,
                 };
+                if tap_fd >= 0 {
+                    TAP_AREAS[handle as usize].store(e.area, Ordering::Relaxed);
+                }
                 DeviceRings::Net(NetRings {
                     handle,
                     area: Some(e.area),
@@ -642,6 +689,9 @@ impl NetRings {
             }
             core::hint::spin_loop();
         }
+        // Held taps would end this wait at once whenever a frame came:
+        // the worker, awake for the full ring, reads them meanwhile.
+        hand_taps_back();
         while self.tx_free() == 0 && crate::clock::monotonic() < deadline {
             store(area + AREA_GUEST_WAITING, GUEST_WAITING_TX_ROOM);
             fence(Ordering::SeqCst);
@@ -728,19 +778,21 @@ impl NetRings {
     }
 
     /// spt, while we own the rx ring (between [`take_taps`] and
-    /// [`give_taps_back`]): reads up to a batch of frames from the tap
+    /// [`hand_taps_back`]): reads up to a batch of frames from the tap
     /// into free rx slots, as the worker would, and publishes them. We
     /// continue at the write counter the worker left in the header.
-    fn fill_from_tap(&mut self) {
+    /// Whether a read found the tap empty before the batch or the ring's
+    /// room ended (the input is sparse).
+    fn fill_from_tap(&mut self) -> bool {
         let mem = self.rx.memory();
         let wc = mem.load_acquire(OFFSET_WC);
         let size = self.frame_max + NET_LENGTH_FIELD as usize;
         let Ok(mut writer) = Writer::attach(mem, NET_PROTOCOL, size, wc) else {
-            return;
+            return false;
         };
         let free = writer.free_slots(self.rx.rc()).min(TAP_BATCH);
         if free == 0 {
-            return;
+            return false;
         }
         writer.begin(free);
         let mut filled = 0;
@@ -758,6 +810,7 @@ impl NetRings {
             // wsc back to wc: it covers only what was written.
             writer.begin(0);
         }
+        filled < free
     }
 
     /// The next received frame, in place in the rx ring (address, length),
@@ -770,6 +823,7 @@ impl NetRings {
         if self.area.is_none() {
             return self.borrow_copy();
         }
+        self.fill_if_held();
         let offset = loop {
             match self.rx.peek() {
                 Ok(offset) => break offset,
@@ -850,7 +904,26 @@ impl NetRings {
 
     /// Whether a received frame is waiting.
     pub fn pending(&mut self) -> bool {
+        self.fill_if_held();
         self.rx.has_pending_data()
+    }
+
+    /// spt: an empty rx ring while we hold the taps (past a wait, see
+    /// [`after_wait`]) is filled from the tap by us, as in a wait: the
+    /// worker does not read it now. Input we read ourselves renews the
+    /// budget of sends straight to the tap, as a wait does ([`after_poll`]):
+    /// the answer to it need not wake the worker either. A full batch is a
+    /// stream: the taps go back to the worker, which reads them while we
+    /// work.
+    fn fill_if_held(&mut self) {
+        if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
+            if !self.fill_from_tap() {
+                hand_taps_back();
+            }
+            if self.rx.has_pending_data() {
+                after_poll();
+            }
+        }
     }
 }
 

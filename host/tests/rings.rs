@@ -369,41 +369,6 @@ fn tap_free_at_once_after_exit() {
     }
 }
 
-/// Voluntary context switches of `task`'s `/proc` directory: each time it
-/// went to sleep, so each wake-up it had.
-fn voluntary_switches(task: &std::path::Path) -> Option<u64> {
-    let status = fs::read_to_string(task.join("status")).ok()?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Voluntary context switches of the tender's ring worker: on hvt its
-/// thread named "rings", on spt its child process "solo5-spt-io". None if
-/// it is gone.
-fn worker_switches(tender: u32) -> Option<u64> {
-    let tasks: Vec<std::path::PathBuf> = match common::target() {
-        common::Target::Hvt => fs::read_dir(format!("/proc/{tender}/task"))
-            .ok()?
-            .filter_map(|t| Some(t.ok()?.path()))
-            .collect(),
-        common::Target::Spt => fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
-            .ok()?
-            .split_whitespace()
-            .map(|pid| format!("/proc/{pid}").into())
-            .collect(),
-    };
-    let name = match common::target() {
-        common::Target::Hvt => "rings",
-        common::Target::Spt => "solo5-spt-io",
-    };
-    let task = tasks
-        .into_iter()
-        .find(|dir| fs::read_to_string(dir.join("comm")).is_ok_and(|comm| comm.trim() == name))?;
-    voluntary_switches(&task)
-}
-
 /// A guest sleeping in `solo5_yield` answers ping without the ring
 /// worker. hvt: while the guest waits in POLL the vCPU thread alone
 /// watches the taps, reads the request into the rx ring itself, and takes
@@ -440,13 +405,13 @@ fn sleeping_guest_ping_leaves_the_worker_asleep() {
     for _ in 0..WARM_UP {
         answered += ns.ping("10.0.0.2", 1);
     }
-    let before = worker_switches(child.id());
+    let before = common::worker_switches(child.id());
     for _ in 0..PINGS {
         // Time for the guest to go back to sleep in POLL.
         std::thread::sleep(Duration::from_millis(20));
         answered += ns.ping("10.0.0.2", 1);
     }
-    let after = worker_switches(child.id());
+    let after = common::worker_switches(child.id());
     answered += ns.ping("10.0.0.2", 1);
     let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();

@@ -11,7 +11,10 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 
-use common::{start_in_ns, unikernel, wait, wait_for_text, NetNs, TempDir, HANG_GUARD};
+use common::{
+    start_in_ns, unikernel, wait, wait_for_text, worker_switches, NetNs, Target, TempDir,
+    HANG_GUARD,
+};
 
 const GUEST: &str = "10.0.0.2";
 /// Bytes of the object fetched: many segments, not a multiple of the
@@ -101,4 +104,63 @@ fn classic_api_over_the_rings() {
 #[test]
 fn classic_api_on_hypercalls() {
     serves_ping_http_and_sink(&["--classic"], "classic");
+}
+
+/// spt: HTTP requests, a connection each, to a guest that sleeps in
+/// `solo5_yield` between them leave the ring worker asleep: the guest reads
+/// its taps itself, answers straight to the tap, and keeps the taps while
+/// the connection's frames come one by one. Before, it spun in
+/// `solo5_yield` after each answer with the taps handed back, and the
+/// client's next frame woke the worker on another CPU, once or more per
+/// request (`docs/performance.md`, "TCP workloads"). A count, not a time:
+/// a loaded machine only makes the spin catch more frames itself.
+fn http_requests_leave_the_worker_asleep(api: &str) {
+    const WARM_UP: usize = 3;
+    const REQUESTS: usize = 30;
+    if common::target() != Target::Spt {
+        eprintln!("skipped: the guest serves its taps on spt only");
+        return;
+    }
+    let ns = NetNs::new();
+    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
+    let dir = TempDir::new();
+    let kernel = unikernel("rust_tcp");
+    let args = [
+        "--mem=32",
+        "--net:service0=tap0",
+        "--",
+        kernel.to_str().unwrap(),
+        api,
+    ];
+    let (child, log) = start_in_ns(&ns, &args, &dir, "Ready");
+    let page = dir.join("page");
+    for _ in 0..WARM_UP {
+        curl(&ns, "/", &page);
+    }
+    let before = worker_switches(child.id());
+    for _ in 0..REQUESTS {
+        // Time for the guest to go back to sleep.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        curl(&ns, "/", &page);
+    }
+    let after = worker_switches(child.id());
+    curl(&ns, "/exit", &dir.join("exit"));
+    let mut outcome = wait(child);
+    outcome.stdout = std::fs::read_to_string(&log).unwrap();
+    outcome.assert_success();
+    let woken = after.unwrap() - before.unwrap();
+    assert!(
+        woken < (REQUESTS / 2) as u64,
+        "the ring worker woke {woken} times for {REQUESTS} requests"
+    );
+}
+
+#[test]
+fn http_requests_leave_the_worker_asleep_ring_api() {
+    http_requests_leave_the_worker_asleep("ring");
+}
+
+#[test]
+fn http_requests_leave_the_worker_asleep_classic_api_over_the_rings() {
+    http_requests_leave_the_worker_asleep("classic");
 }

@@ -1048,3 +1048,38 @@ pub fn start_muen_peer(ns: Option<&NetNs>, args: &[String], stdout: Stdio) -> Ch
         .spawn()
         .unwrap()
 }
+
+/// Voluntary context switches of `task`'s `/proc` directory: each time it
+/// went to sleep, so each wake-up it had.
+pub fn voluntary_switches(task: &std::path::Path) -> Option<u64> {
+    let status = fs::read_to_string(task.join("status")).ok()?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("voluntary_ctxt_switches:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Voluntary context switches of the tender's ring worker: on hvt its
+/// thread named "rings", on spt its child process "solo5-spt-io". None if
+/// it is gone.
+pub fn worker_switches(tender: u32) -> Option<u64> {
+    let tasks: Vec<std::path::PathBuf> = match target() {
+        Target::Hvt => fs::read_dir(format!("/proc/{tender}/task"))
+            .ok()?
+            .filter_map(|t| Some(t.ok()?.path()))
+            .collect(),
+        Target::Spt => fs::read_to_string(format!("/proc/{tender}/task/{tender}/children"))
+            .ok()?
+            .split_whitespace()
+            .map(|pid| format!("/proc/{pid}").into())
+            .collect(),
+    };
+    let name = match target() {
+        Target::Hvt => "rings",
+        Target::Spt => "solo5-spt-io",
+    };
+    let task = tasks
+        .into_iter()
+        .find(|dir| fs::read_to_string(dir.join("comm")).is_ok_and(|comm| comm.trim() == name))?;
+    voluntary_switches(&task)
+}
