@@ -2,8 +2,6 @@
 //! one vCPU.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
@@ -29,12 +27,12 @@ impl Machine {
     /// Opens /dev/kvm, creates the VM, maps `ram` at GPA 0 and creates vCPU 0
     /// with the host's supported CPUID.
     pub fn new(ram: &GuestRam) -> Result<Self, TenderError> {
-        Self::create(ram, &[], &mut CpuidQuery::inline())
+        Self::create(ram, &[], CpuidQuery::Inline)
     }
 
     /// As [`Machine::new`], with the host's supported CPUID taken from
     /// `cpuid`, a query started earlier.
-    pub fn with_cpuid(ram: &GuestRam, cpuid: &mut CpuidQuery) -> Result<Self, TenderError> {
+    pub fn with_cpuid(ram: &GuestRam, cpuid: CpuidQuery) -> Result<Self, TenderError> {
         Self::create(ram, &[], cpuid)
     }
 
@@ -42,13 +40,13 @@ impl Machine {
     /// ranges, sorted) in a `KVM_MEM_READONLY` slot of its own: a guest
     /// write there exits as `KVM_EXIT_MMIO` (the muen runner's text).
     pub fn with_read_only(ram: &GuestRam, read_only: &[Range<u64>]) -> Result<Self, TenderError> {
-        Self::create(ram, read_only, &mut CpuidQuery::inline())
+        Self::create(ram, read_only, CpuidQuery::Inline)
     }
 
     fn create(
         ram: &GuestRam,
         read_only: &[Range<u64>],
-        cpuid: &mut CpuidQuery,
+        cpuid: CpuidQuery,
     ) -> Result<Self, TenderError> {
         let kvm = Kvm::new().map_err(Error::OpenKvm)?;
         if !kvm.check_extension(Cap::UserMemory) {
@@ -101,71 +99,38 @@ impl Machine {
 /// instruction for every leaf): [`CpuidQuery::start`] asks for it on a
 /// thread of its own, with its own /dev/kvm descriptor, while the tender
 /// reads the unikernel, opens the devices and creates the VM and vCPU.
-///
-/// Whichever comes first does the query: the thread, or the vCPU's
-/// set-up when the thread has not begun by then (a loaded machine, where
-/// waiting for it to be scheduled would cost more than the query). The
-/// thread is joined at the latest when the query is dropped, which the
-/// tender does before its filter goes in: no thread of it runs unfiltered
-/// once the guest runs.
-pub struct CpuidQuery {
-    claimed: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Option<CpuId>>>,
+pub enum CpuidQuery {
+    /// Asked for on the calling thread when the vCPU needs it.
+    Inline,
+    /// Asked for on a thread; `None` when it could not (then asked for
+    /// again inline, which reports the error).
+    Thread(JoinHandle<Option<CpuId>>),
 }
 
 impl CpuidQuery {
     /// Starts the query on a thread (inline later if no thread starts).
     pub fn start() -> Self {
-        let claimed = Arc::new(AtomicBool::new(false));
-        let thread_claimed = claimed.clone();
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("kvm-cpuid".into())
-            .spawn(move || {
-                if thread_claimed.swap(true, Ordering::SeqCst) {
-                    return None;
-                }
+            .spawn(|| {
                 Kvm::new()
                     .and_then(|kvm| kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))
                     .ok()
             })
-            .ok();
-        Self { claimed, thread }
+            .map_or(Self::Inline, Self::Thread)
     }
 
-    /// A query made inline when the vCPU needs it.
-    fn inline() -> Self {
-        Self {
-            claimed: Arc::new(AtomicBool::new(false)),
-            thread: None,
-        }
-    }
-
-    /// The supported CPUID: the thread's answer if it began the query,
-    /// else (or if it failed) asked for on `kvm`.
-    fn result(&mut self, kvm: &Kvm) -> Result<CpuId, TenderError> {
-        let answered = match self.thread.take() {
-            Some(thread) if self.claimed.swap(true, Ordering::SeqCst) => {
-                thread.join().ok().flatten()
-            }
-            not_begun => {
-                self.thread = not_begun;
-                None
-            }
+    /// The supported CPUID: the thread's answer, or asked for on `kvm`.
+    fn result(self, kvm: &Kvm) -> Result<CpuId, TenderError> {
+        let answered = match self {
+            Self::Inline => None,
+            Self::Thread(thread) => thread.join().ok().flatten(),
         };
         match answered {
             Some(cpuid) => Ok(cpuid),
             None => kvm
                 .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
                 .map_err(kvm_err("KVM_GET_SUPPORTED_CPUID")),
-        }
-    }
-}
-
-impl Drop for CpuidQuery {
-    fn drop(&mut self) {
-        self.claimed.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }
@@ -202,13 +167,10 @@ mod tests {
     #[test]
     fn the_threads_cpuid_is_the_one_asked_for_inline() {
         let kvm = Kvm::new().expect("/dev/kvm");
-        let inline = CpuidQuery::inline().result(&kvm).unwrap();
-        let mut query = CpuidQuery::start();
-        assert!(query.thread.is_some());
-        // Whether the thread or this call made the query, the answer is
-        // KVM's, and the thread is gone once the query is dropped.
+        let inline = CpuidQuery::Inline.result(&kvm).unwrap();
+        let query = CpuidQuery::start();
+        assert!(matches!(query, CpuidQuery::Thread(_)));
         assert_eq!(query.result(&kvm).unwrap(), inline);
-        drop(query);
     }
 
     #[test]

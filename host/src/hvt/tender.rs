@@ -97,7 +97,7 @@ fn load_image(ram: &GuestRam, file: &[u8], image: &ElfImage) -> Result<(), Tende
 /// Runs the unikernel of `args`; `debug`: `solo5-hvt-debug`'s modules.
 pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, TenderError> {
     // Meanwhile the unikernel is read, the devices opened, the VM created.
-    let mut cpuid = CpuidQuery::start();
+    let cpuid = CpuidQuery::start();
     let kernel = args.kernel.as_str();
     let (file, mut manifest) = unikernel::read(Tender::Hvt, kernel)?;
 
@@ -122,7 +122,7 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let mut ram = GuestRam::new(layout.alloc)?;
-    let mut machine = Machine::with_cpuid(&ram, &mut cpuid)?;
+    let mut machine = Machine::with_cpuid(&ram, cpuid)?;
     load_image(&ram, &file, &image)?;
     // The file's copy is loaded: freeing it now keeps it out of the
     // tender's resident memory for the guest's lifetime.
@@ -239,9 +239,6 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
         rings: ring_poll,
     };
     signals::install().map_err(syscall("sigaction"))?;
-    // The CPUID thread, if this thread made the query itself, has ended
-    // (or ends now): no unfiltered thread once the guest runs.
-    drop(cpuid);
     // This thread's filter goes in right before the guest runs. The ring
     // worker has been starting meanwhile and installs its own before it
     // touches the rings; the guest runs only once it has.
