@@ -2,9 +2,8 @@
 //! one vCPU.
 
 use std::ops::Range;
-use std::thread::JoinHandle;
 
-use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
+use kvm_bindings::{kvm_userspace_memory_region, KVM_MAX_CPUID_ENTRIES, KVM_MEM_READONLY};
 use kvm_ioctls::{Cap, Kvm, VcpuFd, VmFd};
 
 use super::Error;
@@ -27,27 +26,13 @@ impl Machine {
     /// Opens /dev/kvm, creates the VM, maps `ram` at GPA 0 and creates vCPU 0
     /// with the host's supported CPUID.
     pub fn new(ram: &GuestRam) -> Result<Self, TenderError> {
-        Self::create(ram, &[], CpuidQuery::Inline)
-    }
-
-    /// As [`Machine::new`], with the host's supported CPUID taken from
-    /// `cpuid`, a query started earlier.
-    pub fn with_cpuid(ram: &GuestRam, cpuid: CpuidQuery) -> Result<Self, TenderError> {
-        Self::create(ram, &[], cpuid)
+        Self::with_read_only(ram, &[])
     }
 
     /// As [`Machine::new`], with each of `read_only` (page-aligned guest
     /// ranges, sorted) in a `KVM_MEM_READONLY` slot of its own: a guest
     /// write there exits as `KVM_EXIT_MMIO` (the muen runner's text).
     pub fn with_read_only(ram: &GuestRam, read_only: &[Range<u64>]) -> Result<Self, TenderError> {
-        Self::create(ram, read_only, CpuidQuery::Inline)
-    }
-
-    fn create(
-        ram: &GuestRam,
-        read_only: &[Range<u64>],
-        cpuid: CpuidQuery,
-    ) -> Result<Self, TenderError> {
         let kvm = Kvm::new().map_err(Error::OpenKvm)?;
         if !kvm.check_extension(Cap::UserMemory) {
             return Err(Error::MissingCapability("KVM_CAP_USER_MEMORY").into());
@@ -76,7 +61,9 @@ impl Machine {
                 .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
         }
         let vcpu = vm.create_vcpu(0).map_err(kvm_err("KVM_CREATE_VCPU"))?;
-        let cpuid = cpuid.result(&kvm)?;
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(kvm_err("KVM_GET_SUPPORTED_CPUID"))?;
         vcpu.set_cpuid2(&cpuid).map_err(kvm_err("KVM_SET_CPUID2"))?;
         let tsc_khz = vcpu.get_tsc_khz().map_err(|e| {
             if e.errno() == libc::EIO {
@@ -91,47 +78,6 @@ impl Machine {
             vcpu,
             tsc_hz: u64::from(tsc_khz) * 1000,
         })
-    }
-}
-
-/// The host's supported CPUID (`KVM_GET_SUPPORTED_CPUID`), which costs
-/// ~0.65 ms where CPUID traps to an outer hypervisor (the kernel runs the
-/// instruction for every leaf): [`CpuidQuery::start`] asks for it on a
-/// thread of its own, with its own /dev/kvm descriptor, while the tender
-/// reads the unikernel, opens the devices and creates the VM and vCPU.
-pub enum CpuidQuery {
-    /// Asked for on the calling thread when the vCPU needs it.
-    Inline,
-    /// Asked for on a thread; `None` when it could not (then asked for
-    /// again inline, which reports the error).
-    Thread(JoinHandle<Option<CpuId>>),
-}
-
-impl CpuidQuery {
-    /// Starts the query on a thread (inline later if no thread starts).
-    pub fn start() -> Self {
-        std::thread::Builder::new()
-            .name("kvm-cpuid".into())
-            .spawn(|| {
-                Kvm::new()
-                    .and_then(|kvm| kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES))
-                    .ok()
-            })
-            .map_or(Self::Inline, Self::Thread)
-    }
-
-    /// The supported CPUID: the thread's answer, or asked for on `kvm`.
-    fn result(self, kvm: &Kvm) -> Result<CpuId, TenderError> {
-        let answered = match self {
-            Self::Inline => None,
-            Self::Thread(thread) => thread.join().ok().flatten(),
-        };
-        match answered {
-            Some(cpuid) => Ok(cpuid),
-            None => kvm
-                .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
-                .map_err(kvm_err("KVM_GET_SUPPORTED_CPUID")),
-        }
     }
 }
 
@@ -163,15 +109,6 @@ fn split_slots(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_threads_cpuid_is_the_one_asked_for_inline() {
-        let kvm = Kvm::new().expect("/dev/kvm");
-        let inline = CpuidQuery::Inline.result(&kvm).unwrap();
-        let query = CpuidQuery::start();
-        assert!(matches!(query, CpuidQuery::Thread(_)));
-        assert_eq!(query.result(&kvm).unwrap(), inline);
-    }
 
     #[test]
     fn read_only_ranges_get_slots_of_their_own() {
