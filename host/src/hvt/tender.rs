@@ -25,7 +25,7 @@ use crate::guest_memory::GuestRam;
 use crate::hvt::cpu::{self, GuestMode, ImageLayout};
 use crate::hvt::debug::{DebugOptions, Debugger, TrapAction};
 use crate::hvt::hypercall::{Hypercalls, Outcome};
-use crate::hvt::kvm::{CpuidQuery, Machine};
+use crate::hvt::kvm::Machine;
 use crate::hvt::page_tables::PagePerm;
 use crate::hvt::seccomp;
 use crate::hvt::upstream_ring::{RingNet, UpstreamNetRing, RING_RESERVATION};
@@ -96,8 +96,6 @@ fn load_image(ram: &GuestRam, file: &[u8], image: &ElfImage) -> Result<(), Tende
 
 /// Runs the unikernel of `args`; `debug`: `solo5-hvt-debug`'s modules.
 pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, TenderError> {
-    // Meanwhile the unikernel is read, the devices opened, the VM created.
-    let cpuid = CpuidQuery::start();
     let kernel = args.kernel.as_str();
     let (file, mut manifest) = unikernel::read(Tender::Hvt, kernel)?;
 
@@ -122,7 +120,7 @@ pub(crate) fn run(args: RunArgs, debug: Option<DebugOptions>) -> Result<i32, Ten
     attach::complete_manifest(&mut manifest, &mut att)?;
 
     let mut ram = GuestRam::new(layout.alloc)?;
-    let mut machine = Machine::with_cpuid(&ram, cpuid)?;
+    let mut machine = Machine::new(&ram)?;
     load_image(&ram, &file, &image)?;
     // The file's copy is loaded: freeing it now keeps it out of the
     // tender's resident memory for the guest's lifetime.
