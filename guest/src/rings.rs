@@ -782,7 +782,8 @@ impl NetRings {
     /// into free rx slots, as the worker would, and publishes them. We
     /// continue at the write counter the worker left in the header.
     /// Whether a read found the tap empty before the batch or the ring's
-    /// room ended (the input is sparse).
+    /// room ended (the input is sparse); false once a read failed, after
+    /// which we serve no tap again (the worker reads it and reports it).
     fn fill_from_tap(&mut self) -> bool {
         let mem = self.rx.memory();
         let wc = mem.load_acquire(OFFSET_WC);
@@ -799,8 +800,15 @@ impl NetRings {
         while filled < free {
             let slot = writer.slot_offset(filled);
             let addr = mem.as_ptr() as u64 + slot as u64;
-            let Some(len) = spt::tap_read_into(self.tap_fd, addr, self.frame_max) else {
-                break;
+            let len = match spt::tap_read_into(self.tap_fd, addr, self.frame_max) {
+                spt::TapRead::Frame(len) => len,
+                spt::TapRead::Empty => break,
+                spt::TapRead::Failed => {
+                    // We stop serving the taps for good; our caller hands
+                    // them back (a short batch is not "sparse" here).
+                    GUEST_TAPS.store(false, Ordering::Relaxed);
+                    break;
+                }
             };
             mem.write_bytes(slot + self.frame_max, &(len as u16).to_le_bytes());
             filled += 1;
@@ -810,7 +818,7 @@ impl NetRings {
             // wsc back to wc: it covers only what was written.
             writer.begin(0);
         }
-        filled < free
+        filled < free && guest_taps()
     }
 
     /// The next received frame, in place in the rx ring (address, length),

@@ -104,9 +104,24 @@ pub fn watch_taps_in_worker(watch: bool) {
 
 /// Reads one frame from tap `fd` into `len` bytes at `addr` (a slot of an
 /// rx ring); its length, or None when none is waiting (or on error).
-pub fn tap_read_into(fd: i32, addr: u64, len: usize) -> Option<usize> {
-    let n = syscall(nr::READ, [fd as u64, addr, len as u64, 0, 0, 0]);
-    usize::try_from(n).ok().filter(|&n| n > 0)
+pub fn tap_read_into(fd: i32, addr: u64, len: usize) -> TapRead {
+    match syscall(nr::READ, [fd as u64, addr, len as u64, 0, 0, 0]) {
+        n if n > 0 => TapRead::Frame(n as usize),
+        0 => TapRead::Empty,
+        n if n == -EAGAIN => TapRead::Empty,
+        _ => TapRead::Failed,
+    }
+}
+
+/// What one read of a tap found.
+pub enum TapRead {
+    /// A frame of this many bytes.
+    Frame(usize),
+    /// Nothing waiting.
+    Empty,
+    /// The tap failed (deleted under us, for one): the worker, which reads
+    /// it from now on, reports the error and ends the tender.
+    Failed,
 }
 
 /// Rings the I/O worker's doorbell: one eventfd write.
