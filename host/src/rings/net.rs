@@ -159,12 +159,9 @@ impl NetRing {
     /// read counter (at most a ring ahead of it): a guest that scribbles
     /// either keeps our own counter and loses its own input, nothing else.
     fn begin_rx_pass(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
-        let NetFlow::Area { area, .. } = self.flow else {
+        let Some(area) = self.shared_rx_area() else {
             return Ok(true);
         };
-        if !self.guest_rx {
-            return Ok(true);
-        }
         ram.store_u64(area + AREA_HOST_RX_PASS, 1, Ordering::SeqCst)?;
         fence(Ordering::SeqCst);
         if ram.load_u64(area + AREA_GUEST_RX_OWNER, Ordering::SeqCst)? != 0 {
@@ -183,21 +180,26 @@ impl NetRing {
     /// hint, read without a pass: the worker only decides by it whether
     /// the tap set stays in its wait).
     pub fn guest_owns_rx(&self, ram: &GuestRam) -> Result<bool, TenderError> {
-        match self.flow {
-            NetFlow::Area { area, .. } if self.guest_rx => {
-                Ok(ram.load_u64(area + AREA_GUEST_RX_OWNER, Ordering::SeqCst)? != 0)
-            }
-            _ => Ok(false),
+        match self.shared_rx_area() {
+            Some(area) => Ok(ram.load_u64(area + AREA_GUEST_RX_OWNER, Ordering::SeqCst)? != 0),
+            None => Ok(false),
         }
     }
 
     /// Ends a pass [`NetRing::begin_rx_pass`] allowed.
     fn end_rx_pass(&self, ram: &GuestRam) -> Result<(), TenderError> {
+        match self.shared_rx_area() {
+            Some(area) => Ok(ram.store_u64(area + AREA_HOST_RX_PASS, 0, Ordering::Release)?),
+            None => Ok(()),
+        }
+    }
+
+    /// The device area whose `rx_owner`/`rx_pass` words bracket our rx
+    /// passes: only for a ring the guest may fill itself.
+    fn shared_rx_area(&self) -> Option<u64> {
         match self.flow {
-            NetFlow::Area { area, .. } if self.guest_rx => {
-                Ok(ram.store_u64(area + AREA_HOST_RX_PASS, 0, Ordering::Release)?)
-            }
-            _ => Ok(()),
+            NetFlow::Area { area, .. } if self.guest_rx => Some(area),
+            _ => None,
         }
     }
 
