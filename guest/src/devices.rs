@@ -349,8 +349,10 @@ pub fn ring_ready() -> u64 {
     ready
 }
 
-/// Waits until `deadline` (monotonic ns) or network input; returns the set
-/// of handles ready for input. Rings are looked at first; the POLL
+/// Waits until `deadline` (monotonic ns), network input or a block
+/// completion of the ring API (returned with no handle set: the caller
+/// reaps); returns the set of handles ready for input. Rings are looked
+/// at first; the POLL
 /// hypercall (which the host ends as soon as a ring has input), or on spt
 /// the tender's epoll set, only when nothing is ready.
 pub fn yield_until(deadline: u64) -> u64 {
@@ -370,7 +372,7 @@ pub fn yield_until(deadline: u64) -> u64 {
     let mut looks = 0u32;
     loop {
         let ready = ring_ready();
-        if ready != 0 {
+        if ready != 0 || rings::completions_waiting() {
             return ready;
         }
         if now >= spin_end {
@@ -403,7 +405,9 @@ pub fn yield_until(deadline: u64) -> u64 {
             rings::take_taps();
         }
         let mut ready = if held { 0 } else { ring_ready() };
-        if ready == 0 {
+        // A block completion published before we said we wait rang
+        // nothing: look after saying it (`rings::completions_waiting`).
+        if ready == 0 && !rings::completions_waiting() {
             // Events: the timer, the wake-up eventfd and the tap set.
             spt::wait(deadline, 2);
         }

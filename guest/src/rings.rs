@@ -465,6 +465,21 @@ pub fn flush_kicks() {
     }
 }
 
+/// Whether a block device holds a completion the guest has not reaped:
+/// `solo5_yield` returns at once then, for the caller to reap it. A
+/// completion the worker published before the guest said it waits wakes
+/// nobody (the worker rings the wake-up only for a waiting guest), so a
+/// wait that did not look first slept until its deadline.
+pub fn completions_waiting() -> bool {
+    // SAFETY: single thread of execution (see `Table`); no other reference
+    // to the table is live while yield runs.
+    let table = unsafe { &mut *TABLE.0.get() };
+    table.iter_mut().any(|device| match device {
+        DeviceRings::Block(ring) => ring.completion_waiting(),
+        _ => false,
+    })
+}
+
 /// Whether any device is served through rings.
 pub fn any() -> bool {
     // SAFETY: single thread of execution (see `Table`); a shared look.
@@ -1183,6 +1198,8 @@ impl BlockRings {
 
     /// muen: a refused request's completion, if one waits.
     fn reap_refused(&mut self) -> Option<BlockResponse> {
+        // Only muen refuses requests without sending them.
+        self.muen.as_ref()?;
         let slots = self.slots.as_mut()?;
         let index = slots.used[..slots.count]
             .iter()
@@ -1194,6 +1211,18 @@ impl BlockRings {
             tag: used.tag,
             status: used.refused.unwrap_or(BLOCK_STATUS_INVALID),
         })
+    }
+
+    /// Whether a completion waits to be reaped (a response in the ring, or
+    /// on muen a refused request's answer), without taking it.
+    pub fn completion_waiting(&mut self) -> bool {
+        let refused = self.muen.is_some()
+            && self.slots.as_ref().is_some_and(|s| {
+                s.used[..s.count]
+                    .iter()
+                    .any(|u| u.is_some_and(|u| u.refused.is_some()))
+            });
+        refused || self.responses.has_pending_data()
     }
 
     /// Takes one completion if there is one.

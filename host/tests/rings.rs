@@ -180,6 +180,28 @@ fn block_random_qd1_qd64_portable() {
     block_random("--engine=portable");
 }
 
+/// A block completion the host published while the guest did not wait
+/// ends the guest's next `solo5_yield` at once: the guest spins while the
+/// worker answers its read, then waits with a deadline a minute ahead. The
+/// wait used to sleep until that deadline (the worker wakes only a guest
+/// that says it waits, and neither the guest's wait nor hvt's POLL looked
+/// for completions), so a libOS that waits for its block I/O in
+/// `solo5_yield` stalled.
+fn completion_ends_yield(engine: &str) {
+    let (stdout, _guest) = run_ringapi(engine, &["wake"]);
+    assert!(stdout.contains("yield_early 1"), "{engine}: {stdout}");
+}
+
+#[test]
+fn a_waiting_completion_ends_solo5_yield_io_uring() {
+    completion_ends_yield("--engine=uring");
+}
+
+#[test]
+fn a_waiting_completion_ends_solo5_yield_portable() {
+    completion_ends_yield("--engine=portable");
+}
+
 /// The blocking calls on blocks that ring API writes still in flight
 /// target: each `solo5_block_read` sees the ring's writes, a ring read
 /// after a `solo5_block_write` sees it, and the file holds what the guest

@@ -22,7 +22,7 @@ use ringtender_muen_compat::block::{
     BLOCK_STATUS_INVALID, BLOCK_STATUS_IO_ERROR, BLOCK_STATUS_OK, MUEN_BLOCK_STATUS_EIO,
     MUEN_BLOCK_STATUS_ENOTSUP, MUEN_SMART_UNDEFINED,
 };
-use ringtender_muen_compat::{ReadResult, Reader, Writer};
+use ringtender_muen_compat::{ReadResult, Reader, Writer, OFFSET_WC};
 
 use super::engine::{Completion, IoEngine, IoKind, IoOp};
 use super::region::GuestRegion;
@@ -123,6 +123,20 @@ impl BlockRing {
             started: Vec::new(),
             in_flight: 0,
             flushing: false,
+        }
+    }
+
+    /// Guest addresses of the response channel's write counter and of the
+    /// guest's published read counter (ringtender's rings; a Muen channel
+    /// has no read counter): while they differ, a completion waits for the
+    /// guest to reap it, and POLL does not sleep (hvt).
+    pub fn response_counters(&self) -> Option<(u64, u64)> {
+        match self.flow {
+            BlockFlow::Area { area } => Some((
+                self.responses.memory().gpa(OFFSET_WC),
+                area + AREA_GUEST_READ_COUNTER,
+            )),
+            BlockFlow::Muen { .. } => None,
         }
     }
 

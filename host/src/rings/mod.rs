@@ -123,6 +123,8 @@ pub struct RingPoll {
     vcpu_polling: Arc<AtomicBool>,
     /// Per net handle: (handle, host→guest write counter GPA, guest read counter GPA).
     rx: Vec<(u64, u64, u64)>,
+    /// Per block device: (response write counter GPA, guest read counter GPA).
+    completions: Vec<(u64, u64)>,
     /// Net rings with their handles, shared with the worker.
     nets: Vec<(u64, SharedNet)>,
     /// Plain `read`/`write` on the taps: the vCPU thread has no io_uring.
@@ -159,6 +161,19 @@ impl RingPoll {
         (set, count)
     }
 
+    /// Whether a block device holds a completion the guest has not reaped:
+    /// POLL returns at once then (with no handle set), for the guest to
+    /// reap it. The worker ends a POLL when it publishes during one, but a
+    /// completion published between the guest's last look and our
+    /// `vcpu_polling` woke nobody, and the guest slept until its deadline.
+    fn completions_waiting(&self) -> bool {
+        self.completions.iter().any(|&(wc, guest_rc)| {
+            let wc = self.ram.load_u64(wc, Ordering::Acquire).unwrap_or(0);
+            let rc = self.ram.load_u64(guest_rc, Ordering::Acquire).unwrap_or(0);
+            wc != rc
+        })
+    }
+
     /// POLL with rings: returns at once if a ring has input, else sleeps
     /// until a tap has input, the worker publishes, or the timeout passes.
     /// For that time this thread alone watches the taps: it takes the tap
@@ -171,13 +186,13 @@ impl RingPoll {
         timeout_ns: u64,
     ) -> Result<(u64, i32), TenderError> {
         let ready = self.ready();
-        if ready.1 > 0 || timeout_ns == 0 {
+        if ready.1 > 0 || timeout_ns == 0 || self.completions_waiting() {
             return Ok(ready);
         }
         self.vcpu_polling.store(true, Ordering::SeqCst);
         watch_tap_set(&self.worker_epoll, &self.tap_set, false).map_err(polling_error)?;
         fence(Ordering::SeqCst);
-        if self.ready().1 == 0 {
+        if self.ready().1 == 0 && !self.completions_waiting() {
             wait_set.wait(timeout_ns).map_err(polling_error)?;
             for (_, net) in &self.nets {
                 lock_net(net).pump_rx(&self.ram, &mut self.engine)?;
@@ -245,6 +260,8 @@ pub struct RingDevices {
     pub files: Vec<EngineFile>,
     /// Per net handle: (handle, host→guest write counter, guest read counter).
     rx: Vec<(u64, u64, u64)>,
+    /// Per block device: (response write counter, guest read counter).
+    completions: Vec<(u64, u64)>,
 }
 
 /// Writes the ring directory and creates the host's side of each device's
@@ -273,6 +290,7 @@ pub fn build(
     let mut nets = Vec::new();
     let mut blocks = Vec::new();
     let mut rx = Vec::new();
+    let mut completions = Vec::new();
     let mut areas = Vec::new();
     for (handle, (dev, entry)) in devices.iter().zip(&plan.entries).enumerate() {
         if entry.area == 0 {
@@ -337,14 +355,16 @@ pub fn build(
                     HOST_EPOCH,
                 )
                 .map_err(Error::Channel)?;
-                blocks.push(BlockRing::new(
+                let ring = BlockRing::new(
                     BlockFlow::Area { area: entry.area },
                     files.len() as u32,
                     block.capacity,
                     u64::from(block.block_size),
                     requests,
                     responses,
-                ));
+                );
+                completions.extend(ring.response_counters());
+                blocks.push(ring);
                 files.push(EngineFile {
                     fd: block.raw_fd(),
                     stream: false,
@@ -360,6 +380,7 @@ pub fn build(
         areas,
         files,
         rx,
+        completions,
     })
 }
 
@@ -382,6 +403,7 @@ pub fn start(
         areas,
         files,
         rx,
+        completions,
     } = build(&ram, plan, devices, options)?;
     let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     vm.register_ioevent(
@@ -430,6 +452,7 @@ pub fn start(
         vcpu_polling,
         nets: rx.iter().map(|r| r.0).zip(nets.iter().cloned()).collect(),
         rx,
+        completions,
         engine: PortableEngine::new(&files),
         worker_epoll: epoll.clone(),
         tap_set: taps.clone(),

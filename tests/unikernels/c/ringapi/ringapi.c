@@ -29,6 +29,12 @@ TEST_LIBC_IMPL
  *                              per frame; reports frames received, gaps,
  *                              frames out of order and the host's drop
  *                              counter.
+ *   "wake":                    submits one read, lets the host answer it
+ *                              while not waiting (spins 200 ms), then waits
+ *                              in solo5_yield with a deadline a minute
+ *                              ahead: the completion waiting must end the
+ *                              wait at once; prints "yield_early 1" if it
+ *                              returned before the deadline.
  * Block contents: block b at version v (v > 0) holds b, v, then
  * word(b, v, i); version 0 is all zeroes. */
 
@@ -324,6 +330,34 @@ static void stall(uint64_t frames)
     puts("\n");
 }
 
+/* A completion published while the guest does not wait; see "wake". */
+static void wake(void)
+{
+    struct solo5_ring_block_req req = { .op = SOLO5_RING_BLOCK_READ, .tag = 5,
+                                        .offset = 0, .buf = buffers[0],
+                                        .len = bs };
+    struct solo5_ring_block_completion c;
+    /* A reap that finds nothing announces the request to the host; one
+     * answered that fast is tried again. */
+    do {
+        if (solo5_ring_block_submit(blk, &req, 1) != 1)
+            fail("submit", 0);
+    } while (solo5_ring_block_reap(blk, &c, 1) == 1);
+    solo5_time_t until = solo5_clock_monotonic() + 200000000ULL;
+    while (solo5_clock_monotonic() < until)
+        ;
+    solo5_time_t deadline = solo5_clock_monotonic() + 60000000000ULL;
+    solo5_yield(deadline, NULL);
+    int early = solo5_clock_monotonic() < deadline;
+    while (solo5_ring_block_reap(blk, &c, 1) != 1)
+        solo5_yield(solo5_clock_monotonic() + 1000000000ULL, NULL);
+    if (c.tag != 5 || c.result != SOLO5_R_OK)
+        fail("the read answered with", c.result);
+    puts("yield_early ");
+    put_u64(early);
+    puts("\n");
+}
+
 int solo5_app_main(const struct solo5_start_info *si)
 {
     struct solo5_net_info ni;
@@ -364,6 +398,7 @@ int solo5_app_main(const struct solo5_start_info *si)
         t_parse_u64(p + 2, &delay);
     } else if (mode == 's') {
         t_parse_u64(p + 5, &frames);
+    } else if (mode == 'w') {
     } else {
         fail("unknown mode", 0);
     }
@@ -378,6 +413,8 @@ int solo5_app_main(const struct solo5_start_info *si)
         block_finish();
     } else if (mode == 's') {
         stall(frames);
+    } else if (mode == 'w') {
+        wake();
     } else {
         uint64_t submitted = 0, done = 0, flushes = 0, seq = 0;
         int net_busy = frames > 0, blk_busy = ops > 0;
