@@ -214,9 +214,14 @@ static TAPS_HELD: AtomicBool = AtomicBool::new(false);
 /// apart from the table so that a ring's own methods can hand the taps
 /// back.
 static TAP_AREAS: [AtomicU64; MFT_MAX_ENTRIES] = [const { AtomicU64::new(0) }; MFT_MAX_ENTRIES];
-/// Sends left that may take the send port (hvt) or go straight to the tap
-/// (spt) rather than ring the doorbell.
+/// hvt: sends left that may take the send port rather than ring the
+/// doorbell.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
+/// spt: the worker fell behind our sends since our last wait (a send found
+/// the tx ring full): once it has written what the ring holds, our sends
+/// go straight to the tap whether or not it sleeps
+/// ([`NetRings::may_send_direct`]).
+static TX_TAKEN_OVER: AtomicBool = AtomicBool::new(false);
 /// Most frames read from one tap per wait (the worker's batch).
 const TAP_BATCH: u64 = 64;
 /// How many sends after each POLL hypercall take the send port when the
@@ -227,10 +232,9 @@ const TAP_BATCH: u64 = 64;
 /// doorbell, so the worker wakes and takes over without exits.
 const SEND_EXITS_AFTER_POLL: u32 = 4;
 
-/// Lets the next sends take the send port (after a POLL hypercall) or
-/// the tap (spt, after a wait in which we served the taps).
+/// hvt: lets the next sends take the send port (after a POLL hypercall).
 pub fn after_poll() {
-    if SEND_PORT.load(Ordering::Relaxed) || GUEST_TAPS.load(Ordering::Relaxed) {
+    if SEND_PORT.load(Ordering::Relaxed) {
         SEND_EXITS.store(SEND_EXITS_AFTER_POLL, Ordering::Relaxed);
     }
 }
@@ -306,6 +310,7 @@ pub fn take_taps() {
 /// (a stream, or rings the worker filled) we hand them back
 /// ([`hand_taps_back`]), and the worker reads the taps while we work.
 pub fn after_wait(fill: bool) {
+    TX_TAKEN_OVER.store(false, Ordering::Relaxed);
     let mut sparse = fill;
     for ring in tap_rings() {
         if fill {
@@ -684,7 +689,7 @@ impl NetRings {
             return;
         };
         for _ in 0..TX_ROOM_LOOKS {
-            if self.tx_free() > 0 {
+            if self.may_queue() {
                 return;
             }
             core::hint::spin_loop();
@@ -692,13 +697,26 @@ impl NetRings {
         // Held taps would end this wait at once whenever a frame came:
         // the worker, awake for the full ring, reads them meanwhile.
         hand_taps_back();
-        while self.tx_free() == 0 && crate::clock::monotonic() < deadline {
+        while !self.may_queue() && crate::clock::monotonic() < deadline {
             store(area + AREA_GUEST_WAITING, GUEST_WAITING_TX_ROOM);
             fence(Ordering::SeqCst);
-            if self.tx_free() == 0 {
+            if !self.may_queue() {
                 spt::wait(deadline, 1);
             }
             store(area + AREA_GUEST_WAITING, 0);
+        }
+    }
+
+    /// What a blocking send waits for ([`NetRings::wait_tx_room`]): a
+    /// free slot; once we took the sends over from a worker that fell
+    /// behind (spt, [`TX_TAKEN_OVER`]), a drained ring, after which the
+    /// frame goes straight to the tap. Waiting for one slot there would
+    /// queue every later frame behind the worker again.
+    fn may_queue(&self) -> bool {
+        if TX_TAKEN_OVER.load(Ordering::Relaxed) && self.direct_capable() {
+            self.tx_drained()
+        } else {
+            self.tx_free() > 0
         }
     }
 
@@ -725,6 +743,11 @@ impl NetRings {
         // fence, then look at `host_sleeping`). A guest retrying on a full
         // ring used to ring on every try, one system call each on spt.
         if free == 0 || frames.peek().is_none() {
+            if free == 0 && frames.peek().is_some() && self.direct_capable() {
+                // The worker writes slower than we send: from its next
+                // drain of the ring, we write ourselves.
+                TX_TAKEN_OVER.store(true, Ordering::Relaxed);
+            }
             return direct;
         }
         // Announce every free slot before writing any (SHMStream: wsc
@@ -760,21 +783,37 @@ impl NetRings {
         direct + queued as usize
     }
 
-    /// spt, right after a wait in which we served the taps: whether
-    /// `frame` may go straight to the tap instead of the tx ring, which it
-    /// may while the send budget lasts, the worker sleeps, and the worker
-    /// has written every frame of the tx ring (`host_read_counter` equals
-    /// our write counter: it publishes after its writes), so nothing
-    /// queued before it is overtaken. Takes one send of the budget.
+    /// spt, while we serve our taps (`SPT_FEATURE_GUEST_TAPS`): whether
+    /// `frame` may go straight to the tap with our own `write` instead of
+    /// the tx ring. It may once the worker has written every frame of the
+    /// ring ([`NetRings::tx_drained`]), so nothing queued before it is
+    /// overtaken, and either the worker sleeps or it fell behind our sends
+    /// since our last wait ([`TX_TAKEN_OVER`]). A worker's tap write costs
+    /// more than ours on spt (`docs/performance.md`, "spt tx: where the
+    /// time goes"): a stream that finds it asleep never wakes it, and one
+    /// that outruns it is taken back; an awake worker (serving rx, say)
+    /// takes our frames off our CPU.
     fn may_send_direct(&self, frame: &[u8]) -> bool {
-        let Some(area) = self.area.filter(|_| self.tap_fd >= 0) else {
+        let Some(area) = self.area.filter(|_| self.direct_capable()) else {
             return false;
         };
         frame.len() <= self.frame_max
-            && SEND_EXITS.load(Ordering::Relaxed) > 0
-            && host_sleeping(area) != 0
-            && load(area + AREA_HOST_READ_COUNTER) == self.tx.wc()
-            && take_send_budget()
+            && self.tx_drained()
+            && (TX_TAKEN_OVER.load(Ordering::Relaxed) || load(area + AREA_HOST_SLEEPING) != 0)
+    }
+
+    /// spt: we hold this ring's tap and serve our taps, so a frame can go
+    /// straight to it.
+    fn direct_capable(&self) -> bool {
+        self.tap_fd >= 0 && self.area.is_some() && guest_taps()
+    }
+
+    /// Whether the worker has written every frame we queued:
+    /// `host_read_counter` (which it publishes after its writes completed)
+    /// equals our write counter.
+    fn tx_drained(&self) -> bool {
+        self.area
+            .is_some_and(|area| load(area + AREA_HOST_READ_COUNTER) == self.tx.wc())
     }
 
     /// spt, while we own the rx ring (between [`take_taps`] and
@@ -918,19 +957,13 @@ impl NetRings {
 
     /// spt: an empty rx ring while we hold the taps (past a wait, see
     /// [`after_wait`]) is filled from the tap by us, as in a wait: the
-    /// worker does not read it now. Input we read ourselves renews the
-    /// budget of sends straight to the tap, as a wait does ([`after_poll`]):
-    /// the answer to it need not wake the worker either. A full batch is a
-    /// stream: the taps go back to the worker, which reads them while we
-    /// work.
+    /// worker does not read it now, and the answer to it goes straight to
+    /// the tap while the worker sleeps ([`NetRings::may_send_direct`]). A
+    /// full batch is a stream: the taps go back to the worker, which reads
+    /// them while we work.
     fn fill_if_held(&mut self) {
-        if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
-            if !self.fill_from_tap() {
-                hand_taps_back();
-            }
-            if self.rx.has_pending_data() {
-                after_poll();
-            }
+        if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() && !self.fill_from_tap() {
+            hand_taps_back();
         }
     }
 }
