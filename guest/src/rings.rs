@@ -41,6 +41,7 @@ use ringtender_muen_compat::{
 use crate::boot;
 use crate::platform::{target, Target};
 use crate::spt;
+use crate::tx_pace;
 
 /// One net device's channels.
 pub struct NetRings {
@@ -214,14 +215,9 @@ static TAPS_HELD: AtomicBool = AtomicBool::new(false);
 /// apart from the table so that a ring's own methods can hand the taps
 /// back.
 static TAP_AREAS: [AtomicU64; MFT_MAX_ENTRIES] = [const { AtomicU64::new(0) }; MFT_MAX_ENTRIES];
-/// hvt: sends left that may take the send port rather than ring the
-/// doorbell.
+/// Sends left that may take the send port (hvt) or go straight to the tap
+/// (spt) rather than ring the doorbell, after a wait.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
-/// spt: the worker fell behind our sends since our last wait (a send found
-/// the tx ring full): once it has written what the ring holds, our sends
-/// go straight to the tap whether or not it sleeps
-/// ([`NetRings::may_send_direct`]).
-static TX_TAKEN_OVER: AtomicBool = AtomicBool::new(false);
 /// Most frames read from one tap per wait (the worker's batch).
 const TAP_BATCH: u64 = 64;
 /// How many sends after each POLL hypercall take the send port when the
@@ -232,9 +228,10 @@ const TAP_BATCH: u64 = 64;
 /// doorbell, so the worker wakes and takes over without exits.
 const SEND_EXITS_AFTER_POLL: u32 = 4;
 
-/// hvt: lets the next sends take the send port (after a POLL hypercall).
+/// Lets the next sends take the send port (after a POLL hypercall) or
+/// the tap (spt, after a wait in which we served the taps).
 pub fn after_poll() {
-    if SEND_PORT.load(Ordering::Relaxed) {
+    if SEND_PORT.load(Ordering::Relaxed) || GUEST_TAPS.load(Ordering::Relaxed) {
         SEND_EXITS.store(SEND_EXITS_AFTER_POLL, Ordering::Relaxed);
     }
 }
@@ -310,7 +307,7 @@ pub fn take_taps() {
 /// (a stream, or rings the worker filled) we hand them back
 /// ([`hand_taps_back`]), and the worker reads the taps while we work.
 pub fn after_wait(fill: bool) {
-    TX_TAKEN_OVER.store(false, Ordering::Relaxed);
+    tx_pace::after_wait();
     let mut sparse = fill;
     for ring in tap_rings() {
         if fill {
@@ -709,11 +706,11 @@ impl NetRings {
 
     /// What a blocking send waits for ([`NetRings::wait_tx_room`]): a
     /// free slot; once we took the sends over from a worker that fell
-    /// behind (spt, [`TX_TAKEN_OVER`]), a drained ring, after which the
+    /// behind (spt, [`tx_pace::taken_over`]), a drained ring, after which the
     /// frame goes straight to the tap. Waiting for one slot there would
     /// queue every later frame behind the worker again.
     fn may_queue(&self) -> bool {
-        if TX_TAKEN_OVER.load(Ordering::Relaxed) && self.direct_capable() {
+        if tx_pace::taken_over() && self.direct_capable() {
             self.tx_drained()
         } else {
             self.tx_free() > 0
@@ -735,8 +732,16 @@ impl NetRings {
             }
             frames.next();
             direct += 1;
+            tx_pace::sent_direct();
         }
-        let free = self.tx_free();
+        // Once we took the stream over, nothing more is queued until the
+        // ring drained: the sends after go straight to the tap (a frame
+        // the tap refused then goes to the ring, and the worker).
+        let free = if tx_pace::taken_over() && self.direct_capable() && !self.tx_drained() {
+            0
+        } else {
+            self.tx_free()
+        };
         // Nothing published, nothing to ring for: a worker that went to
         // sleep saw every frame published before (it publishes
         // `host_sleeping`, fences, then looks at the ring; we publish,
@@ -744,12 +749,13 @@ impl NetRings {
         // ring used to ring on every try, one system call each on spt.
         if free == 0 || frames.peek().is_none() {
             if free == 0 && frames.peek().is_some() && self.direct_capable() {
-                // The worker writes slower than we send: from its next
-                // drain of the ring, we write ourselves.
-                TX_TAKEN_OVER.store(true, Ordering::Relaxed);
+                // The worker is the bottleneck: we take the stream from
+                // its next drain of the ring if we write faster.
+                tx_pace::found_full(self.area.map_or(0, |a| load(a + AREA_HOST_READ_COUNTER)));
             }
             return direct;
         }
+        tx_pace::queued(free == self.tx.elements());
         // Announce every free slot before writing any (SHMStream: wsc
         // covers what is being written); publish only what was written. On
         // muen, where the peer's reader takes an announced slot for one
@@ -787,19 +793,22 @@ impl NetRings {
     /// `frame` may go straight to the tap with our own `write` instead of
     /// the tx ring. It may once the worker has written every frame of the
     /// ring ([`NetRings::tx_drained`]), so nothing queued before it is
-    /// overtaken, and either the worker sleeps or it fell behind our sends
-    /// since our last wait ([`TX_TAKEN_OVER`]). A worker's tap write costs
-    /// more than ours on spt (`docs/performance.md`, "spt tx: where the
-    /// time goes"): a stream that finds it asleep never wakes it, and one
-    /// that outruns it is taken back; an awake worker (serving rx, say)
-    /// takes our frames off our CPU.
+    /// overtaken, and either the worker fell behind our sends since our
+    /// last wait and writes slower than we do ([`tx_pace::taken_over`]), or it
+    /// sleeps and waking it is not worth it: the first four sends after a
+    /// wait (an answer), or a stream whose own pace is unknown or faster
+    /// than the worker's ([`tx_pace`]). A worker's tap write costs more
+    /// than ours on spt (`docs/performance.md`, "spt tx: where the time
+    /// goes"): it wins only where it takes other work's place on our CPU.
     fn may_send_direct(&self, frame: &[u8]) -> bool {
         let Some(area) = self.area.filter(|_| self.direct_capable()) else {
             return false;
         };
         frame.len() <= self.frame_max
             && self.tx_drained()
-            && (TX_TAKEN_OVER.load(Ordering::Relaxed) || load(area + AREA_HOST_SLEEPING) != 0)
+            && (tx_pace::taken_over()
+                || (load(area + AREA_HOST_SLEEPING) != 0
+                    && (!tx_pace::prefer_ring() || take_send_budget())))
     }
 
     /// spt: we hold this ring's tap and serve our taps, so a frame can go
@@ -957,13 +966,19 @@ impl NetRings {
 
     /// spt: an empty rx ring while we hold the taps (past a wait, see
     /// [`after_wait`]) is filled from the tap by us, as in a wait: the
-    /// worker does not read it now, and the answer to it goes straight to
-    /// the tap while the worker sleeps ([`NetRings::may_send_direct`]). A
-    /// full batch is a stream: the taps go back to the worker, which reads
-    /// them while we work.
+    /// worker does not read it now. Input we read ourselves renews the
+    /// budget of sends straight to the tap, as a wait does ([`after_poll`]):
+    /// the answer to it need not wake the worker either. A full batch is a
+    /// stream: the taps go back to the worker, which reads them while we
+    /// work.
     fn fill_if_held(&mut self) {
-        if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() && !self.fill_from_tap() {
-            hand_taps_back();
+        if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
+            if !self.fill_from_tap() {
+                hand_taps_back();
+            }
+            if self.rx.has_pending_data() {
+                after_poll();
+            }
         }
     }
 }

@@ -507,14 +507,15 @@ fn streaming_guest_rings_once_per_worker_sleep() {
     );
 }
 
-/// spt: a guest streaming frames writes them to its tap itself, as the
-/// classic path does, rather than through a worker whose tap writes cost
-/// more per frame on spt than the guest's own (`docs/performance.md`, "spt
-/// tx: where the time goes"): straight to the tap while the worker sleeps,
-/// and once the worker fell behind, from its next drain of the tx ring.
-/// Counted: the guest's `write` calls. Before, only the first four sends
-/// after a wait went to the tap, and this guest never waits: it queued
-/// every frame for the worker.
+/// spt: a guest streaming bare frames writes them to its tap itself, as
+/// the classic path does, rather than through a worker whose tap writes
+/// cost more per frame on spt than the guest's own (`docs/performance.md`,
+/// "spt tx: where the time goes"): straight to the tap while the worker
+/// sleeps until its own pace is known, then through the ring until the
+/// worker's pace is (the ring fills), then, the guest being faster, from
+/// the worker's next drain of the ring on. Counted: the guest's `write`
+/// calls. Before, only the first four sends after a wait went to the tap,
+/// and this guest never waits: it queued every frame for the worker.
 #[test]
 fn streaming_guest_writes_its_frames_to_the_tap_itself() {
     if common::target() != common::Target::Spt {
