@@ -18,7 +18,9 @@ static TIME_BASE: AtomicU64 = AtomicU64::new(0);
 
 const NSEC_PER_SEC: u128 = 1_000_000_000;
 
-fn rdtsc() -> u64 {
+/// The time-stamp counter: ticks at a constant rate, read without a
+/// system call on every target that allows it (hvt, spt).
+pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc is allowed at CPL 3 (CR4.TSD is clear) and has no side effects.
     unsafe { core::arch::x86_64::_rdtsc() }
 }

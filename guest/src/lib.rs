@@ -30,3 +30,4 @@ pub mod platform;
 pub mod rings;
 pub mod spt;
 pub mod tls;
+pub mod tx_pace;

@@ -41,6 +41,7 @@ use ringtender_muen_compat::{
 use crate::boot;
 use crate::platform::{target, Target};
 use crate::spt;
+use crate::tx_pace;
 
 /// One net device's channels.
 pub struct NetRings {
@@ -215,7 +216,7 @@ static TAPS_HELD: AtomicBool = AtomicBool::new(false);
 /// back.
 static TAP_AREAS: [AtomicU64; MFT_MAX_ENTRIES] = [const { AtomicU64::new(0) }; MFT_MAX_ENTRIES];
 /// Sends left that may take the send port (hvt) or go straight to the tap
-/// (spt) rather than ring the doorbell.
+/// (spt) rather than ring the doorbell, after a wait.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
 /// Most frames read from one tap per wait (the worker's batch).
 const TAP_BATCH: u64 = 64;
@@ -306,6 +307,7 @@ pub fn take_taps() {
 /// (a stream, or rings the worker filled) we hand them back
 /// ([`hand_taps_back`]), and the worker reads the taps while we work.
 pub fn after_wait(fill: bool) {
+    tx_pace::after_wait();
     let mut sparse = fill;
     for ring in tap_rings() {
         if fill {
@@ -699,7 +701,7 @@ impl NetRings {
             return;
         };
         for _ in 0..TX_ROOM_LOOKS {
-            if self.tx_free() > 0 {
+            if self.may_queue() {
                 return;
             }
             core::hint::spin_loop();
@@ -707,13 +709,26 @@ impl NetRings {
         // Held taps would end this wait at once whenever a frame came:
         // the worker, awake for the full ring, reads them meanwhile.
         hand_taps_back();
-        while self.tx_free() == 0 && crate::clock::monotonic() < deadline {
+        while !self.may_queue() && crate::clock::monotonic() < deadline {
             store(area + AREA_GUEST_WAITING, GUEST_WAITING_TX_ROOM);
             fence(Ordering::SeqCst);
-            if self.tx_free() == 0 {
+            if !self.may_queue() {
                 spt::wait(deadline, 1);
             }
             store(area + AREA_GUEST_WAITING, 0);
+        }
+    }
+
+    /// What a blocking send waits for ([`NetRings::wait_tx_room`]): a
+    /// free slot; once we took the sends over from a worker that fell
+    /// behind (spt, [`tx_pace::taken_over`]), a drained ring, after which the
+    /// frame goes straight to the tap. Waiting for one slot there would
+    /// queue every later frame behind the worker again.
+    fn may_queue(&self) -> bool {
+        if tx_pace::taken_over() && self.direct_capable() {
+            self.tx_drained()
+        } else {
+            self.tx_free() > 0
         }
     }
 
@@ -732,16 +747,30 @@ impl NetRings {
             }
             frames.next();
             direct += 1;
+            tx_pace::sent_direct();
         }
-        let free = self.tx_free();
+        // Once we took the stream over, nothing more is queued until the
+        // ring drained: the sends after go straight to the tap (a frame
+        // the tap refused then goes to the ring, and the worker).
+        let free = if tx_pace::taken_over() && self.direct_capable() && !self.tx_drained() {
+            0
+        } else {
+            self.tx_free()
+        };
         // Nothing published, nothing to ring for: a worker that went to
         // sleep saw every frame published before (it publishes
         // `host_sleeping`, fences, then looks at the ring; we publish,
         // fence, then look at `host_sleeping`). A guest retrying on a full
         // ring used to ring on every try, one system call each on spt.
         if free == 0 || frames.peek().is_none() {
+            if free == 0 && frames.peek().is_some() && self.direct_capable() {
+                // The worker is the bottleneck: we take the stream from
+                // its next drain of the ring if we write faster.
+                tx_pace::found_full(self.area.map_or(0, |a| load(a + AREA_HOST_READ_COUNTER)));
+            }
             return direct;
         }
+        tx_pace::queued(free == self.tx.elements());
         // Announce every free slot before writing any (SHMStream: wsc
         // covers what is being written); publish only what was written. On
         // muen, where the peer's reader takes an announced slot for one
@@ -775,21 +804,40 @@ impl NetRings {
         direct + queued as usize
     }
 
-    /// spt, right after a wait in which we served the taps: whether
-    /// `frame` may go straight to the tap instead of the tx ring, which it
-    /// may while the send budget lasts, the worker sleeps, and the worker
-    /// has written every frame of the tx ring (`host_read_counter` equals
-    /// our write counter: it publishes after its writes), so nothing
-    /// queued before it is overtaken. Takes one send of the budget.
+    /// spt, while we serve our taps (`SPT_FEATURE_GUEST_TAPS`): whether
+    /// `frame` may go straight to the tap with our own `write` instead of
+    /// the tx ring. It may once the worker has written every frame of the
+    /// ring ([`NetRings::tx_drained`]), so nothing queued before it is
+    /// overtaken, and either the worker fell behind our sends since our
+    /// last wait and writes slower than we do ([`tx_pace::taken_over`]), or it
+    /// sleeps and waking it is not worth it: the first four sends after a
+    /// wait (an answer), or a stream whose own pace is unknown or faster
+    /// than the worker's ([`tx_pace`]). A worker's tap write costs more
+    /// than ours on spt (`docs/performance.md`, "spt tx: where the time
+    /// goes"): it wins only where it takes other work's place on our CPU.
     fn may_send_direct(&self, frame: &[u8]) -> bool {
-        let Some(area) = self.area.filter(|_| self.tap_fd >= 0) else {
+        let Some(area) = self.area.filter(|_| self.direct_capable()) else {
             return false;
         };
         frame.len() <= self.frame_max
-            && SEND_EXITS.load(Ordering::Relaxed) > 0
-            && host_sleeping(area) != 0
-            && load(area + AREA_HOST_READ_COUNTER) == self.tx.wc()
-            && take_send_budget()
+            && self.tx_drained()
+            && (tx_pace::taken_over()
+                || (load(area + AREA_HOST_SLEEPING) != 0
+                    && (!tx_pace::prefer_ring() || take_send_budget())))
+    }
+
+    /// spt: we hold this ring's tap and serve our taps, so a frame can go
+    /// straight to it.
+    fn direct_capable(&self) -> bool {
+        self.tap_fd >= 0 && self.area.is_some() && guest_taps()
+    }
+
+    /// Whether the worker has written every frame we queued:
+    /// `host_read_counter` (which it publishes after its writes completed)
+    /// equals our write counter.
+    fn tx_drained(&self) -> bool {
+        self.area
+            .is_some_and(|area| load(area + AREA_HOST_READ_COUNTER) == self.tx.wc())
     }
 
     /// spt, while we own the rx ring (between [`take_taps`] and

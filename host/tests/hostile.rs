@@ -149,7 +149,6 @@ fn scenario(name: &str, expect: Expect) {
 /// written (a host that stopped serving altogether fails here).
 const IGNORED: Expect = Expect {
     lines: &[
-        "solo5_net_write: status 0",
         "write sector 7: no response",
         "host took no frame: yes",
         "valid frame taken: yes",
@@ -551,7 +550,7 @@ fn host_sleeping_overwritten() {
             lines: &[
                 "solo5_net_write: status 0",
                 "write sector 7: status 0",
-                "host took both frames: yes",
+                "host took every queued frame: yes",
             ],
             frames: 2,
             sectors: &[ALIVE],

@@ -20,6 +20,17 @@ fn start_netseq(
 ) -> (std::process::Child, std::path::PathBuf, NetNs, TempDir) {
     let ns = NetNs::new();
     ns.add_tap("tap0", None, 1500);
+    let (child, log, dir) = start_netseq_in(&ns, engine, args);
+    (child, log, ns, dir)
+}
+
+/// Starts the netseq guest with `args` on `engine` with `ns`'s tap `tap0`,
+/// once it printed "Ready".
+fn start_netseq_in(
+    ns: &NetNs,
+    engine: &str,
+    args: &[&str],
+) -> (std::process::Child, std::path::PathBuf, TempDir) {
     let dir = TempDir::new();
     let path = unikernel("netseq");
     let mut full = vec![
@@ -30,8 +41,8 @@ fn start_netseq(
         path.to_str().unwrap(),
     ];
     full.extend_from_slice(args);
-    let (child, log) = start_in_ns(&ns, &full, &dir, "Ready");
-    (child, log, ns, dir)
+    let (child, log) = start_in_ns(ns, &full, &dir, "Ready");
+    (child, log, dir)
 }
 
 /// The guest sends a million sequence-numbered frames; every one reaches the
@@ -476,36 +487,95 @@ fn spt_children(tender: u32) -> (u32, u32) {
     found.expect("the worker and the guest")
 }
 
-/// spt: a guest streaming frames through the sync shim rings the doorbell
-/// at most once per sleep of the worker, however often it finds the tx
-/// ring full. Counted, not timed: the guest's `write` calls (its doorbell;
-/// the console's few lines besides) against the worker's `read` calls,
-/// which include one doorbell read per sleep and a tap read per pass.
-/// Before, a guest retrying on a full ring rang on every try while the
-/// woken worker had not run yet: several rings per frame under load.
-#[test]
-fn streaming_guest_rings_once_per_worker_sleep() {
-    if common::target() != common::Target::Spt {
-        return;
-    }
+/// spt: what the guest and the worker did while the guest streamed a
+/// million frames through the sync shim (`netseq tx`): the guest's `write`
+/// calls (its own tap writes, its doorbell and the console's few lines) and
+/// the worker's `read` calls (one doorbell read per sleep and a tap read
+/// per pass), as last seen before the guest exited.
+fn spt_stream_counts() -> (u64, u64) {
     let (child, log, _ns, _dir) = start_netseq("--engine=uring", &["tx", &FRAMES.to_string()]);
     let (worker, guest) = spt_children(child.id());
     let mut last = None;
     let mut child = child;
     while child.try_wait().unwrap().is_none() {
-        if let (Some(rings), Some(reads)) =
+        if let (Some(writes), Some(reads)) =
             (io_count(guest, "syscw: "), io_count(worker, "syscr: "))
         {
-            last = Some((rings, reads));
+            last = Some((writes, reads));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
     let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
-    let (rings, reads) = last.expect("counters read while the guest ran");
+    last.expect("counters read while the guest ran")
+}
+
+/// spt: a guest streaming frames through the sync shim rings the doorbell
+/// at most once per sleep of the worker, however often it finds the tx
+/// ring full: its `write` calls are at most one per frame (the frames it
+/// writes to the tap itself) beside one per worker `read`. Counted, not
+/// timed. Before, a guest retrying on a full ring rang on every try while
+/// the woken worker had not run yet: several rings per frame under load.
+#[test]
+fn streaming_guest_rings_once_per_worker_sleep() {
+    if common::target() != common::Target::Spt {
+        return;
+    }
+    let (writes, reads) = spt_stream_counts();
     assert!(
-        rings <= reads + 16,
-        "the guest wrote {rings} times, the worker read {reads} times"
+        writes <= FRAMES + reads + 16,
+        "the guest wrote {writes} times for {FRAMES} frames, the worker read {reads} times"
     );
+}
+
+/// spt: a guest streaming bare frames writes them to its tap itself, as
+/// the classic path does, rather than through a worker whose tap writes
+/// cost more per frame on spt than the guest's own (`docs/performance.md`,
+/// "spt tx: where the time goes"): straight to the tap while the worker
+/// sleeps until its own pace is known, then through the ring until the
+/// worker's pace is (the ring fills), then, the guest being faster, from
+/// the worker's next drain of the ring on. Counted: the guest's `write`
+/// calls. Before, only the first four sends after a wait went to the tap,
+/// and this guest never waits: it queued every frame for the worker.
+#[test]
+fn streaming_guest_writes_its_frames_to_the_tap_itself() {
+    if common::target() != common::Target::Spt {
+        return;
+    }
+    let (writes, _) = spt_stream_counts();
+    assert!(
+        writes >= FRAMES / 2,
+        "the guest wrote {writes} times for {FRAMES} frames"
+    );
+}
+
+/// Frames of the order test: what a packet socket's grown buffer holds.
+const ORDERED_FRAMES: u64 = 20_000;
+
+/// The frames a streaming guest sends reach the tap in the order it sent
+/// them, whichever way each went (spt: the tx ring and the worker, or the
+/// guest's own write once the ring drained; hvt: the ring), none lost and
+/// none twice.
+#[test]
+fn streamed_frames_reach_the_tap_in_order() {
+    let ns = NetNs::new();
+    ns.add_tap("tap0", None, 1500);
+    let socket = common::PacketSocket::bind_in(&ns, "tap0");
+    socket.grow_receive_buffer(128 << 20);
+    let (child, log, _dir) =
+        start_netseq_in(&ns, "--engine=uring", &["tx", &ORDERED_FRAMES.to_string()]);
+    let out = wait(child);
+    let stdout = fs::read_to_string(&log).unwrap();
+    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
+    let mut next = 0;
+    while let Some(frame) = socket.recv_incoming(Duration::from_secs(1)) {
+        if frame.len() < 22 || frame[12..14] != [0x88, 0xb5] {
+            continue;
+        }
+        let seq = u64::from_le_bytes(frame[14..22].try_into().unwrap());
+        assert_eq!(seq, next, "frames lost, repeated or reordered");
+        next += 1;
+    }
+    assert_eq!(next, ORDERED_FRAMES, "{stdout}");
 }

@@ -387,18 +387,15 @@ static void republish(struct dev *d)
     d->elements = d->header[H_ELEMENTS];
 }
 
-/* I/O on channels the host cannot accept: a frame through the shim and a
- * block write; neither is taken within 300 ms. Then proof of life: both
- * channels published anew with their valid geometry are served again (a
- * host that stopped serving altogether would pass the first half). */
+/* I/O on channels the host cannot accept: a frame queued on the channel
+ * (by hand: on spt the shim's solo5_net_write may write it to the tap
+ * itself, past the channel) and a block write; neither is taken within
+ * 300 ms. Then proof of life: both channels published anew with their
+ * valid geometry are served again (a host that stopped serving altogether
+ * would pass the first half). */
 static void expect_ignored(void)
 {
-    uint8_t frame[60];
-    memset(frame, 0xff, sizeof frame);
-    memcpy(frame + 6, ni.mac_address, 6);
-    frame[12] = 0x88;
-    frame[13] = 0xb5;
-    report("solo5_net_write", solo5_net_write(net.handle, frame, sizeof frame));
+    net_put(60);
     memset(io_sector, 'H', 512);
     uint32_t tag = blk_submit(KIND_WRITE, 512, 7 * 512, (uint64_t)(uintptr_t)io_sector);
     report("write sector 7", blk_wait(tag, 300 * MS));
@@ -793,7 +790,11 @@ static void s_host_sleeping(void)
     st(word(blk.area + AREA_HOST_SLEEPING), 0);
     report("solo5_net_write", solo5_net_write(net.handle, frame, sizeof frame));
     blk_alive();
-    check(wait_word(word(net.area + AREA_HOST_RC), 2, RESPONSE_WAIT), "host took both frames");
+    /* On spt the shim writes a frame to the tap itself when the worker
+     * sleeps (or seems to) and has taken everything queued: the test counts
+     * both frames on the tap; here, the host took what went to the ring. */
+    check(wait_word(word(net.area + AREA_HOST_RC), ld(&net.g2h[H_WC]), RESPONSE_WAIT),
+          "host took every queued frame");
 }
 
 /* Waits until *w == want, at most `ns`, without solo5_yield (whose wait
