@@ -336,12 +336,23 @@ const POLL_SPIN_NS: u64 = 100_000;
 const LOOKS_PER_CLOCK_READ: u32 = 32;
 
 /// Net handles whose rx ring holds a frame (on muen: whose input channel
-/// holds a frame or an overrun to skip).
+/// holds a frame or an overrun to skip). On spt an empty ring whose tap we
+/// hold is filled from the tap first (`NetRings::pending`).
 pub fn ring_ready() -> u64 {
+    ready_rings(|ring| ring.pending())
+}
+
+/// Net handles whose rx ring holds a frame, without reading a tap we hold.
+fn ring_ready_in_memory() -> u64 {
+    ready_rings(|ring| ring.holds_input())
+}
+
+/// Net handles whose rings `holds` says hold input.
+fn ready_rings(mut holds: impl FnMut(&mut rings::NetRings) -> bool) -> u64 {
     let mut ready = 0;
     for handle in 0..entries().len() as u64 {
         if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
-            if ring.pending() {
+            if holds(ring) {
                 ready |= 1 << handle;
             }
         }
@@ -363,15 +374,24 @@ pub fn yield_until(deadline: u64) -> u64 {
     let mut now = crate::clock::monotonic();
     // Without rings there is nothing to look at: straight to POLL.
     let with_rings = rings::any();
-    let spin_ns = if with_rings && !rings::guest_taps() {
+    let serving_taps = with_rings && rings::guest_taps();
+    let spin_ns = if with_rings && !serving_taps {
         POLL_SPIN_NS
     } else {
         0
     };
     let spin_end = deadline.min(now.saturating_add(spin_ns));
+    // Serving our taps, the look leaves them alone: the caller most often
+    // just read them empty, and the wait below reports their input at
+    // once, as the classic path's wait does (a `read` here cost one system
+    // call per wait, `docs/performance.md`, "spt: request/response").
+    let mut ready = if serving_taps {
+        ring_ready_in_memory()
+    } else {
+        ring_ready()
+    };
     let mut looks = 0u32;
     loop {
-        let ready = ring_ready();
         if ready != 0 || rings::completions_waiting() {
             return ready;
         }
@@ -383,6 +403,7 @@ pub fn yield_until(deadline: u64) -> u64 {
         if looks.is_multiple_of(LOOKS_PER_CLOCK_READ) {
             now = crate::clock::monotonic();
         }
+        ready = ring_ready();
     }
     if target() == Target::Spt {
         if !with_rings {

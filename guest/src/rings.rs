@@ -218,8 +218,16 @@ static TAP_AREAS: [AtomicU64; MFT_MAX_ENTRIES] = [const { AtomicU64::new(0) }; M
 /// Sends left that may take the send port (hvt) or go straight to the tap
 /// (spt) rather than ring the doorbell, after a wait.
 static SEND_EXITS: AtomicU32 = AtomicU32::new(0);
-/// Most frames read from one tap per wait (the worker's batch).
+/// Most frames read from one tap per look at an empty ring (the worker's
+/// batch).
 const TAP_BATCH: u64 = 64;
+/// Frames read from each tap right after a wait: one, as the classic
+/// path's `read` after its wake-up. Reading on until the tap is empty
+/// cost a `read` per wait that found nothing (the frame that woke us is
+/// most often alone), before the answer; the caller's next look at the
+/// empty ring reads the rest, as the classic guest's next `read` does
+/// (`docs/performance.md`, "spt: request/response").
+const TAP_READS_AFTER_WAIT: u64 = 1;
 /// How many sends after each POLL hypercall take the send port when the
 /// worker sleeps. The guest was just woken by the vCPU thread, which has
 /// the tap at hand: one exit (~40 µs from ring 3 here) sends the answer,
@@ -298,20 +306,21 @@ pub fn take_taps() {
     }
 }
 
-/// After a wait (`fill`: it found the rx rings empty): reads what each
-/// tap holds into its rx ring (one batch). We keep the taps if every tap
-/// was read empty before its batch ended: input is sparse (a request, an
-/// answer), and the next wait needs no hand-over, nor does a frame that
-/// arrives while we run wake the worker (we read it at our next look at
-/// an empty ring, [`NetRings::pending`], or our next wait). Otherwise
-/// (a stream, or rings the worker filled) we hand them back
-/// ([`hand_taps_back`]), and the worker reads the taps while we work.
+/// After a wait (`fill`: it found the rx rings empty): reads one frame of
+/// each tap into its rx ring ([`TAP_READS_AFTER_WAIT`]). We keep the taps
+/// (input is sparse: a request, an answer), so the next wait needs no
+/// hand-over, nor does a frame that arrives while we run wake the worker:
+/// we read it at our next look at an empty ring ([`NetRings::pending`],
+/// which reads a batch and hands the taps back if it fills one: a
+/// stream), or at our next wait. Otherwise (rings the worker filled, a
+/// full ring, a failed read) we hand them back ([`hand_taps_back`]), and
+/// the worker reads the taps while we work.
 pub fn after_wait(fill: bool) {
     tx_pace::after_wait();
     let mut sparse = fill;
     for ring in tap_rings() {
         if fill {
-            sparse &= ring.fill_from_tap();
+            sparse &= ring.fill_from_tap(TAP_READS_AFTER_WAIT);
         }
     }
     if !sparse {
@@ -841,13 +850,14 @@ impl NetRings {
     }
 
     /// spt, while we own the rx ring (between [`take_taps`] and
-    /// [`hand_taps_back`]): reads up to a batch of frames from the tap
-    /// into free rx slots, as the worker would, and publishes them. We
-    /// continue at the write counter the worker left in the header.
-    /// Whether a read found the tap empty before the batch or the ring's
-    /// room ended (the input is sparse); false once a read failed, after
-    /// which we serve no tap again (the worker reads it and reports it).
-    fn fill_from_tap(&mut self) -> bool {
+    /// [`hand_taps_back`]): reads up to `limit` frames (at most a batch)
+    /// from the tap into free rx slots, as the worker would, and publishes
+    /// them. We continue at the write counter the worker left in the
+    /// header. Whether the input may be sparse: a read found the tap empty
+    /// before the batch or the ring's room ended, or `limit` stopped the
+    /// reads short of both; false once a read failed, after which we serve
+    /// no tap again (the worker reads it and reports it).
+    fn fill_from_tap(&mut self, limit: u64) -> bool {
         let mem = self.rx.memory();
         let wc = mem.load_acquire(OFFSET_WC);
         let size = self.frame_max + NET_LENGTH_FIELD as usize;
@@ -858,9 +868,10 @@ impl NetRings {
         if free == 0 {
             return false;
         }
-        writer.begin(free);
+        let wanted = free.min(limit);
+        writer.begin(wanted);
         let mut filled = 0;
-        while filled < free {
+        while filled < wanted {
             let slot = writer.slot_offset(filled);
             let addr = mem.as_ptr() as u64 + slot as u64;
             let len = match spt::tap_read_into(self.tap_fd, addr, self.frame_max) {
@@ -877,7 +888,7 @@ impl NetRings {
             filled += 1;
         }
         writer.commit(filled);
-        if filled < free {
+        if filled < wanted {
             // wsc back to wc: it covers only what was written.
             writer.begin(0);
         }
@@ -973,6 +984,11 @@ impl NetRings {
         }
     }
 
+    /// Whether the rx ring holds a received frame (no tap read).
+    pub fn holds_input(&mut self) -> bool {
+        self.rx.has_pending_data()
+    }
+
     /// Whether a received frame is waiting.
     pub fn pending(&mut self) -> bool {
         self.fill_if_held();
@@ -988,7 +1004,7 @@ impl NetRings {
     /// work.
     fn fill_if_held(&mut self) {
         if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
-            if !self.fill_from_tap() {
+            if !self.fill_from_tap(TAP_BATCH) {
                 hand_taps_back();
             }
             if self.rx.has_pending_data() {
