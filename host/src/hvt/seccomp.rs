@@ -171,6 +171,8 @@ fn vcpu_rules(fds: &VcpuFds, debug: Option<&DebugFds>) -> Result<Rules, FilterEr
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
     if let Some((worker_epoll, tap_set)) = fds.tap_handoff {
         rules.allow_epoll_ctl(worker_epoll, &[tap_set])?;
+        // POLL gives the CPU to a worker that is up before it waits.
+        rules.allow(&[libc::SYS_sched_yield])?;
     }
     rules.allow_arg_in(libc::SYS_timerfd_settime, 0, &words(&[fds.timer]))?;
     if let Some(ring) = fds.uring {
@@ -232,6 +234,8 @@ pub fn ring_worker_filter(fds: &RingWorkerFds) -> Result<BpfProgram, FilterError
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
     }
+    // Giving the CPU to the vCPU thread between two looks of its spin.
+    rules.allow(&[libc::SYS_sched_yield])?;
     rules.allow_thread_runtime()?;
     rules.compile()
 }

@@ -249,7 +249,10 @@ impl WorkerState {
                 }
                 return self.sync_blocks();
             }
-            if progress || self.spin()? {
+            // A full rx ring is the guest's to drain: it rings us at its
+            // half and empty marks, and a spin would only take the CPU
+            // it drains on when we share one.
+            if progress || (!self.awaits_rx_room() && self.spin()?) {
                 continue;
             }
             self.sleep()?;
@@ -373,14 +376,23 @@ impl WorkerState {
         Ok(false)
     }
 
-    /// Polls the rings for [`SPIN`]; true if work showed up.
+    /// Whether some net device's rx ring was full at the last pass, its
+    /// frames left in the tap until the guest makes room.
+    fn awaits_rx_room(&self) -> bool {
+        self.nets.iter().any(|net| lock_net(net).rx_full_noted())
+    }
+
+    /// Polls the rings for [`SPIN`]; true if work showed up. Between two
+    /// looks it yields the CPU: a vCPU thread or guest waiting for this
+    /// CPU is what would give us work (releasing rx slots, queuing frames),
+    /// and a spin that kept it off the CPU only delayed that.
     fn spin(&mut self) -> Result<bool, TenderError> {
         let start = Instant::now();
         while start.elapsed() < SPIN {
             if self.guest_pending()? {
                 return Ok(true);
             }
-            std::hint::spin_loop();
+            crate::poll::yield_cpu();
         }
         Ok(false)
     }

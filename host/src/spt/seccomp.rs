@@ -147,8 +147,9 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, FilterError> {
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
     }
-    // The SIGTERM handler's return.
-    rules.allow(&[libc::SYS_rt_sigreturn])?;
+    // The SIGTERM handler's return; giving the CPU to the guest between
+    // two looks of the worker's spin.
+    rules.allow(&[libc::SYS_rt_sigreturn, libc::SYS_sched_yield])?;
     rules.allow_thread_runtime()?;
     rules.compile()
 }
