@@ -40,9 +40,8 @@ pub fn wait(epoll: &Epoll, timeout_ms: i32, events: &mut [EpollEvent]) -> io::Re
 }
 
 /// Gives the CPU to a thread of the same CPU's run queue that waits for
-/// it, if there is one (`sched_yield`; returns at once otherwise). A ring
-/// worker and the vCPU thread that share a CPU call it where they would
-/// otherwise spin on work only the other can do
+/// it, if there is one (`sched_yield`; returns at once otherwise): POLL's
+/// hand-over to a ring worker that shares its CPU
 /// (`docs/performance.md`, "Receive: where the time went").
 pub fn yield_cpu() {
     // SAFETY: `sched_yield` takes no arguments and touches no memory of ours.

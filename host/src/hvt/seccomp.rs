@@ -234,8 +234,6 @@ pub fn ring_worker_filter(fds: &RingWorkerFds) -> Result<BpfProgram, FilterError
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
     }
-    // Giving the CPU to the vCPU thread between two looks of its spin.
-    rules.allow(&[libc::SYS_sched_yield])?;
     rules.allow_thread_runtime()?;
     rules.compile()
 }

@@ -382,17 +382,14 @@ impl WorkerState {
         self.nets.iter().any(|net| lock_net(net).rx_full_noted())
     }
 
-    /// Polls the rings for [`SPIN`]; true if work showed up. Between two
-    /// looks it yields the CPU: a vCPU thread or guest waiting for this
-    /// CPU is what would give us work (releasing rx slots, queuing frames),
-    /// and a spin that kept it off the CPU only delayed that.
+    /// Polls the rings for [`SPIN`]; true if work showed up.
     fn spin(&mut self) -> Result<bool, TenderError> {
         let start = Instant::now();
         while start.elapsed() < SPIN {
             if self.guest_pending()? {
                 return Ok(true);
             }
-            crate::poll::yield_cpu();
+            std::hint::spin_loop();
         }
         Ok(false)
     }

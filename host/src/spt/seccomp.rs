@@ -147,9 +147,8 @@ fn build_worker(fds: &WorkerFds) -> Result<BpfProgram, FilterError> {
     if let Some(ring) = fds.uring {
         rules.allow_io_uring(ring)?;
     }
-    // The SIGTERM handler's return; giving the CPU to the guest between
-    // two looks of the worker's spin.
-    rules.allow(&[libc::SYS_rt_sigreturn, libc::SYS_sched_yield])?;
+    // The SIGTERM handler's return.
+    rules.allow(&[libc::SYS_rt_sigreturn])?;
     rules.allow_thread_runtime()?;
     rules.compile()
 }
