@@ -375,7 +375,9 @@ pub fn yield_until(deadline: u64) -> u64 {
     // Without rings there is nothing to look at: straight to POLL.
     let with_rings = rings::any();
     let serving_taps = with_rings && rings::guest_taps();
-    let spin_ns = if with_rings && !serving_taps {
+    // No spin either for a worker that waits for room in a full rx ring:
+    // our releases rang it, and on hvt the POLL lets it have the CPU.
+    let spin_ns = if with_rings && !serving_taps && !rings::host_awaits_rx_room() {
         POLL_SPIN_NS
     } else {
         0

@@ -491,6 +491,22 @@ pub fn completions_waiting() -> bool {
     })
 }
 
+/// Whether the worker sleeps until we make room in a full rx ring
+/// (`HOST_SLEEPING_RX_FULL` in a net device's area): our releases rang it
+/// at the ring's half and empty marks, so a wait for its input is a wait
+/// for its wake-up, and on hvt a spin for it keeps it off the CPU when it
+/// shares ours (`docs/performance.md`, "Receive: where the time went").
+pub fn host_awaits_rx_room() -> bool {
+    // SAFETY: single thread of execution (see `Table`); a shared look.
+    let table = unsafe { &*TABLE.0.get() };
+    table.iter().any(|device| match device {
+        DeviceRings::Net(ring) => ring
+            .area
+            .is_some_and(|area| host_sleeping(area) & HOST_SLEEPING_RX_FULL != 0),
+        _ => false,
+    })
+}
+
 /// Whether any device is served through rings.
 pub fn any() -> bool {
     // SAFETY: single thread of execution (see `Table`); a shared look.

@@ -39,6 +39,15 @@ pub fn wait(epoll: &Epoll, timeout_ms: i32, events: &mut [EpollEvent]) -> io::Re
     usize::try_from(rc).map_err(|_| io::Error::last_os_error())
 }
 
+/// Gives the CPU to a thread of the same CPU's run queue that waits for
+/// it, if there is one (`sched_yield`; returns at once otherwise): POLL's
+/// hand-over to a ring worker that shares its CPU
+/// (`docs/performance.md`, "Receive: where the time went").
+pub fn yield_cpu() {
+    // SAFETY: `sched_yield` takes no arguments and touches no memory of ours.
+    unsafe { libc::sched_yield() };
+}
+
 /// Waits for input on registered descriptors or a timeout.
 pub struct WaitSet {
     epoll: Epoll,

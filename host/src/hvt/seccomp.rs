@@ -171,6 +171,8 @@ fn vcpu_rules(fds: &VcpuFds, debug: Option<&DebugFds>) -> Result<Rules, FilterEr
     rules.allow_arg_in(libc::SYS_epoll_pwait, 0, &words(&[fds.epoll]))?;
     if let Some((worker_epoll, tap_set)) = fds.tap_handoff {
         rules.allow_epoll_ctl(worker_epoll, &[tap_set])?;
+        // POLL gives the CPU to a worker that is up before it waits.
+        rules.allow(&[libc::SYS_sched_yield])?;
     }
     rules.allow_arg_in(libc::SYS_timerfd_settime, 0, &words(&[fds.timer]))?;
     if let Some(ring) = fds.uring {

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use kvm_ioctls::{IoEventAddress, NoDatamatch, VmFd};
 use ringtender_abi::mft::{MFT_DEV_BLOCK_BASIC, MFT_DEV_NET_BASIC};
 use ringtender_abi::rings::{
-    device_layout, net_element_size, RingDirEntry, RingDirHeader, BLOCK_REQUEST_SIZE,
-    BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, CHANNEL_HEADER_SIZE, NET_RING_ELEMENTS,
-    RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
+    device_layout, net_element_size, RingDirEntry, RingDirHeader, AREA_HOST_SLEEPING,
+    BLOCK_REQUEST_SIZE, BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, CHANNEL_HEADER_SIZE,
+    HOST_SLEEPING_RX_FULL, NET_RING_ELEMENTS, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
 };
 use ringtender_abi::spt::SptWakeInfo;
 use ringtender_muen_compat::{Reader, Writer, BLOCK_PROTOCOL, NET_PROTOCOL};
@@ -135,6 +135,8 @@ pub struct RingPoll {
     tap_set: Arc<Epoll>,
     /// The worker's doorbell, for tx frames left after the send port's batch.
     doorbell: Arc<EventFd>,
+    /// Guest address of the first device area's `host_sleeping` word.
+    host_sleeping: Option<u64>,
 }
 
 /// A failed wait of POLL.
@@ -174,6 +176,19 @@ impl RingPoll {
         })
     }
 
+    /// Whether the worker is up, or about to be: `host_sleeping` in the
+    /// first device area is clear, or says it waits for room in a full rx
+    /// ring, which the guest's releases rang it for before the ring ran
+    /// dry. A guest that scribbles the word gets at most a needless
+    /// `sched_yield` per POLL.
+    fn worker_due(&self) -> bool {
+        self.host_sleeping.is_some_and(|word| {
+            self.ram
+                .load_u64(word, Ordering::SeqCst)
+                .is_ok_and(|sleeping| sleeping == 0 || sleeping & HOST_SLEEPING_RX_FULL != 0)
+        })
+    }
+
     /// POLL with rings: returns at once if a ring has input, else sleeps
     /// until a tap has input, the worker publishes, or the timeout passes.
     /// For that time this thread alone watches the taps: it takes the tap
@@ -188,6 +203,15 @@ impl RingPoll {
         let ready = self.ready();
         if ready.1 > 0 || timeout_ns == 0 || self.completions_waiting() {
             return Ok(ready);
+        }
+        if self.worker_due() {
+            // A worker that shares our CPU waits for it to fill the rings:
+            // let it run first rather than read the taps ourselves.
+            crate::poll::yield_cpu();
+            let ready = self.ready();
+            if ready.1 > 0 {
+                return Ok(ready);
+            }
         }
         self.vcpu_polling.store(true, Ordering::SeqCst);
         watch_tap_set(&self.worker_epoll, &self.tap_set, false).map_err(polling_error)?;
@@ -457,6 +481,7 @@ pub fn start(
         worker_epoll: epoll.clone(),
         tap_set: taps.clone(),
         doorbell: doorbell.clone(),
+        host_sleeping: areas.first().map(|area| area + AREA_HOST_SLEEPING),
     };
     let worker = RingWorker::launch(
         WorkerState {

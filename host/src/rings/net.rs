@@ -214,10 +214,14 @@ impl NetRing {
         matches!(self.flow, NetFlow::Area { lossy: true, .. })
     }
 
-    /// Whether the rx ring was full at the last pass and now has room: the
-    /// tap may hold frames that waited for the guest.
+    /// Whether the rx ring was full at the last pass and the guest has
+    /// since drained half of it: the tap may hold frames that waited for
+    /// it. Less room is not worth a pass: a guest that releases past the
+    /// half mark after our `HOST_SLEEPING_RX_FULL` rings us there (or at
+    /// the empty mark), so a worker that sleeps with less is woken with a
+    /// half ring to refill in one batch rather than a slot at a time.
     pub fn rx_unblocked(&self, ram: &GuestRam) -> Result<bool, TenderError> {
-        Ok(self.rx_blocked && self.rx_free(ram)? > 0)
+        Ok(self.rx_blocked && self.rx_free(ram)? >= self.rx.elements().div_ceil(2))
     }
 
     /// Guest address of the device area (ringtender's rings only).
@@ -230,7 +234,10 @@ impl NetRing {
 
     /// The worker's look before it sleeps: true if the rx ring is full and
     /// frames must wait in the tap (lossy mode never lets them wait); a
-    /// full ring counts as blocked for [`NetRing::rx_unblocked`].
+    /// full ring counts as blocked for [`NetRing::rx_unblocked`], and only
+    /// a full one: the guest rings for room only after the
+    /// `HOST_SLEEPING_RX_FULL` this look decides, so a ring the guest
+    /// drained a little since the last pass keeps its tap watched.
     /// A ring the guest fills itself (it waits) is never full for us, and
     /// its tap must stay armed: the guest waits on it through the tap set.
     pub fn note_rx_full(&mut self, ram: &GuestRam) -> Result<bool, TenderError> {
@@ -240,7 +247,7 @@ impl NetRing {
         }
         let full = !self.lossy() && self.rx_free(ram)? == 0;
         self.end_rx_pass(ram)?;
-        self.rx_blocked |= full;
+        self.rx_blocked = full;
         Ok(full)
     }
 
@@ -498,5 +505,78 @@ impl NetRing {
             pacing.last_write = Instant::now();
         }
         Ok(filled > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::sync::Arc;
+
+    use ringtender_abi::rings::{net_element_size, CHANNEL_HEADER_SIZE, NET_RING_ELEMENTS};
+    use ringtender_muen_compat::NET_PROTOCOL;
+
+    use super::*;
+    use crate::rings::engine::{EngineFile, PortableEngine};
+
+    const AREA: u64 = 0x1000;
+    const TX: u64 = 0x2000;
+    const MTU: u64 = 1500;
+
+    /// A socket pair whose first end plays the tap: one message a read.
+    fn tap_pair() -> (OwnedFd, OwnedFd) {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        (a.into(), b.into())
+    }
+
+    /// A full rx ring wakes the worker for a half ring, not a slot: until
+    /// the guest has released half of it (where it rings a sleeping
+    /// worker), the ring counts as blocked.
+    #[test]
+    fn a_full_rx_ring_is_unblocked_by_half_a_ring() {
+        let element = net_element_size(MTU);
+        let elements = u64::from(NET_RING_ELEMENTS);
+        let channel = CHANNEL_HEADER_SIZE + element * elements;
+        let rx_at = TX + channel;
+        let size = (rx_at + channel).next_multiple_of(0x1000) + 0x1000;
+        let mut ram = GuestRam::new(size.next_power_of_two()).unwrap();
+        ram.set_guest_access(vec![0..size], vec![0..size]);
+        let ram = Arc::new(ram);
+        let region = |at: u64| GuestRegion::new(ram.clone(), at, channel as usize);
+        let tx = Reader::new(region(TX), NET_PROTOCOL, element as usize).unwrap();
+        let rx = Writer::init_zeroed(region(rx_at), NET_PROTOCOL, element as usize, 1).unwrap();
+        let (tap, peer) = tap_pair();
+        let flow = NetFlow::Area {
+            area: AREA,
+            lossy: false,
+        };
+        let mut net = NetRing::new(flow, tap.as_raw_fd(), 0, element as usize - 2, tx, rx);
+        let mut engine = PortableEngine::new(&[EngineFile {
+            fd: tap.as_raw_fd(),
+            stream: true,
+        }]);
+        let peer = std::os::unix::net::UnixDatagram::from(peer);
+        for i in 0..elements + 8 {
+            peer.send(&[i as u8; 64]).unwrap();
+        }
+        while net.pump_rx(&ram, &mut engine).unwrap() {}
+        assert!(net.note_rx_full(&ram).unwrap(), "the ring should be full");
+        let release = |count: u64| {
+            ram.store_u64(AREA + AREA_GUEST_READ_COUNTER, count, Ordering::Release)
+                .unwrap();
+        };
+        for released in [1, elements / 2 - 1] {
+            release(released);
+            assert!(
+                !net.rx_unblocked(&ram).unwrap(),
+                "unblocked after {released} of {elements} slots released"
+            );
+        }
+        release(elements / 2);
+        assert!(net.rx_unblocked(&ram).unwrap());
+        // The next pass takes the frames that waited, half a ring at most.
+        assert!(net.pump_rx(&ram, &mut engine).unwrap());
+        assert!(!net.rx_unblocked(&ram).unwrap());
     }
 }

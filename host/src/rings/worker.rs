@@ -249,7 +249,10 @@ impl WorkerState {
                 }
                 return self.sync_blocks();
             }
-            if progress || self.spin()? {
+            // A full rx ring is the guest's to drain: it rings us at its
+            // half and empty marks, and a spin would only take the CPU
+            // it drains on when we share one.
+            if progress || (!self.awaits_rx_room() && self.spin()?) {
                 continue;
             }
             self.sleep()?;
@@ -371,6 +374,12 @@ impl WorkerState {
             }
         }
         Ok(false)
+    }
+
+    /// Whether some net device's rx ring was full at the last pass, its
+    /// frames left in the tap until the guest makes room.
+    fn awaits_rx_room(&self) -> bool {
+        self.nets.iter().any(|net| lock_net(net).rx_full_noted())
     }
 
     /// Polls the rings for [`SPIN`]; true if work showed up.
