@@ -179,7 +179,11 @@ fn kill(pid: u32, sig: i32) {
 fn live_processes_are_confined_and_the_guest_holds_its_devices() {
     let mut run = start_blkseq(100);
     let (worker, guest) = children(run.child.id());
+    // The guest runs before the worker (forked after it) has confined
+    // itself: the blocking block calls need no worker. Wait for each
+    // filter rather than catch a process on its way to it.
     for pid in [worker, guest, run.child.id()] {
+        common::poll_until(|| status_field(pid, "Seccomp:") == "2");
         assert_eq!(status_field(pid, "Seccomp:"), "2", "pid {pid}");
         assert_eq!(status_field(pid, "NoNewPrivs:"), "1", "pid {pid}");
     }
