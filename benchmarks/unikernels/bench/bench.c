@@ -322,11 +322,6 @@ static void block(int ring, uint64_t qd, uint64_t ms, int random, int write, uin
             inflight -= n;
             ops += n;
             now = solo5_clock_monotonic();
-            /* Nothing to reap: wait for a completion in solo5_yield (it
-             * returns as one arrives) instead of spinning on the CPU the
-             * host's I/O needs. */
-            if (n == 0 && inflight)
-                solo5_yield(now + MS, NULL);
         }
 #else
         fail("built without the ring API");
