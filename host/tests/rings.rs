@@ -413,47 +413,10 @@ fn tap_free_at_once_after_exit() {
 /// tap's and the answer's doorbell).
 #[test]
 fn sleeping_guest_ping_leaves_the_worker_asleep() {
-    const WARM_UP: u16 = 5;
-    const PINGS: u16 = 40;
-    let ns = NetNs::new();
-    ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
-    let dir = TempDir::new();
-    let path = unikernel("net");
-    // One more ping after the count ends the guest.
-    let limit = (WARM_UP + PINGS + 1).to_string();
-    let (child, log) = start_in_ns(
-        &ns,
-        &[
-            "--mem=16",
-            "--net:service0=tap0",
-            "--",
-            path.to_str().unwrap(),
-            "limit",
-            &limit,
-        ],
-        &dir,
-        "Serving",
-    );
-    let mut answered = 0;
-    for _ in 0..WARM_UP {
-        answered += ns.ping("10.0.0.2", 1);
-    }
-    let before = common::worker_switches(child.id());
-    for _ in 0..PINGS {
-        // Time for the guest to go back to sleep in POLL.
-        std::thread::sleep(Duration::from_millis(20));
-        answered += ns.ping("10.0.0.2", 1);
-    }
-    let after = common::worker_switches(child.id());
-    answered += ns.ping("10.0.0.2", 1);
-    let out = wait(child);
-    let stdout = fs::read_to_string(&log).unwrap();
-    assert_eq!(answered, WARM_UP + PINGS + 1, "{out:#?}\n{stdout}");
-    assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
-    let woken = after.unwrap() - before.unwrap();
+    let woken = count_over_sleeping_pings(common::worker_switches);
     assert!(
-        woken < u64::from(PINGS / 2),
-        "the ring worker woke {woken} times for {PINGS} pings"
+        woken < u64::from(SLEEPING_PINGS / 2),
+        "the ring worker woke {woken} times for {SLEEPING_PINGS} pings"
     );
 }
 
@@ -470,13 +433,35 @@ fn sleeping_guest_reads_the_tap_as_the_classic_path() {
     if common::target() != common::Target::Spt {
         return;
     }
+    let reads = count_over_sleeping_pings(|tender| {
+        let (_worker, guest) = spt_children(tender);
+        io_count(guest, "syscr: ")
+    });
+    // Two per ping; the slack covers an ARP exchange and the wake-ups of
+    // the guest's 1 s timer (one `read` each).
+    assert!(
+        reads <= 2 * u64::from(SLEEPING_PINGS) + 10,
+        "the guest read its tap {reads} times for {SLEEPING_PINGS} pings"
+    );
+}
+
+/// Pings counted by [`count_over_sleeping_pings`].
+const SLEEPING_PINGS: u16 = 40;
+
+/// Boots the net test guest (it sleeps in `solo5_yield` between frames),
+/// pings it a few times to warm up, then [`SLEEPING_PINGS`] times one at
+/// a time, each after the guest went back to sleep, and once more to end
+/// it. Checks every ping was answered and the guest exited cleanly;
+/// returns how much `count` (given the tender's pid) grew over the
+/// counted pings.
+fn count_over_sleeping_pings(count: impl Fn(u32) -> Option<u64>) -> u64 {
     const WARM_UP: u16 = 5;
-    const PINGS: u16 = 40;
     let ns = NetNs::new();
     ns.add_tap("tap0", Some("10.0.0.1/24"), 1500);
     let dir = TempDir::new();
     let path = unikernel("net");
-    let limit = (WARM_UP + PINGS + 1).to_string();
+    // One more ping after the count ends the guest.
+    let limit = (WARM_UP + SLEEPING_PINGS + 1).to_string();
     let (child, log) = start_in_ns(
         &ns,
         &[
@@ -490,29 +475,23 @@ fn sleeping_guest_reads_the_tap_as_the_classic_path() {
         &dir,
         "Serving",
     );
-    let (_worker, guest) = spt_children(child.id());
     let mut answered = 0;
     for _ in 0..WARM_UP {
         answered += ns.ping("10.0.0.2", 1);
     }
-    let before = io_count(guest, "syscr: ");
-    for _ in 0..PINGS {
+    let before = count(child.id());
+    for _ in 0..SLEEPING_PINGS {
+        // Time for the guest to go back to sleep.
         std::thread::sleep(Duration::from_millis(20));
         answered += ns.ping("10.0.0.2", 1);
     }
-    let after = io_count(guest, "syscr: ");
+    let after = count(child.id());
     answered += ns.ping("10.0.0.2", 1);
     let out = wait(child);
     let stdout = fs::read_to_string(&log).unwrap();
-    assert_eq!(answered, WARM_UP + PINGS + 1, "{out:#?}\n{stdout}");
+    assert_eq!(answered, WARM_UP + SLEEPING_PINGS + 1, "{out:#?}\n{stdout}");
     assert_eq!(out.status, Some(0), "{out:#?}\n{stdout}");
-    let reads = after.unwrap() - before.unwrap();
-    // Two per ping; the slack covers an ARP exchange and the wake-ups of
-    // the guest's 1 s timer (one `read` each).
-    assert!(
-        reads <= 2 * u64::from(PINGS) + 10,
-        "the guest read its tap {reads} times for {PINGS} pings"
-    );
+    after.unwrap() - before.unwrap()
 }
 
 /// A field of `/proc/PID/io` (e.g. "syscw: "), if the process is there.
