@@ -153,9 +153,7 @@ impl RingPoll {
         let mut set = 0;
         let mut count = 0;
         for &(handle, wc, guest_rc) in &self.rx {
-            let wc = self.ram.load_u64(wc, Ordering::Acquire).unwrap_or(0);
-            let rc = self.ram.load_u64(guest_rc, Ordering::Acquire).unwrap_or(0);
-            if wc != rc {
+            if self.unread(wc, guest_rc) {
                 set |= 1 << handle;
                 count += 1;
             }
@@ -169,11 +167,19 @@ impl RingPoll {
     /// completion published between the guest's last look and our
     /// `vcpu_polling` woke nobody, and the guest slept until its deadline.
     fn completions_waiting(&self) -> bool {
-        self.completions.iter().any(|&(wc, guest_rc)| {
-            let wc = self.ram.load_u64(wc, Ordering::Acquire).unwrap_or(0);
-            let rc = self.ram.load_u64(guest_rc, Ordering::Acquire).unwrap_or(0);
-            wc != rc
-        })
+        self.completions
+            .iter()
+            .any(|&(wc, guest_rc)| self.unread(wc, guest_rc))
+    }
+
+    /// Whether a channel's write counter (at guest address `wc`) differs
+    /// from the guest's published read counter (at `guest_rc`): elements
+    /// wait for the guest. Each word is read once; an address outside
+    /// guest memory reads as 0.
+    fn unread(&self, wc: u64, guest_rc: u64) -> bool {
+        let wc = self.ram.load_u64(wc, Ordering::Acquire).unwrap_or(0);
+        let rc = self.ram.load_u64(guest_rc, Ordering::Acquire).unwrap_or(0);
+        wc != rc
     }
 
     /// Whether the worker is up, or about to be: `host_sleeping` in the
