@@ -195,6 +195,11 @@ fn futex_requeue() -> i64 {
     }
 }
 
+fn sched_yield() -> i64 {
+    // SAFETY: sched_yield takes no arguments and touches no memory.
+    unsafe { libc::syscall(libc::SYS_sched_yield) }
+}
+
 fn clock() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -440,6 +445,8 @@ fn hvt_vcpu_classic() {
                 REFUSED,
             ),
             ("epoll_ctl on a tap", &|| epoll_add(epoll, tap), REFUSED),
+            // POLL's hand-over to a ring worker: no worker, no yield.
+            ("sched_yield", &sched_yield, REFUSED),
             (
                 "pwrite on another file",
                 &|| pwrite_block(fds.other_file.as_raw_fd(), 0),
@@ -516,6 +523,7 @@ fn hvt_vcpu_with_rings() {
             ),
             ("POLL's read of a tap", &|| read8(tap), PASSED),
             ("the send port's write to a tap", &|| write8(tap), PASSED),
+            ("POLL's yield to the ring worker", &sched_yield, PASSED),
             (
                 "POLL switching the tap set in the worker's epoll",
                 &|| epoll_add(worker_epoll, tap_set),
