@@ -250,6 +250,16 @@ fn write_header(region: &RawRegion, fields: &[(usize, u64)]) {
 /// wrong transports, protocols, element sizes and geometries: the peer
 /// takes none of it, reads nothing outside the channel, and serves the
 /// next valid client.
+/// A peer whose test thread ends (as every thread of a test process killed
+/// from outside does) is killed with it: outside a namespace nothing else
+/// would stop it serving.
+#[test]
+fn a_peer_dies_with_the_test_thread_that_started_it() {
+    let subject = std::thread::spawn(BlockSubject::start).join().unwrap();
+    let out = common::wait(subject.peer);
+    assert_eq!(out.signal, Some(libc::SIGKILL), "{out:#?}");
+}
+
 #[test]
 fn hostile_request_channel_headers_leave_the_peer_serving() {
     let subject = BlockSubject::start();

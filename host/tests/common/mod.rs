@@ -305,6 +305,7 @@ impl NetNs {
     /// Creates the namespace with loopback up and without IPv6, so the
     /// kernel sends no frames of its own through the taps.
     pub fn new() -> Self {
+        remove_orphaned_namespaces();
         let name = unique("rt");
         sh(&["ip", "netns", "add", &name]);
         let ns = Self { name };
@@ -514,21 +515,47 @@ impl IcmpSocket {
 
 impl Drop for NetNs {
     fn drop(&mut self) {
-        if let Ok(out) = Command::new("ip")
-            .args(["netns", "pids", &self.name])
-            .output()
-        {
-            for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                if let Ok(pid) = pid.parse::<libc::pid_t>() {
-                    // SAFETY: kill has no memory effects; the pid was just
-                    // listed as a process in this test's own namespace.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
-                }
+        remove_namespace(&self.name);
+    }
+}
+
+/// Kills whatever runs in namespace `name` and removes it (with its taps).
+fn remove_namespace(name: &str) {
+    if let Ok(out) = Command::new("ip").args(["netns", "pids", name]).output() {
+        for pid in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+            if let Ok(pid) = pid.parse::<libc::pid_t>() {
+                // SAFETY: kill has no memory effects; the pid was just
+                // listed as a process in a namespace the tests made.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
+    }
+    let _ = Command::new("ip").args(["netns", "del", name]).status();
+}
+
+/// Removes the namespaces of test processes that are gone: one killed from
+/// outside (a CI time-out, a ^C) never ran its `NetNs` drops, and left its
+/// namespaces, their taps and the tenders in them behind. A namespace is
+/// ours if its name is [`unique`]'s `rt<pid>x<n>`; it is an orphan if no
+/// process `pid` exists (a reused pid leaves it for a later sweep).
+fn remove_orphaned_namespaces() {
+    let Ok(entries) = fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let owner = name
+            .strip_prefix("rt")
+            .and_then(|rest| rest.split_once('x'))
+            .and_then(|(pid, n)| {
+                n.parse::<u32>().ok()?;
+                pid.parse::<u32>().ok()
+            });
+        if let Some(pid) = owner {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                remove_namespace(&name);
+            }
+        }
     }
 }
 
@@ -1032,14 +1059,25 @@ pub fn ping_until_answered(ns: &NetNs, addr: &str, count: u32) -> String {
 
 /// Starts `solo5-muen-peer` with `args` (and the engine
 /// `RINGTENDER_TEST_ENGINE` names), inside `ns` if given, its stdout to
-/// `stdout` and its stderr piped.
+/// `stdout` and its stderr piped. It is killed when the test's thread ends,
+/// so a test process killed from outside leaves no peer serving on (outside
+/// a namespace, nothing else would stop it).
 pub fn start_muen_peer(ns: Option<&NetNs>, args: &[String], stdout: Stdio) -> Child {
+    use std::os::unix::process::CommandExt;
     const PEER: &str = env!("CARGO_BIN_EXE_solo5-muen-peer");
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut command = match ns {
         Some(ns) => ns.command(PEER),
         None => Command::new(PEER),
     };
+    // SAFETY: prctl is async-signal-safe and touches no memory of the
+    // parent's; `ip netns exec` keeps the setting across its exec.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     command
         .args(engine_option(&argv))
         .args(args)
