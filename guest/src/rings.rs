@@ -23,9 +23,9 @@ use ringtender_abi::rings::{
     AREA_HOST_RX_PASS, AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE,
     BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE,
     GUEST_WAITING_INPUT, GUEST_WAITING_TX_ROOM, HOST_FEATURE_BLOCK_DIRECT,
-    HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS,
-    HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
-    RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
+    HOST_FEATURE_BLOCK_DIRECT_RING, HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL,
+    HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION,
+    RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_abi::solo5::SOLO5_R_OK;
 use ringtender_abi::spt::{SptWakeInfo, SPT_FEATURE_GUEST_TAPS, SPT_WAKE_INFO_MAGIC};
@@ -90,6 +90,9 @@ pub struct BlockRings {
 /// geometry the host side checks requests against.
 #[derive(Clone, Copy)]
 struct DirectFile {
+    /// The guest serves ring reads and writes too
+    /// (`HOST_FEATURE_BLOCK_DIRECT_RING`), not only the blocking calls.
+    ring: bool,
     fd: i32,
     block_size: u64,
     capacity: u64,
@@ -102,7 +105,8 @@ impl DirectFile {
     /// host side, which answers it as it always did.
     fn serves(&self, op: &BlockOp) -> bool {
         let bs = self.block_size;
-        matches!(op.kind, BLOCK_KIND_READ | BLOCK_KIND_WRITE)
+        self.ring
+            && matches!(op.kind, BLOCK_KIND_READ | BLOCK_KIND_WRITE)
             && bs != 0
             && op.length > 0
             && op.length <= SPT_BLOCK_SLOT_BYTES
@@ -773,13 +777,17 @@ pub fn init() -> bool {
 }
 
 /// spt: block device `handle`'s file, if the tender left it to the guest
-/// (`HOST_FEATURE_BLOCK_DIRECT` in its area at `area`).
+/// for the blocking calls (`HOST_FEATURE_BLOCK_DIRECT` in its area at
+/// `area`), and whether the guest serves its ring reads and writes too
+/// (`HOST_FEATURE_BLOCK_DIRECT_RING`).
 fn direct_file(handle: u64, area: u64) -> Option<DirectFile> {
-    if target() != Target::Spt || load(area + AREA_HOST_FEATURES) & HOST_FEATURE_BLOCK_DIRECT == 0 {
+    let features = load(area + AREA_HOST_FEATURES);
+    if target() != Target::Spt || features & HOST_FEATURE_BLOCK_DIRECT == 0 {
         return None;
     }
     let entry = crate::devices::entry(handle, MFT_DEV_BLOCK_BASIC)?;
     Some(DirectFile {
+        ring: features & HOST_FEATURE_BLOCK_DIRECT_RING != 0,
         fd: entry.hostfd as i32,
         block_size: u64::from(entry.block_size()),
         capacity: entry.block_capacity(),

@@ -243,7 +243,7 @@ fn ring_api_block_requests_served_by_the_guest() {
 
 /// A block completion the host published while the guest did not wait
 /// ends the guest's next `solo5_yield` at once: the guest spins while the
-/// worker answers its read, then waits with a deadline a minute ahead. The
+/// worker answers its flush, then waits with a deadline a minute ahead. The
 /// wait used to sleep until that deadline (the worker wakes only a guest
 /// that says it waits, and neither the guest's wait nor hvt's POLL looked
 /// for completions), so a libOS that waits for its block I/O in

@@ -1007,6 +1007,7 @@ fn spt_guest() {
                 worker_epoll,
                 tap_set,
             }),
+            ring_transfers: rings,
         })
         .unwrap()
     };
@@ -1346,4 +1347,37 @@ fn every_thread_of_a_live_muen_peer_is_filtered() {
     let _ = runner.kill();
     let _ = runner.wait();
     assert_every_thread_filtered(peer, "solo5-muen-peer", &["rings"]);
+}
+
+/// The spt guest's filter with every transfer size of the ring requests
+/// it serves (`HOST_FEATURE_BLOCK_DIRECT_RING`) still fits the kernel's
+/// 4096 instructions with the most block devices that get them (512-byte
+/// sectors: eight sizes each) and the other manifest entries taps; past
+/// that the tender leaves the ring requests to the worker. With the sizes
+/// for all 63 devices the filter would not build (8169 instructions).
+#[test]
+fn spt_guest_filter_fits_its_ring_transfers() {
+    let most = ringtender_abi::rings::SPT_RING_TRANSFER_DEVICES_MAX;
+    assert!(spt::ring_transfers_fit(most) && !spt::ring_transfers_fit(most + 1));
+    let fds = Fds::new();
+    let tap = fds.tap.as_raw_fd();
+    let filter = spt::guest_filter(&GuestFds {
+        epoll: fds.epoll.as_raw_fd(),
+        timer: fds.timer.as_raw_fd(),
+        taps: vec![tap; 63 - most],
+        blocks: (0..most)
+            .map(|_| BlockLimits {
+                fd: fds.block.as_raw_fd(),
+                block_size: 512,
+                capacity: 1 << 40,
+            })
+            .collect(),
+        doorbell: Some(fds.doorbell.as_raw_fd()),
+        tap_control: Some(TapControl {
+            worker_epoll: fds.worker_epoll.as_raw_fd(),
+            tap_set: fds.tap_set.as_raw_fd(),
+        }),
+        ring_transfers: true,
+    });
+    assert!(filter.is_ok(), "{filter:?}");
 }

@@ -10,7 +10,7 @@
 
 use std::os::fd::RawFd;
 
-use ringtender_abi::rings::SPT_BLOCK_SLOT_BYTES;
+use ringtender_abi::rings::{SPT_BLOCK_SLOT_BYTES, SPT_RING_TRANSFER_DEVICES_MAX};
 use seccompiler::BpfProgram;
 
 use crate::error::TenderError;
@@ -43,6 +43,18 @@ pub struct GuestFds {
     pub doorbell: Option<RawFd>,
     /// With rings: the worker's epoll sets the guest may switch its taps in.
     pub tap_control: Option<TapControl>,
+    /// The block transfers of the ring requests the guest serves itself
+    /// are allowed too (`HOST_FEATURE_BLOCK_DIRECT_RING`): a power of two
+    /// of blocks up to a data slot.
+    pub ring_transfers: bool,
+}
+
+/// Whether a guest with rings and `block_devices` block devices serves
+/// its ring reads and writes itself (`HOST_FEATURE_BLOCK_DIRECT_RING`): a
+/// filter with every transfer size of 63 devices would exceed the kernel's
+/// 4096 instructions.
+pub fn ring_transfers_fit(block_devices: usize) -> bool {
+    block_devices <= SPT_RING_TRANSFER_DEVICES_MAX
 }
 
 /// The two `epoll_ctl` calls a guest with rings may make
@@ -71,7 +83,7 @@ pub struct WorkerFds {
 }
 
 /// The transfer sizes the guest's filter allows on block device `b`: the
-/// block size (upstream's rule), and with `rings` each power of two of
+/// block size (upstream's rule), and with `rings` (ring transfers) each power of two of
 /// blocks up to a data slot (`SPT_BLOCK_SLOT_BYTES`, the longest ring
 /// request on spt) that fits in the device.
 fn transfer_sizes(b: &BlockLimits, rings: bool) -> impl Iterator<Item = u64> + '_ {
@@ -92,10 +104,10 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, FilterError> {
         rules.allow_arg_in(libc::SYS_read, 0, &words(&fds.taps))?;
     }
     // Each transfer lies inside the device, count and offset bound: one
-    // block (the classic calls, tried first), or with rings a power of two
-    // of blocks up to a data slot (the ring API's requests the guest
-    // serves itself, which it splits into such transfers).
-    let rings = fds.doorbell.is_some();
+    // block (the classic calls, tried first), or a power of two of blocks
+    // up to a data slot (the ring API's requests the guest serves itself,
+    // which it splits into such transfers).
+    let rings = fds.ring_transfers;
     let transfers = fds
         .blocks
         .iter()

@@ -31,7 +31,9 @@ TEST_LIBC_IMPL
  *                              per frame; reports frames received, gaps,
  *                              frames out of order and the host's drop
  *                              counter.
- *   "wake":                    submits one read, lets the host answer it
+ *   "wake":                    submits one flush (always the host side's:
+ *                              on spt the guest serves reads and writes
+ *                              itself), lets the host answer it
  *                              while not waiting (spins 200 ms), then waits
  *                              in solo5_yield with a deadline a minute
  *                              ahead: the completion waiting must end the
@@ -337,9 +339,7 @@ static void stall(uint64_t frames)
 /* A completion published while the guest does not wait; see "wake". */
 static void wake(void)
 {
-    struct solo5_ring_block_req req = { .op = SOLO5_RING_BLOCK_READ, .tag = 5,
-                                        .offset = 0, .buf = buffers[0],
-                                        .len = bs };
+    struct solo5_ring_block_req req = { .op = SOLO5_RING_BLOCK_FLUSH, .tag = 5 };
     struct solo5_ring_block_completion c;
     /* A reap that finds nothing announces the request to the host; one
      * answered that fast is tried again. */
@@ -356,7 +356,7 @@ static void wake(void)
     while (solo5_ring_block_reap(blk, &c, 1) != 1)
         solo5_yield(solo5_clock_monotonic() + 1000000000ULL, NULL);
     if (c.tag != 5 || c.result != SOLO5_R_OK)
-        fail("the read answered with", c.result);
+        fail("the flush answered with", c.result);
     puts("yield_early ");
     put_u64(early);
     puts("\n");
