@@ -112,6 +112,17 @@ pub const AREA_HOST_FEATURES: u64 = 96;
 /// blocking `solo5_block_read`/`solo5_block_write`. The guest makes such a
 /// call only once none of its ring requests on the device is in flight.
 pub const HOST_FEATURE_BLOCK_DIRECT: u64 = 1;
+/// `host_features` bit (spt, block devices, with
+/// [`HOST_FEATURE_BLOCK_DIRECT`]): the guest's filter also lets it
+/// `pread64`/`pwrite64` a power of two of blocks up to a data slot
+/// ([`SPT_BLOCK_SLOT_BYTES`]) inside the device, and the guest serves the
+/// ring API's reads and writes on it itself. Given to every block device
+/// of a guest with at most [`SPT_RING_TRANSFER_DEVICES_MAX`] of them (each
+/// size is a rule of its own, and a filter holds at most 4096
+/// instructions).
+pub const HOST_FEATURE_BLOCK_DIRECT_RING: u64 = 2;
+/// Most block devices a guest may have for [`HOST_FEATURE_BLOCK_DIRECT_RING`].
+pub const SPT_RING_TRANSFER_DEVICES_MAX: usize = 8;
 /// Offset of the first channel in a device area.
 pub const AREA_CHANNELS: u64 = 0x1000;
 

@@ -23,9 +23,9 @@ use ringtender_abi::rings::{
     AREA_HOST_RX_PASS, AREA_HOST_SLEEPING, AREA_RX_DROPPED, BLOCK_REQUEST_SIZE,
     BLOCK_RESPONSE_SIZE, BLOCK_RING_ELEMENTS, BOOT_INFO_RING_DIR_OFFSET, CHANNEL_HEADER_SIZE,
     GUEST_WAITING_INPUT, GUEST_WAITING_TX_ROOM, HOST_FEATURE_BLOCK_DIRECT,
-    HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL, HVT_FEATURE_RT_RINGS,
-    HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION, RT_RING_DOORBELL_PIO,
-    RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
+    HOST_FEATURE_BLOCK_DIRECT_RING, HOST_SLEEPING_GENERATION_SHIFT, HOST_SLEEPING_RX_FULL,
+    HVT_FEATURE_RT_RINGS, HVT_FEATURE_RT_SEND_PORT, NET_LENGTH_FIELD, RING_DIR_VERSION,
+    RT_RING_DOORBELL_PIO, RT_RING_SEND_PIO, SPT_BLOCK_SLOT_BYTES,
 };
 use ringtender_abi::solo5::SOLO5_R_OK;
 use ringtender_abi::spt::{SptWakeInfo, SPT_FEATURE_GUEST_TAPS, SPT_WAKE_INFO_MAGIC};
@@ -72,13 +72,62 @@ pub struct BlockRings {
     slots: Option<DataSlots>,
     /// muen: the device as the muenblock server described it.
     muen: Option<MuenBlock>,
-    /// spt: the tender left the block file to the guest for the blocking
-    /// one-block calls (`HOST_FEATURE_BLOCK_DIRECT`).
-    direct: bool,
+    /// spt: the block file the tender left to the guest
+    /// (`HOST_FEATURE_BLOCK_DIRECT`), for the blocking one-block calls and
+    /// the ring requests the guest serves itself.
+    direct: Option<DirectFile>,
+    /// Flushes of ours the host side has not answered: a request submitted
+    /// behind one goes to the host too, which starts nothing taken after a
+    /// flush before the flush completes.
+    flushes_on_ring: usize,
     /// Requests published since the doorbell was last considered: a
     /// sleeping worker is rung when we next find no completion or wait
     /// ([`BlockRings::flush_kick`]), not after every submission.
     kick_pending: bool,
+}
+
+/// spt: the block file the guest serves ring requests from itself, and the
+/// geometry the host side checks requests against.
+#[derive(Clone, Copy)]
+struct DirectFile {
+    /// The guest serves ring reads and writes too
+    /// (`HOST_FEATURE_BLOCK_DIRECT_RING`), not only the blocking calls.
+    ring: bool,
+    fd: i32,
+    block_size: u64,
+    capacity: u64,
+}
+
+impl DirectFile {
+    /// Whether the host side would run `op` as a read or a write: a whole
+    /// number of blocks, aligned, inside the device (`docs/ring-abi.md`
+    /// §4; the data slot bounds its length). Anything else goes to the
+    /// host side, which answers it as it always did.
+    fn serves(&self, op: &BlockOp) -> bool {
+        let bs = self.block_size;
+        self.ring
+            && matches!(op.kind, BLOCK_KIND_READ | BLOCK_KIND_WRITE)
+            && bs != 0
+            && op.length > 0
+            && op.length <= SPT_BLOCK_SLOT_BYTES
+            && op.length.is_multiple_of(bs)
+            && op.offset.is_multiple_of(bs)
+            && op
+                .offset
+                .checked_add(op.length)
+                .is_some_and(|end| end <= self.capacity)
+    }
+
+    /// Runs `op` on the file straight from or into the caller's buffer;
+    /// its status as the host side would give it.
+    fn serve(&self, op: &BlockOp) -> u64 {
+        let write = op.kind == BLOCK_KIND_WRITE;
+        let (fd, bs) = (self.fd, self.block_size);
+        match spt::block_transfer_split(write, fd, bs, op.offset, op.buffer, op.length) {
+            true => BLOCK_STATUS_OK,
+            false => BLOCK_STATUS_IO_ERROR,
+        }
+    }
 }
 
 /// A muenblock device behind [`BlockRings`].
@@ -95,8 +144,9 @@ struct SlotUse {
     kind: u16,
     buffer: u64,
     length: u64,
-    /// muen: refused without being sent; reaped with this status.
-    refused: Option<u64>,
+    /// Answered without being sent (muen: refused; spt: served by the
+    /// guest itself); reaped with this status.
+    answered: Option<u64>,
 }
 
 /// Block data through slots of memory the host side sees: on spt the I/O
@@ -114,21 +164,81 @@ struct DataSlots {
     stride: u64,
     /// Most bytes one request may move.
     capacity: u64,
-    /// Slots in use (at most [`BLOCK_RING_ELEMENTS`]).
+    /// Slots (at most [`BLOCK_RING_ELEMENTS`]).
     count: usize,
     used: [Option<SlotUse>; BLOCK_RING_ELEMENTS as usize],
+    /// Indices of the free slots, a stack of `free_len`: a request takes
+    /// and a completion gives back a slot without a look at every slot
+    /// (on spt a 4 KiB read the guest serves itself costs about a
+    /// microsecond, and each look at 64 slots a tenth of that).
+    free: [u8; BLOCK_RING_ELEMENTS as usize],
+    free_len: usize,
+    /// Indices of the slots whose request was answered without being sent,
+    /// a stack of `answered_len`, reaped first.
+    answered: [u8; BLOCK_RING_ELEMENTS as usize],
+    answered_len: usize,
 }
 
 impl DataSlots {
+    /// `count` slots of `stride` bytes from guest address `base`, named
+    /// `wire_base` onwards in requests, each moving at most `capacity`.
+    fn new(base: u64, wire_base: u64, stride: u64, capacity: u64, count: usize) -> Self {
+        let mut free = [0u8; BLOCK_RING_ELEMENTS as usize];
+        // Slot 0 on top.
+        for (slot, index) in free[..count].iter_mut().zip((0..count).rev()) {
+            *slot = index as u8;
+        }
+        Self {
+            base,
+            wire_base,
+            stride,
+            capacity,
+            count,
+            used: [None; BLOCK_RING_ELEMENTS as usize],
+            free,
+            free_len: count,
+            answered: [0; BLOCK_RING_ELEMENTS as usize],
+            answered_len: 0,
+        }
+    }
+
+    /// The slot the next request takes, if one is free.
     fn free(&self) -> Option<usize> {
-        self.used[..self.count].iter().position(Option::is_none)
+        let top = self.free_len.checked_sub(1)?;
+        Some(usize::from(self.free[top]))
+    }
+
+    /// Gives the slot [`free`](Self::free) named to a request.
+    fn occupy(&mut self, index: usize, used: SlotUse) {
+        self.free_len -= 1;
+        if used.answered.is_some() {
+            self.answered[self.answered_len] = index as u8;
+            self.answered_len += 1;
+        }
+        self.used[index] = Some(used);
+    }
+
+    /// Ends the request in slot `index` (a response for it came), if the
+    /// slot holds one that `matches`.
+    fn release(&mut self, index: usize, matches: impl Fn(&SlotUse) -> bool) -> Option<SlotUse> {
+        let used = self.used[..self.count]
+            .get_mut(index)
+            .filter(|u| u.as_ref().is_some_and(&matches))
+            .and_then(Option::take)?;
+        self.free[self.free_len] = index as u8;
+        self.free_len += 1;
+        Some(used)
+    }
+
+    /// Ends a request answered without being sent, if one waits.
+    fn release_answered(&mut self) -> Option<SlotUse> {
+        self.answered_len = self.answered_len.checked_sub(1)?;
+        let index = usize::from(self.answered[self.answered_len]);
+        self.release(index, |u| u.answered.is_some())
     }
 
     fn in_use(&self) -> usize {
-        self.used[..self.count]
-            .iter()
-            .filter(|u| u.is_some())
-            .count()
+        self.count - self.free_len
     }
 }
 
@@ -640,14 +750,13 @@ pub fn init() -> bool {
                 };
                 let slots = (target() == Target::Spt).then(|| {
                     let base = e.area + e.h2g_offset + e.h2g_bytes;
-                    DataSlots {
+                    DataSlots::new(
                         base,
-                        wire_base: base,
-                        stride: SPT_BLOCK_SLOT_BYTES,
-                        capacity: SPT_BLOCK_SLOT_BYTES,
-                        count: BLOCK_RING_ELEMENTS as usize,
-                        used: [None; BLOCK_RING_ELEMENTS as usize],
-                    }
+                        base,
+                        SPT_BLOCK_SLOT_BYTES,
+                        SPT_BLOCK_SLOT_BYTES,
+                        BLOCK_RING_ELEMENTS as usize,
+                    )
                 });
                 DeviceRings::Block(BlockRings {
                     handle,
@@ -657,14 +766,32 @@ pub fn init() -> bool {
                     slots,
                     muen: None,
                     kick_pending: false,
-                    direct: target() == Target::Spt
-                        && load(e.area + AREA_HOST_FEATURES) & HOST_FEATURE_BLOCK_DIRECT != 0,
+                    direct: direct_file(handle, e.area),
+                    flushes_on_ring: 0,
                 })
             }
             _ => DeviceRings::None,
         };
     }
     true
+}
+
+/// spt: block device `handle`'s file, if the tender left it to the guest
+/// for the blocking calls (`HOST_FEATURE_BLOCK_DIRECT` in its area at
+/// `area`), and whether the guest serves its ring reads and writes too
+/// (`HOST_FEATURE_BLOCK_DIRECT_RING`).
+fn direct_file(handle: u64, area: u64) -> Option<DirectFile> {
+    let features = load(area + AREA_HOST_FEATURES);
+    if target() != Target::Spt || features & HOST_FEATURE_BLOCK_DIRECT == 0 {
+        return None;
+    }
+    let entry = crate::devices::entry(handle, MFT_DEV_BLOCK_BASIC)?;
+    Some(DirectFile {
+        ring: features & HOST_FEATURE_BLOCK_DIRECT_RING != 0,
+        fd: entry.hostfd as i32,
+        block_size: u64::from(entry.block_size()),
+        capacity: entry.block_capacity(),
+    })
 }
 
 /// Serves manifest device `handle` through `rings` (muen: when the device
@@ -1056,16 +1183,10 @@ impl BlockRings {
             area: None,
             requests,
             responses,
-            slots: Some(DataSlots {
-                base,
-                wire_base: 0,
-                stride,
-                capacity,
-                count: slots as usize,
-                used: [None; BLOCK_RING_ELEMENTS as usize],
-            }),
+            slots: Some(DataSlots::new(base, 0, stride, capacity, slots as usize)),
             muen: Some(MuenBlock { info, event }),
-            direct: false,
+            direct: None,
+            flushes_on_ring: 0,
             kick_pending: false,
         }
     }
@@ -1074,7 +1195,7 @@ impl BlockRings {
     /// call on the block file themselves (`HOST_FEATURE_BLOCK_DIRECT`),
     /// after [`quiesce`](Self::quiesce).
     pub fn direct(&self) -> bool {
-        self.direct
+        self.direct.is_some()
     }
 
     /// Waits until none of our requests is in flight, reaping (and
@@ -1111,13 +1232,26 @@ impl BlockRings {
 
     /// Free request slots (the in-flight window left).
     pub fn free(&self) -> u64 {
-        match (self.area, &self.slots) {
-            (Some(area), _) => self
-                .requests
-                .free_slots(load(area + AREA_HOST_READ_COUNTER)),
-            (None, Some(slots)) => (slots.count - slots.in_use()) as u64,
-            (None, None) => 0,
+        let ring = self.area.map(|area| {
+            self.requests
+                .free_slots(load(area + AREA_HOST_READ_COUNTER))
+        });
+        let slots = self
+            .slots
+            .as_ref()
+            .map(|slots| (slots.count - slots.in_use()) as u64);
+        match (ring, slots) {
+            (Some(ring), Some(slots)) => ring.min(slots),
+            (ring, slots) => ring.or(slots).unwrap_or(0),
         }
+    }
+
+    /// spt: the status of `op` if the guest serves it itself: a read or
+    /// write the host side would run, with no flush of ours before it
+    /// still on the ring (the flush's barrier).
+    fn serve_directly(&self, op: &BlockOp) -> Option<u64> {
+        let file = self.direct.as_ref()?;
+        (self.flushes_on_ring == 0 && file.serves(op)).then(|| file.serve(op))
     }
 
     /// muen: the status a request gets without being sent, if it must be
@@ -1198,11 +1332,20 @@ impl BlockRings {
     /// a request the server would refuse (out of range, not whole blocks,
     /// an unknown kind) is answered `BLOCK_STATUS_INVALID` without being
     /// sent, and the request channel's event is raised after the batch if
-    /// the policy gives one.
+    /// the policy gives one. On spt with the block file
+    /// (`HOST_FEATURE_BLOCK_DIRECT`) a read or write the worker would run
+    /// is served here, by the guest's own `pread64`/`pwrite64` from or
+    /// into the caller's buffer, and its completion waits in its slot to
+    /// be reaped: on spt the worker's read costs what the guest's own
+    /// does, plus the hand-off and the slot copy (`docs/performance.md`,
+    /// "Block requests on spt"). Flushes, refusals, and every request
+    /// behind a flush still on the ring go to the worker.
     pub fn submit_batch(&mut self, requests: impl IntoIterator<Item = BlockOp>) -> usize {
         let mut submitted = 0;
+        // Requests published on the ring (not answered here).
+        let mut sent = false;
         for op in requests {
-            let refused = self.refusal(&op);
+            let mut refused = self.refusal(&op);
             let slot = match &self.slots {
                 None => None,
                 // Check the window before copying into a slot.
@@ -1215,6 +1358,9 @@ impl BlockRings {
                     Some(index)
                 }
             };
+            if refused.is_none() && slot.is_some() {
+                refused = self.serve_directly(&op);
+            }
             if refused.is_none() {
                 if let (Some(slots), Some(index), BLOCK_KIND_WRITE) = (&self.slots, slot, op.kind) {
                     copy(
@@ -1239,19 +1385,26 @@ impl BlockRings {
                 if !written {
                     break;
                 }
+                if op.kind == BLOCK_KIND_SYNC && self.direct.is_some() {
+                    self.flushes_on_ring += 1;
+                }
+                sent = true;
             }
             if let (Some(slots), Some(index)) = (&mut self.slots, slot) {
-                slots.used[index] = Some(SlotUse {
-                    tag: op.tag,
-                    kind: op.kind,
-                    buffer: op.buffer,
-                    length: op.length,
-                    refused,
-                });
+                slots.occupy(
+                    index,
+                    SlotUse {
+                        tag: op.tag,
+                        kind: op.kind,
+                        buffer: op.buffer,
+                        length: op.length,
+                        answered: refused,
+                    },
+                );
             }
             submitted += 1;
         }
-        self.kick_pending |= submitted > 0;
+        self.kick_pending |= sent;
         if let Some(event) = self.muen.as_ref().and_then(|m| m.event) {
             if submitted > 0 {
                 crate::muen::raise_event(event);
@@ -1276,39 +1429,29 @@ impl BlockRings {
         }
     }
 
-    /// muen: a refused request's completion, if one waits.
-    fn reap_refused(&mut self) -> Option<BlockResponse> {
-        // Only muen refuses requests without sending them.
-        self.muen.as_ref()?;
-        let slots = self.slots.as_mut()?;
-        let index = slots.used[..slots.count]
-            .iter()
-            .position(|u| u.is_some_and(|u| u.refused.is_some()))?;
-        let used = slots.used[index].take()?;
+    /// The completion of a request answered without being sent (muen:
+    /// refused; spt: served by the guest), if one waits.
+    fn reap_answered(&mut self) -> Option<BlockResponse> {
+        let used = self.slots.as_mut()?.release_answered()?;
         Some(BlockResponse {
             kind: used.kind,
             device: self.handle as u16,
             tag: used.tag,
-            status: used.refused.unwrap_or(BLOCK_STATUS_INVALID),
+            status: used.answered.unwrap_or(BLOCK_STATUS_INVALID),
         })
     }
 
     /// Whether a completion waits to be reaped (a response in the ring, or
-    /// on muen a refused request's answer), without taking it.
+    /// a request answered without being sent), without taking it.
     pub fn completion_waiting(&mut self) -> bool {
-        let refused = self.muen.is_some()
-            && self.slots.as_ref().is_some_and(|s| {
-                s.used[..s.count]
-                    .iter()
-                    .any(|u| u.is_some_and(|u| u.refused.is_some()))
-            });
-        refused || self.responses.has_pending_data()
+        let answered = self.slots.as_ref().is_some_and(|s| s.answered_len > 0);
+        answered || self.responses.has_pending_data()
     }
 
     /// Takes one completion if there is one.
     pub fn reap(&mut self) -> Option<BlockResponse> {
-        if let Some(refused) = self.reap_refused() {
-            return Some(refused);
+        if let Some(answered) = self.reap_answered() {
+            return Some(answered);
         }
         let mut raw = [0u8; size_of::<BlockResponse>()];
         // A response that matches no request in flight (stale, or not ours)
@@ -1363,10 +1506,9 @@ impl BlockRings {
         } else {
             resp.tag as usize
         };
-        let used = slots.used[..slots.count]
-            .get_mut(index)
-            .filter(|u| u.is_some_and(|u| u.refused.is_none() && (!muen || u.kind == resp.kind)))
-            .and_then(Option::take);
+        let used = slots.release(index, |u| {
+            u.answered.is_none() && (!muen || u.kind == resp.kind)
+        });
         let Some(used) = used else {
             // spt's worker answers every request it was given; keep its
             // answer as it came. On muen a stray response is skipped.
@@ -1385,6 +1527,9 @@ impl BlockRings {
                 used.buffer,
                 used.length,
             );
+        }
+        if used.kind == BLOCK_KIND_SYNC && self.direct.is_some() {
+            self.flushes_on_ring -= 1;
         }
         resp.tag = used.tag;
         Some(resp)

@@ -22,12 +22,16 @@ pub mod worker;
 
 pub use error::Error;
 
-use std::os::fd::AsRawFd;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use ringtender_abi::elf_note::RING3_FLAG_RINGS;
-use ringtender_abi::rings::{AREA_HOST_FEATURES, HOST_FEATURE_BLOCK_DIRECT, SPT_BLOCK_DATA_BYTES};
+use ringtender_abi::rings::{
+    AREA_HOST_FEATURES, HOST_FEATURE_BLOCK_DIRECT, HOST_FEATURE_BLOCK_DIRECT_RING,
+    SPT_BLOCK_DATA_BYTES,
+};
 use ringtender_abi::spt::{
     SptBootInfo, SptRingInfo, SptWakeInfo, SPT_BOOT_INFO_BASE, SPT_CMDLINE_SIZE,
     SPT_FEATURE_GUEST_TAPS, SPT_GUEST_MIN_BASE, SPT_RING_INFO_MAGIC, SPT_WAKE_INFO_MAGIC,
@@ -45,7 +49,7 @@ use crate::rings::{self, RingOptions, GUEST_WAKE_EVENT};
 use crate::{attach, unikernel};
 
 use self::memory::{GuestSpace, SharedRings};
-use self::seccomp::{BlockLimits, GuestFds, TapControl};
+use self::seccomp::{ring_transfers_fit, BlockLimits, GuestFds, TapControl};
 use self::supervisor::{Fork, Verdict};
 use self::worker::WorkerPlan;
 
@@ -120,7 +124,53 @@ struct SptRings {
     shared: SharedRings,
     doorbell_fd: i32,
     tap_control: TapControl,
+    /// The guest serves its ring reads and writes itself
+    /// (`HOST_FEATURE_BLOCK_DIRECT_RING`), so its filter allows their
+    /// transfers.
+    ring_transfers: bool,
     plan: Option<WorkerPlan>,
+}
+
+/// The `host_features` of each block device's area, in order: the guest keeps its block files for
+/// the blocking one-block calls, and serves its ring reads and writes
+/// itself if its filter can hold their transfers and the file's reads from
+/// the page cache never wait for a slow server (a FUSE or network file
+/// stays with the worker, so a held read stops only the request waiting
+/// for it, not the guest).
+fn block_features(devices: &[Device]) -> Vec<u64> {
+    let blocks: Vec<_> = devices
+        .iter()
+        .filter_map(|d| match d {
+            Device::Block(block) => Some(block),
+            _ => None,
+        })
+        .collect();
+    let ring_transfers = ring_transfers_fit(blocks.len());
+    blocks
+        .into_iter()
+        .map(
+            |block| match ring_transfers && reads_without_waiting(block.raw_fd()) {
+                true => HOST_FEATURE_BLOCK_DIRECT | HOST_FEATURE_BLOCK_DIRECT_RING,
+                false => HOST_FEATURE_BLOCK_DIRECT,
+            },
+        )
+        .collect()
+}
+
+/// Whether reads of `fd` can be asked not to wait (`RWF_NOWAIT`): a file
+/// of a local filesystem whose page cache answers a hit at once. A FUSE
+/// file (its server may hold a read for as long as it likes) and other
+/// files without that mode refuse the flag with `EOPNOTSUPP`; one byte
+/// at offset 0 is asked, and a miss (`EAGAIN`) still says yes.
+fn reads_without_waiting(fd: RawFd) -> bool {
+    let mut byte = 0u8;
+    let iov = libc::iovec {
+        iov_base: (&raw mut byte).cast(),
+        iov_len: 1,
+    };
+    // SAFETY: one iovec over a byte we own; the kernel writes at most it.
+    let n = unsafe { libc::preadv2(fd, &iov, 1, 0, libc::RWF_NOWAIT) };
+    n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EOPNOTSUPP)
 }
 
 fn setup_rings(
@@ -136,14 +186,13 @@ fn setup_rings(
         layout.bytes,
         shared.file().map_err(syscall("memfd"))?,
     )?);
+    let features = block_features(devices);
+    let ring_transfers = features
+        .iter()
+        .any(|f| f & HOST_FEATURE_BLOCK_DIRECT_RING != 0);
     let devices = rings::build(&ram, &layout, devices, options)?;
-    // The guest keeps its block files for the blocking one-block calls.
-    for area in layout.block_areas() {
-        ram.store_u64(
-            area + AREA_HOST_FEATURES,
-            HOST_FEATURE_BLOCK_DIRECT,
-            Ordering::Relaxed,
-        )?;
+    for (area, features) in layout.block_areas().zip(features) {
+        ram.store_u64(area + AREA_HOST_FEATURES, features, Ordering::Relaxed)?;
     }
     let doorbell = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
     let wake = EventFd::new(EFD_NONBLOCK).map_err(syscall("eventfd"))?;
@@ -171,6 +220,7 @@ fn setup_rings(
         shared,
         doorbell_fd: doorbell.as_raw_fd(),
         tap_control,
+        ring_transfers,
         plan: Some(WorkerPlan {
             ram,
             devices,
@@ -222,6 +272,7 @@ fn run(args: RunArgs) -> Result<i32, TenderError> {
             worker_epoll: r.tap_control.worker_epoll,
             tap_set: r.tap_control.tap_set,
         }),
+        ring_transfers: rings.as_ref().is_some_and(|r| r.ring_transfers),
     };
     // With rings the worker holds the devices too; the guest keeps its
     // taps, outside its wait set (it watches them through the tap set), and

@@ -1,6 +1,7 @@
 //! The spt processes' seccomp filters (`docs/security.md`). The guest's is
 //! upstream's whitelist, rule for rule; with rings it keeps its taps (to
-//! serve them while it waits) and the one-block block calls, and gains its
+//! serve them while it waits) and its block calls (one block, or a power
+//! of two of blocks up to a data slot for the ring requests it serves), and gains its
 //! doorbell and two `epoll_ctl` calls on the worker's epoll sets. The I/O worker's allows what the ring
 //! pump and its engine do on the descriptors it holds, and nothing that
 //! names a path or makes a socket. The supervisor's allows waiting for and
@@ -9,6 +10,7 @@
 
 use std::os::fd::RawFd;
 
+use ringtender_abi::rings::{SPT_BLOCK_SLOT_BYTES, SPT_RING_TRANSFER_DEVICES_MAX};
 use seccompiler::BpfProgram;
 
 use crate::error::TenderError;
@@ -41,6 +43,18 @@ pub struct GuestFds {
     pub doorbell: Option<RawFd>,
     /// With rings: the worker's epoll sets the guest may switch its taps in.
     pub tap_control: Option<TapControl>,
+    /// The block transfers of the ring requests the guest serves itself
+    /// are allowed too (`HOST_FEATURE_BLOCK_DIRECT_RING`): a power of two
+    /// of blocks up to a data slot.
+    pub ring_transfers: bool,
+}
+
+/// Whether a guest with rings and `block_devices` block devices serves
+/// its ring reads and writes itself (`HOST_FEATURE_BLOCK_DIRECT_RING`): a
+/// filter with every transfer size of 63 devices would exceed the kernel's
+/// 4096 instructions.
+pub fn ring_transfers_fit(block_devices: usize) -> bool {
+    block_devices <= SPT_RING_TRANSFER_DEVICES_MAX
 }
 
 /// The two `epoll_ctl` calls a guest with rings may make
@@ -68,6 +82,17 @@ pub struct WorkerFds {
     pub uring: Option<RawFd>,
 }
 
+/// The transfer sizes the guest's filter allows on block device `b`: the
+/// block size (upstream's rule), and with `rings` (ring transfers) each power of two of
+/// blocks up to a data slot (`SPT_BLOCK_SLOT_BYTES`, the longest ring
+/// request on spt) that fits in the device.
+fn transfer_sizes(b: &BlockLimits, rings: bool) -> impl Iterator<Item = u64> + '_ {
+    let slot = if rings { SPT_BLOCK_SLOT_BYTES } else { 0 };
+    let largest = b.capacity.min(slot.max(b.block_size));
+    core::iter::successors(Some(b.block_size), |size| size.checked_mul(2))
+        .take_while(move |&size| size != 0 && size <= largest)
+}
+
 fn build(fds: &GuestFds) -> Result<BpfProgram, FilterError> {
     let mut rules = Rules::new();
     // The filter tries the values in order: the taps first, as every
@@ -78,16 +103,20 @@ fn build(fds: &GuestFds) -> Result<BpfProgram, FilterError> {
     if !fds.taps.is_empty() {
         rules.allow_arg_in(libc::SYS_read, 0, &words(&fds.taps))?;
     }
-    // Each transfer is one block inside the device: count and offset bound.
+    // Each transfer lies inside the device, count and offset bound: one
+    // block (the classic calls, tried first), or a power of two of blocks
+    // up to a data slot (the ring API's requests the guest serves itself,
+    // which it splits into such transfers).
+    let rings = fds.ring_transfers;
     let transfers = fds
         .blocks
         .iter()
-        .filter_map(|b| Some((b, b.capacity.checked_sub(b.block_size)?)))
-        .map(|(b, last)| {
+        .flat_map(|b| transfer_sizes(b, rings).map(move |size| (b, size)))
+        .map(|(b, size)| {
             Ok(vec![
                 arg_eq(0, b.fd as u64)?,
-                arg_eq(2, b.block_size)?,
-                arg_le(3, last)?,
+                arg_eq(2, size)?,
+                arg_le(3, b.capacity - size)?,
             ])
         })
         .collect::<Result<Vec<_>, FilterError>>()?;

@@ -3,11 +3,13 @@
 TEST_LIBC_IMPL
 
 /* The ring API of solo5_ring.h, used directly.
- *   "block QD OPS SEED":       OPS random reads, writes (1 to 8 blocks) and
- *                              flushes with up to QD requests in flight on
- *                              "storage"; every read is checked against what
- *                              was last written; prints a digest of the
- *                              final contents for the host to check.
+ *   "block QD OPS SEED [FLUSH_ONE_IN]":
+ *                              OPS random reads, writes (1 to 8 blocks) and
+ *                              flushes (one request in FLUSH_ONE_IN, 16 if
+ *                              not given) with up to QD requests in flight
+ *                              on "storage"; every read is checked against
+ *                              what was last written; prints a digest of
+ *                              the final contents for the host to check.
  *   "mixed FRAMES OPS SEED":   the same at queue depth 32, while sending
  *                              FRAMES sequence-numbered frames in batches on
  *                              "service0".
@@ -29,7 +31,9 @@ TEST_LIBC_IMPL
  *                              per frame; reports frames received, gaps,
  *                              frames out of order and the host's drop
  *                              counter.
- *   "wake":                    submits one read, lets the host answer it
+ *   "wake":                    submits one flush (always the host side's:
+ *                              on spt the guest serves reads and writes
+ *                              itself), lets the host answer it
  *                              while not waiting (spins 200 ms), then waits
  *                              in solo5_yield with a deadline a minute
  *                              ahead: the completion waiting must end the
@@ -47,6 +51,8 @@ static uint32_t version[MAX_BLOCKS];
 static uint8_t busy[MAX_BLOCKS];
 static uint8_t buffers[MAX_QD][MAX_RUN * MAX_BS];
 static uint64_t nblocks, bs;
+/* One request in this many is a flush. */
+static uint64_t flush_one_in = 16;
 static solo5_handle_t blk, net;
 
 struct slot {
@@ -110,7 +116,7 @@ static int submit_one(int s, uint64_t *flushes)
 {
     struct slot *sl = &slots[s];
     struct solo5_ring_block_req req = { .tag = (uint32_t)s };
-    if (rnd(16) == 0) {
+    if (rnd(flush_one_in) == 0) {
         req.op = SOLO5_RING_BLOCK_FLUSH;
         sl->count = 0;
         (*flushes)++;
@@ -333,9 +339,7 @@ static void stall(uint64_t frames)
 /* A completion published while the guest does not wait; see "wake". */
 static void wake(void)
 {
-    struct solo5_ring_block_req req = { .op = SOLO5_RING_BLOCK_READ, .tag = 5,
-                                        .offset = 0, .buf = buffers[0],
-                                        .len = bs };
+    struct solo5_ring_block_req req = { .op = SOLO5_RING_BLOCK_FLUSH, .tag = 5 };
     struct solo5_ring_block_completion c;
     /* A reap that finds nothing announces the request to the host; one
      * answered that fast is tried again. */
@@ -352,7 +356,7 @@ static void wake(void)
     while (solo5_ring_block_reap(blk, &c, 1) != 1)
         solo5_yield(solo5_clock_monotonic() + 1000000000ULL, NULL);
     if (c.tag != 5 || c.result != SOLO5_R_OK)
-        fail("the read answered with", c.result);
+        fail("the flush answered with", c.result);
     puts("yield_early ");
     put_u64(early);
     puts("\n");
@@ -386,7 +390,11 @@ int solo5_app_main(const struct solo5_start_info *si)
     if (mode == 'b') {
         p = t_parse_u64(p + 5, &qd);
         p = t_parse_u64(p, &ops);
-        t_parse_u64(p, &rng_state);
+        p = t_parse_u64(p, &rng_state);
+        uint64_t one_in;
+        t_parse_u64(p, &one_in);
+        if (one_in)
+            flush_one_in = one_in;
     } else if (mode == 'm') {
         p = t_parse_u64(p + 5, &frames);
         p = t_parse_u64(p, &ops);
