@@ -153,11 +153,7 @@ pub fn net_read(handle: u64, buf: &mut [u8]) -> (Solo5Result, usize) {
         return (SOLO5_R_EINVAL, 0);
     }
     if let Some(DeviceRings::Net(ring)) = rings::device(handle) {
-        let copied = ring.receive(|frame| {
-            buf[..frame.len()].copy_from_slice(frame);
-            frame.len()
-        });
-        return match copied {
+        return match ring.receive_into(buf) {
             Some(len) => (SOLO5_R_OK, len),
             None => (SOLO5_R_AGAIN, 0),
         };

@@ -28,6 +28,7 @@ pub mod mem;
 pub mod muen;
 pub mod platform;
 pub mod rings;
+pub mod rx_pace;
 pub mod spt;
 pub mod tls;
 pub mod tx_pace;

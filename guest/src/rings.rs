@@ -41,7 +41,7 @@ use ringtender_muen_compat::{
 use crate::boot;
 use crate::platform::{target, Target};
 use crate::spt;
-use crate::tx_pace;
+use crate::{rx_pace, tx_pace};
 
 /// One net device's channels.
 pub struct NetRings {
@@ -417,14 +417,14 @@ pub fn take_taps() {
 }
 
 /// After a wait (`fill`: it found the rx rings empty): reads one frame of
-/// each tap into its rx ring ([`TAP_READS_AFTER_WAIT`]). We keep the taps
-/// (input is sparse: a request, an answer), so the next wait needs no
-/// hand-over, nor does a frame that arrives while we run wake the worker:
-/// we read it at our next look at an empty ring ([`NetRings::pending`],
-/// which reads a batch and hands the taps back if it fills one: a
-/// stream), or at our next wait. Otherwise (rings the worker filled, a
-/// full ring, a failed read) we hand them back ([`hand_taps_back`]), and
-/// the worker reads the taps while we work.
+/// each tap into its rx ring ([`TAP_READS_AFTER_WAIT`]). We keep the taps,
+/// so the next wait needs no hand-over, nor does a frame that arrives
+/// while we run wake the worker: we read it at our next look at an empty
+/// ring ([`NetRings::pending`], [`NetRings::receive_into`]), or at our
+/// next wait. Only while the worker reads streams ([`rx_pace`]) do rings
+/// the worker filled or a full ring hand them back ([`hand_taps_back`]),
+/// as does a failed read always; the worker then reads the taps while we
+/// work.
 pub fn after_wait(fill: bool) {
     tx_pace::after_wait();
     let mut sparse = fill;
@@ -433,8 +433,20 @@ pub fn after_wait(fill: bool) {
             sparse &= ring.fill_from_tap(TAP_READS_AFTER_WAIT);
         }
     }
-    if !sparse {
+    if !guest_taps() || (!sparse && rx_pace::worker_way()) {
         hand_taps_back();
+    }
+}
+
+/// The application consumed a received frame: [`rx_pace`] counts it, and
+/// when it chooses the other way for receive streams the taps change
+/// hands here (taken back while we run, with the hand-over of a wait: the
+/// worker's frames already in a ring stay ahead of any we read).
+fn consumed() {
+    match rx_pace::consumed() {
+        Some(true) => hand_taps_back(),
+        Some(false) if guest_taps() => take_taps(),
+        _ => {}
     }
 }
 
@@ -1104,6 +1116,41 @@ impl NetRings {
         let unread = self.rx.memory().load_acquire(OFFSET_WC).wrapping_sub(rc);
         let elements = self.rx.elements().unwrap_or(0);
         kick_release(area, self.handle, unread, elements);
+        if self.tap_fd >= 0 && guest_taps() {
+            consumed();
+        }
+    }
+
+    /// Receives the next frame into `buf` (at least [`NetRings::frame_max`]
+    /// bytes: the sync shim's `solo5_net_read`); its length, or None if
+    /// nothing is pending. spt, while we hold the taps and read streams
+    /// ourselves ([`rx_pace`]): with the rx ring empty, one `read` of the
+    /// tap straight into `buf`, as the classic path's, with no slot
+    /// between (frames in the ring are older and go first). Otherwise the
+    /// ring's next frame, copied.
+    pub fn receive_into(&mut self, buf: &mut [u8]) -> Option<usize> {
+        if self.tap_fd >= 0 && taps_held() && !rx_pace::worker_way() && !self.rx.has_pending_data()
+        {
+            let len = self.frame_max.min(buf.len());
+            match spt::tap_read_into(self.tap_fd, buf.as_mut_ptr() as u64, len) {
+                spt::TapRead::Frame(len) => {
+                    after_poll();
+                    consumed();
+                    return Some(len);
+                }
+                spt::TapRead::Empty => return None,
+                spt::TapRead::Failed => {
+                    // As in `fill_from_tap`: the worker reads it from now
+                    // on and reports it.
+                    GUEST_TAPS.store(false, Ordering::Relaxed);
+                    hand_taps_back();
+                }
+            }
+        }
+        self.receive(|frame| {
+            buf[..frame.len()].copy_from_slice(frame);
+            frame.len()
+        })
     }
 
     /// Lends the next received frame to `f` (no copy), then releases it.
@@ -1147,7 +1194,7 @@ impl NetRings {
     /// work.
     fn fill_if_held(&mut self) {
         if self.tap_fd >= 0 && taps_held() && !self.rx.has_pending_data() {
-            if !self.fill_from_tap(TAP_BATCH) {
+            if !self.fill_from_tap(TAP_BATCH) && (rx_pace::worker_way() || !guest_taps()) {
                 hand_taps_back();
             }
             if self.rx.has_pending_data() {
