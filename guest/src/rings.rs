@@ -1031,7 +1031,10 @@ impl NetRings {
             let addr = mem.as_ptr() as u64 + slot as u64;
             let len = match spt::tap_read_into(self.tap_fd, addr, self.frame_max) {
                 spt::TapRead::Frame(len) => len,
-                spt::TapRead::Empty => break,
+                spt::TapRead::Empty => {
+                    rx_pace::tap_ran_dry();
+                    break;
+                }
                 spt::TapRead::Failed => {
                     // We stop serving the taps for good; our caller hands
                     // them back (a short batch is not "sparse" here).
@@ -1138,7 +1141,10 @@ impl NetRings {
                     consumed();
                     return Some(len);
                 }
-                spt::TapRead::Empty => return None,
+                spt::TapRead::Empty => {
+                    rx_pace::tap_ran_dry();
+                    return None;
+                }
                 spt::TapRead::Failed => {
                     // As in `fill_from_tap`: the worker reads it from now
                     // on and reports it.
