@@ -62,8 +62,9 @@ const STRETCH_MAX_TICKS: u64 = 1 << 25;
 const RETRY_STRETCHES: u64 = 8;
 /// Most stretches of our own between two trials of the worker.
 const RETRY_MAX: u64 = 128;
-/// Stretches a trial of the worker keeps before it is judged (its pace
-/// is the fastest of them: a preempted stretch is slower, never faster).
+/// Stretches either way keeps before it is judged against the other (its
+/// pace is the fastest of them: a preempted stretch is slower, never
+/// faster).
 const TRIAL_STRETCHES: u64 = 2;
 
 /// Whether the worker reads streams now: a look that reads a full batch
@@ -155,7 +156,7 @@ pub fn consumed() -> Option<bool> {
         behind
             && (worker_pace == 0
                 || stretches.is_multiple_of(OWN_RETRY.load(Ordering::Relaxed))
-                || worker_wins(best, worker_pace))
+                || (stretches >= TRIAL_STRETCHES && worker_wins(best, worker_pace)))
     };
     if next == worker {
         return None;
