@@ -113,15 +113,18 @@ fn start_stretch(now: u64) {
 /// Returns the way that should read the taps from now on when it changed
 /// (true: the worker), for the caller to hand the taps over.
 pub fn consumed() -> Option<bool> {
-    let now = crate::clock::rdtsc();
     let start = STRETCH_START.load(Ordering::Relaxed);
+    if start != 0 {
+        let count = STRETCH_COUNT.load(Ordering::Relaxed) + 1;
+        if count < STRETCH_FRAMES {
+            STRETCH_COUNT.store(count, Ordering::Relaxed);
+            return None;
+        }
+    }
+    // The clock only at a stretch's ends: per frame a count.
+    let now = crate::clock::rdtsc();
     if start == 0 {
         start_stretch(now);
-        return None;
-    }
-    let count = STRETCH_COUNT.load(Ordering::Relaxed) + 1;
-    if count < STRETCH_FRAMES {
-        STRETCH_COUNT.store(count, Ordering::Relaxed);
         return None;
     }
     let behind = BEHIND.load(Ordering::Relaxed);
