@@ -15,7 +15,11 @@ const TARGETS: [(&str, &str, &str); 3] = [
 ];
 
 fn main() {
-    let template = Path::new(env!("CARGO_MANIFEST_DIR")).join("toolchain/solo5.lds.in");
+    // Read when the script runs, not baked in when it is compiled: cargo
+    // reuses a compiled build script for the same sources in another
+    // checkout sharing the target directory.
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let template = Path::new(&manifest_dir).join("toolchain/solo5.lds.in");
     let text = std::fs::read_to_string(&template).expect("toolchain/solo5.lds.in");
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
     for (target, number, text_start) in TARGETS {
