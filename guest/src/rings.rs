@@ -1398,7 +1398,7 @@ impl BlockRings {
         // Requests published on the ring (not answered here).
         let mut sent = false;
         for op in requests {
-            let mut refused = self.refusal(&op);
+            let refused = self.refusal(&op);
             let slot = match &self.slots {
                 None => None,
                 // Check the window before copying into a slot.
@@ -1411,10 +1411,13 @@ impl BlockRings {
                     Some(index)
                 }
             };
-            if refused.is_none() && slot.is_some() {
-                refused = self.serve_directly(&op);
-            }
-            if refused.is_none() {
+            // Answered here without being sent: refused, or (spt) served
+            // by the guest itself.
+            let answered = match (refused, slot) {
+                (None, Some(_)) => self.serve_directly(&op),
+                (refused, _) => refused,
+            };
+            if answered.is_none() {
                 if let (Some(slots), Some(index), BLOCK_KIND_WRITE) = (&self.slots, slot, op.kind) {
                     copy(
                         op.buffer,
@@ -1451,7 +1454,7 @@ impl BlockRings {
                         kind: op.kind,
                         buffer: op.buffer,
                         length: op.length,
-                        answered: refused,
+                        answered,
                     },
                 );
             }
